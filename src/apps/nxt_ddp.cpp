@@ -1,0 +1,80 @@
+// nxt_ddp: the data-parallel trainer's entry point. Parses the command line and config, and
+// either prints the model summary (no dataset, no MPI) or starts the distributed job.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "common/check.h"
+#include "common/config.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/mpi_env.h"
+#include "dist/backends.h"
+#include "model/resnext.h"
+#include "model/summary.h"
+
+namespace {
+
+struct CommandLine {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string resume;
+  std::string write_config_path;
+  bool summary = false;
+  bool print_config = false;
+  bool list_keys = false;
+};
+
+// Without a dataset, `auto` classes fall back to ImageNet's 1000 for the summary.
+int64_t summary_classes(const nxt::Config& config) { return config.model.num_classes.value_or(1000); }
+
+int print_summary(const nxt::Config& config) {
+  nxt::ResNeXt model(nxt::resnext_spec_from_config(config.model, summary_classes(config)));
+  const nxt::ModelSummary summary = nxt::summarize(model, config.data.image_size);
+  std::cout << nxt::format_summary(summary, config.model.arch + " (" +
+                                                std::to_string(summary_classes(config)) +
+                                                " classes)");
+  return 0;
+}
+
+int list_keys() {
+  for (const auto& [key, help] : nxt::config_key_help()) std::cout << key << "\t" << help << "\n";
+  return 0;
+}
+
+int run_job(int argc, char** argv, const CommandLine& cli) {
+  nxt::MpiSession mpi(&argc, &argv);
+  const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
+  nxt::log::info() << "nxt_ddp: " << mpi.world_size() << " rank(s); " << nxt::nccl_description();
+  nxt::log::info() << "resolved config:\n" << nxt::to_yaml(config);
+  nxt::log::error() << "training is not part of this build yet (the trainer issue adds it); "
+                       "use --summary or --print-config";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nxt::run_guarded([&] {
+    CommandLine cli;
+    CLI::App app{"nxt_ddp: data-parallel ResNeXt training (run under mpirun, one rank per GPU)"};
+    app.add_option("--config", cli.config_path, "YAML config file")->check(CLI::ExistingFile);
+    app.add_option("--set", cli.overrides, "override a config key: section.key=value (repeatable)");
+    app.add_option("--resume", cli.resume, "auto | PATH: continue from a checkpoint");
+    app.add_flag("--summary", cli.summary, "print the model summary and exit (no dataset, no MPI)");
+    app.add_flag("--print-config", cli.print_config, "print the resolved config and exit");
+    app.add_option("--write-config", cli.write_config_path, "write the resolved config to FILE and exit");
+    app.add_flag("--keys", cli.list_keys, "list every config key with its meaning and exit");
+    CLI11_PARSE(app, argc, argv);
+
+    if (cli.list_keys) return list_keys();
+    if (cli.summary || cli.print_config || !cli.write_config_path.empty()) {
+      const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
+      if (cli.print_config) std::cout << nxt::to_yaml(config);
+      if (!cli.write_config_path.empty())
+        nxt::write_file_atomic(cli.write_config_path, nxt::to_yaml(config));
+      return cli.summary ? print_summary(config) : 0;
+    }
+    return run_job(argc, argv, cli);
+  });
+}

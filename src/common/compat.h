@@ -1,0 +1,53 @@
+// The few LibTorch API differences between Debian's 1.13 (CPU) and a CUDA LibTorch 2.x, in one
+// place. Everything else in nxt is written against the API common to both.
+#pragma once
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#define NXT_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||      \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace nxt::compat {
+
+// Conv padding is a c10::variant in 1.13 and a std::variant in 2.x.
+template <class PaddingVariant>
+int64_t explicit_padding(const PaddingVariant& padding, size_t dim) {
+#if NXT_TORCH_AT_LEAST(2, 1)
+  return (*std::get<torch::ExpandingArray<2>>(padding))[dim];
+#else
+  return (*c10::get<torch::ExpandingArray<2>>(padding))[dim];
+#endif
+}
+
+// Turns CUDA autocast on or off with the given low-precision dtype (bf16 in nxt).
+// 2.4 replaced set_enabled/set_autocast_gpu_dtype with per-device-type calls.
+inline void set_cuda_autocast(bool enabled, c10::ScalarType dtype) {
+#if NXT_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+#else
+  at::autocast::set_enabled(enabled);
+  at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+  if (!enabled) at::autocast::clear_cache();
+}
+
+// Scoped CUDA autocast: on for the lifetime of the guard (when `enabled`), restored after.
+class CudaAutocastGuard {
+ public:
+  CudaAutocastGuard(bool enabled, c10::ScalarType dtype) : enabled_(enabled) {
+    if (enabled_) set_cuda_autocast(true, dtype);
+  }
+  ~CudaAutocastGuard() {
+    if (enabled_) set_cuda_autocast(false, c10::ScalarType::BFloat16);
+  }
+  CudaAutocastGuard(const CudaAutocastGuard&) = delete;
+  CudaAutocastGuard& operator=(const CudaAutocastGuard&) = delete;
+
+ private:
+  bool enabled_;
+};
+
+}  // namespace nxt::compat

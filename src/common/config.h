@@ -1,0 +1,78 @@
+// The typed run configuration: one YAML file plus --set overrides, parsed once into these
+// structs, validated, and written back out as the resolved config of a run.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nxt {
+
+struct RunConfig {
+  std::string name = "default";
+  std::string out_dir = "runs";
+  int64_t seed = 42;
+};
+
+struct DataConfig {
+  std::string path;  // packed HDF5 file (data_tools/pack_hdf5)
+  int64_t batch_size = 32;  // per rank
+  int64_t image_size = 224;  // what the model sees
+  std::string normalize = "imagenet";  // imagenet | dataset
+};
+
+struct ModelConfig {
+  std::string arch = "resnext50_32x4d";  // a named variant, or custom
+  std::optional<int64_t> num_classes;  // nullopt = auto, from the dataset
+  // Used when arch is custom:
+  std::vector<int64_t> blocks = {3, 4, 6, 3};
+  int64_t cardinality = 32;
+  int64_t width_per_group = 4;
+  int64_t stem_width = 64;
+  std::string stem = "imagenet";  // imagenet (7x7/2 + max-pool) | cifar (3x3/1, no pool)
+  bool zero_init_residual = false;
+  std::string pretrained;  // torchvision-style state dict to start from ("" = none)
+};
+
+struct OptimConfig {
+  std::string name = "adam";  // adam | adamw | sgd
+  double lr = 1e-4;
+};
+
+struct TrainConfig {
+  int64_t epochs = 10;
+};
+
+struct EvalConfig {
+  std::string mode = "rank0";  // rank0 | sharded
+};
+
+struct DistConfig {
+  std::string backend = "auto";  // auto | nccl | mpi
+};
+
+struct Config {
+  RunConfig run;
+  DataConfig data;
+  ModelConfig model;
+  OptimConfig optim;
+  TrainConfig train;
+  EvalConfig eval;
+  DistConfig dist;
+};
+
+// Parses `path` (empty = defaults only), applies each "section.key=value" override in order,
+// and validates. Errors name the file and line (or the --set argument) and the key.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Same, from YAML text; `source_name` stands in for the file name in errors.
+Config parse_config(const std::string& yaml_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides = {});
+
+// The resolved config as YAML, every key present, in schema order.
+std::string to_yaml(const Config& config);
+
+// Every valid key ("section.key") with its help text, for --help and the README.
+std::vector<std::pair<std::string, std::string>> config_key_help();
+
+}  // namespace nxt

@@ -1,0 +1,206 @@
+// Implements the config key table with typed readers, range checks and writers.
+#include "common/config_schema.h"
+
+#include <sstream>
+
+#include "common/check.h"
+
+namespace nxt {
+namespace {
+
+// ---- decoding one YAML node into a typed value --------------------------------------------------
+
+std::string shown(const YAML::Node& node) {
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a map";
+  return "nothing";
+}
+
+template <class T>
+T decode_scalar(const YAML::Node& node, const char* expected) {
+  if (!node.IsScalar()) throw Error(std::string("expected ") + expected + ", got " + shown(node));
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    throw Error(std::string("expected ") + expected + ", got " + shown(node));
+  }
+}
+
+template <class T>
+T decode(const YAML::Node& node);
+
+template <>
+int64_t decode<int64_t>(const YAML::Node& node) {
+  return decode_scalar<int64_t>(node, "an integer");
+}
+template <>
+double decode<double>(const YAML::Node& node) {
+  return decode_scalar<double>(node, "a number");
+}
+template <>
+bool decode<bool>(const YAML::Node& node) {
+  return decode_scalar<bool>(node, "true or false");
+}
+template <>
+std::string decode<std::string>(const YAML::Node& node) {
+  return decode_scalar<std::string>(node, "a string");
+}
+template <>
+std::vector<int64_t> decode<std::vector<int64_t>>(const YAML::Node& node) {
+  if (!node.IsSequence()) throw Error("expected a list of integers, got " + shown(node));
+  std::vector<int64_t> values;
+  for (const auto& item : node) values.push_back(decode<int64_t>(item));
+  return values;
+}
+template <>
+std::optional<int64_t> decode<std::optional<int64_t>>(const YAML::Node& node) {
+  if (node.IsScalar() && node.Scalar() == "auto") return std::nullopt;
+  if (node.IsScalar()) {
+    try {
+      return node.as<int64_t>();
+    } catch (const YAML::Exception&) {
+    }
+  }
+  throw Error("expected an integer or 'auto', got " + shown(node));
+}
+
+// ---- writing a typed value back -------------------------------------------------------------------
+
+template <class T>
+void encode(YAML::Emitter& out, const T& value) {
+  out << value;
+}
+void encode(YAML::Emitter& out, const std::vector<int64_t>& values) {
+  out << YAML::Flow << YAML::BeginSeq;
+  for (int64_t v : values) out << v;
+  out << YAML::EndSeq;
+}
+void encode(YAML::Emitter& out, const std::optional<int64_t>& value) {
+  if (value) {
+    out << *value;
+  } else {
+    out << "auto";
+  }
+}
+
+// ---- value checks: return "" when fine, else what is wrong ------------------------------------------
+
+template <class T>
+using Check = std::function<std::string(const T&)>;
+
+Check<int64_t> at_least(int64_t lowest) {
+  return [lowest](const int64_t& v) {
+    return v >= lowest ? "" : "must be at least " + std::to_string(lowest) + ", got " + std::to_string(v);
+  };
+}
+
+Check<double> positive() {
+  return [](const double& v) {
+    std::ostringstream out;
+    if (!(v > 0)) out << "must be greater than 0, got " << v;
+    return out.str();
+  };
+}
+
+Check<std::string> one_of(std::vector<std::string> allowed) {
+  return [allowed](const std::string& v) {
+    for (const auto& a : allowed)
+      if (a == v) return std::string();
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return "must be one of [" + list + "], got '" + v + "'";
+  };
+}
+
+Check<std::optional<int64_t>> auto_or_at_least(int64_t lowest) {
+  return [lowest](const std::optional<int64_t>& v) {
+    return !v ? "" : at_least(lowest)(*v);
+  };
+}
+
+Check<std::vector<int64_t>> nonempty_all_at_least(int64_t lowest) {
+  return [lowest](const std::vector<int64_t>& values) {
+    if (values.empty()) return std::string("must list at least one stage");
+    for (int64_t v : values) {
+      std::string problem = at_least(lowest)(v);
+      if (!problem.empty()) return "every entry " + problem;
+    }
+    return std::string();
+  };
+}
+
+template <class Section, class T>
+ConfigKey field(std::string name, Section Config::*section, T Section::*member, std::string help,
+                Check<T> check = nullptr) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  key.read = [section, member, check](Config& config, const YAML::Node& node) {
+    T value = decode<T>(node);
+    if (check) {
+      const std::string problem = check(value);
+      if (!problem.empty()) throw Error(problem);
+    }
+    (config.*section).*member = std::move(value);
+  };
+  key.write = [section, member](const Config& config, YAML::Emitter& out) {
+    encode(out, (config.*section).*member);
+  };
+  return key;
+}
+
+std::vector<ConfigKey> build_schema() {
+  using C = Config;
+  return {
+      field("run.name", &C::run, &RunConfig::name, "run folder name under run.out_dir"),
+      field("run.out_dir", &C::run, &RunConfig::out_dir, "folder that holds run folders"),
+      field("run.seed", &C::run, &RunConfig::seed, "seed for init, sampling and augmentation",
+            at_least(0)),
+      field("data.path", &C::data, &DataConfig::path, "packed HDF5 dataset (pack_hdf5)"),
+      field("data.batch_size", &C::data, &DataConfig::batch_size, "images per rank per step",
+            at_least(1)),
+      field("data.image_size", &C::data, &DataConfig::image_size, "input size the model sees",
+            at_least(8)),
+      field("data.normalize", &C::data, &DataConfig::normalize,
+            "imagenet (the notebook's mean/std) or dataset (mean/std stored in the file)",
+            one_of({"imagenet", "dataset"})),
+      field("model.arch", &C::model, &ModelConfig::arch, "named ResNeXt variant or custom",
+            one_of({"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "custom"})),
+      field("model.num_classes", &C::model, &ModelConfig::num_classes,
+            "classes of the fc layer, or auto (from the dataset)", auto_or_at_least(2)),
+      field("model.blocks", &C::model, &ModelConfig::blocks, "custom: blocks per stage",
+            nonempty_all_at_least(1)),
+      field("model.cardinality", &C::model, &ModelConfig::cardinality,
+            "custom: groups of the 3x3 conv", at_least(1)),
+      field("model.width_per_group", &C::model, &ModelConfig::width_per_group,
+            "custom: channels per group at the first stage", at_least(1)),
+      field("model.stem_width", &C::model, &ModelConfig::stem_width,
+            "custom: stem channels; stage s has stem_width*2^s planes", at_least(1)),
+      field("model.stem", &C::model, &ModelConfig::stem,
+            "custom: imagenet (7x7/2 conv + 3x3/2 max-pool) or cifar (3x3/1 conv, no pool)",
+            one_of({"imagenet", "cifar"})),
+      field("model.zero_init_residual", &C::model, &ModelConfig::zero_init_residual,
+            "start each block's last BatchNorm gamma at 0"),
+      field("model.pretrained", &C::model, &ModelConfig::pretrained,
+            "torchvision-style state dict to initialise from (fc re-initialised if sizes differ)"),
+      field("optim.name", &C::optim, &OptimConfig::name, "adam, adamw or sgd",
+            one_of({"adam", "adamw", "sgd"})),
+      field("optim.lr", &C::optim, &OptimConfig::lr, "learning rate", positive()),
+      field("train.epochs", &C::train, &TrainConfig::epochs, "epochs to train", at_least(1)),
+      field("eval.mode", &C::eval, &EvalConfig::mode,
+            "rank0 (rank 0 evaluates all) or sharded (each rank its share)",
+            one_of({"rank0", "sharded"})),
+      field("dist.backend", &C::dist, &DistConfig::backend,
+            "auto (NCCL for CUDA tensors, else MPI), nccl or mpi", one_of({"auto", "nccl", "mpi"})),
+  };
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_schema() {
+  static const std::vector<ConfigKey> schema = build_schema();
+  return schema;
+}
+
+}  // namespace nxt

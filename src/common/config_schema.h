@@ -1,0 +1,25 @@
+// The table of config keys: for each "section.key", how to read it from YAML into the typed
+// Config, how to check it, and how to write it back. The only place that lists the keys.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace nxt {
+
+struct ConfigKey {
+  std::string name;
+  std::string help;
+  // Reads `node` into the config; throws nxt::Error with a message that names what is wrong
+  // (the caller adds where it came from).
+  std::function<void(Config&, const YAML::Node&)> read;
+  std::function<void(const Config&, YAML::Emitter&)> write;
+};
+
+const std::vector<ConfigKey>& config_schema();
+
+}  // namespace nxt

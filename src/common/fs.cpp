@@ -1,0 +1,83 @@
+// Implements file reads with named errors and the temp+fsync+rename atomic write.
+#include "common/fs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "common/check.h"
+
+namespace nxt {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+void write_all(int fd, const char* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    const ssize_t written = ::write(fd, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) throw Error("cannot write '" + path + "': " + errno_text());
+    data += written;
+    size -= static_cast<size_t>(written);
+  }
+}
+
+void fsync_folder(const std::string& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // some filesystems refuse to open folders; the rename already happened
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+std::vector<char> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read '" + path + "': " + errno_text());
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string read_file_text(const std::string& path) {
+  const std::vector<char> bytes = read_file_bytes(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+  const std::filesystem::path target(path);
+  const std::string folder =
+      target.has_parent_path() ? target.parent_path().string() : std::string(".");
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot create '" + temp + "': " + errno_text());
+  try {
+    write_all(fd, static_cast<const char*>(bytes), size, temp);
+    if (::fsync(fd) != 0) throw Error("cannot fsync '" + temp + "': " + errno_text());
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    throw Error("cannot close '" + temp + "': " + errno_text());
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string reason = errno_text();
+    ::unlink(temp.c_str());
+    throw Error("cannot rename '" + temp + "' to '" + path + "': " + reason);
+  }
+  fsync_folder(folder);
+}
+
+void make_dirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("cannot create folder '" + dir + "': " + ec.message());
+}
+
+}  // namespace nxt

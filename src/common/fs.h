@@ -1,0 +1,21 @@
+// File helpers: whole-file reads with errors that name the file, and atomic writes (temp file
+// beside the target, fsync, rename, fsync of the folder) so a crash never leaves a half file.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace nxt {
+
+std::vector<char> read_file_bytes(const std::string& path);
+std::string read_file_text(const std::string& path);
+
+// Replaces `path` atomically with `bytes`; on any failure the old file is untouched.
+void write_file_atomic(const std::string& path, const void* bytes, size_t size);
+inline void write_file_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, text.data(), text.size());
+}
+
+// Creates `dir` and its parents; an error names the folder and the reason.
+void make_dirs(const std::string& dir);
+
+}  // namespace nxt

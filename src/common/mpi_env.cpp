@@ -1,0 +1,64 @@
+// Implements MpiSession and the rank look-up used by logging and fatal errors.
+#include "common/mpi_env.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "common/check.h"
+
+namespace nxt {
+namespace {
+
+bool mpi_is_live() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  return initialized && !finalized;
+}
+
+int rank_from_launcher_env() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  }
+  return 0;
+}
+
+}  // namespace
+
+MpiSession::MpiSession(int* argc, char*** argv, int required_thread_level) {
+  int provided = MPI_THREAD_SINGLE;
+  NXT_MPI_CHECK(MPI_Init_thread(argc, argv, required_thread_level, &provided));
+  // Errors come back to us, so CHECK can report them with file:line before aborting.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  NXT_CHECK(provided >= required_thread_level, "MPI provides thread level ", provided,
+            " but nxt needs ", required_thread_level);
+  NXT_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  NXT_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
+  // Ranks sharing a node (and so its GPUs): works under mpirun and srun --mpi=pmix alike.
+  NXT_MPI_CHECK(
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_comm_));
+  NXT_MPI_CHECK(MPI_Comm_rank(node_comm_, &local_rank_));
+  NXT_MPI_CHECK(MPI_Comm_size(node_comm_, &local_size_));
+}
+
+MpiSession::~MpiSession() {
+  if (!mpi_is_live()) return;
+  if (node_comm_ != MPI_COMM_NULL) MPI_Comm_free(&node_comm_);
+  MPI_Finalize();
+}
+
+int world_rank() {
+  if (mpi_is_live()) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank;
+  }
+  return rank_from_launcher_env();
+}
+
+void abort_job(int exit_code) {
+  if (mpi_is_live()) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
+
+}  // namespace nxt

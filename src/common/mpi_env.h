@@ -1,0 +1,32 @@
+// MPI lifetime and the process's place in the job: rank, world size and node-local rank, known
+// even before MPI_Init (from the launcher's environment) so that early errors name their rank.
+#pragma once
+#include <mpi.h>
+
+namespace nxt {
+
+// Initialises MPI with at least `required_thread_level` and finalises it on destruction.
+class MpiSession {
+ public:
+  explicit MpiSession(int* argc, char*** argv, int required_thread_level = MPI_THREAD_SERIALIZED);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+  int local_rank() const { return local_rank_; }
+  int local_size() const { return local_size_; }
+
+ private:
+  int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_size_ = 1;
+  MPI_Comm node_comm_ = MPI_COMM_NULL;
+};
+
+// This process's rank: MPI's when initialised, else the launcher's (Open MPI, PMI, Slurm), else 0.
+int world_rank();
+
+// Ends the job now: MPI_Abort when MPI is live (so no other rank waits forever), else exit.
+[[noreturn]] void abort_job(int exit_code);
+
+}  // namespace nxt

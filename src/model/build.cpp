@@ -1,0 +1,24 @@
+// Implements model construction and fine-tuning initialisation from a pretrained state dict.
+#include "model/build.h"
+
+#include "common/log.h"
+#include "model/state_dict_io.h"
+
+namespace nxt {
+
+ResNeXt build_model(const ModelConfig& config, int64_t num_classes) {
+  ResNeXt model(resnext_spec_from_config(config, num_classes));
+  if (config.pretrained.empty()) return model;
+  const StateLoadReport report =
+      copy_state_into(*model, load_state_dict(config.pretrained), config.pretrained);
+  if (report.classifier_reinitialised) {
+    model->reset_classifier();
+    log::info() << "pretrained '" << config.pretrained << "': fc re-initialised for "
+                << num_classes << " classes (" << report.classifier_detail << ")";
+  } else {
+    log::info() << "pretrained '" << config.pretrained << "': all weights loaded";
+  }
+  return model;
+}
+
+}  // namespace nxt

@@ -1,0 +1,39 @@
+// Moving weights between nxt and Python: state dicts keyed by torchvision's names, saved in the
+// zip/pickle format that Python's torch.load reads as a dict of tensors, and loaded from a plain
+// dict that Python's torch.save wrote (data_tools/convert_state_dict.py makes one from any .pth).
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nxt {
+
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// Parameters then buffers, each under its registered dotted name, as CPU tensors.
+StateDict state_dict_of(const torch::nn::Module& module);
+
+// A pickled {name: tensor} dict in torch.save's zip format.
+std::vector<char> state_dict_bytes(const StateDict& state);
+StateDict state_dict_from_bytes(const std::vector<char>& bytes, const std::string& source);
+
+// Atomic write: the old file survives any failure.
+void save_state_dict(const StateDict& state, const std::string& path);
+StateDict load_state_dict(const std::string& path);
+
+// What happened to the parameters prefixed `classifier_prefix` when their shapes differed.
+struct StateLoadReport {
+  bool classifier_reinitialised = false;
+  std::string classifier_detail;
+};
+
+// Copies `state` into `module`. Key sets must match exactly and shapes must agree, except that
+// the classifier (names starting with `classifier_prefix`) may differ in shape: then it is left
+// as initialised and reported. Errors list the offending keys and name `source`.
+StateLoadReport copy_state_into(torch::nn::Module& module, const StateDict& state,
+                                const std::string& source,
+                                const std::string& classifier_prefix = "fc.");
+
+}  // namespace nxt
