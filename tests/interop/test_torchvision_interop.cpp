@@ -1,0 +1,97 @@
+// Tests that weights move both ways between nxt and torchvision (Debian's python3-torchvision):
+// equal key sets, and the same logits for the same weights and input (max abs diff < 1e-4).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/fs.h"
+#include "model/build.h"
+#include "model/state_dict_io.h"
+
+namespace nxt {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kArch = "resnext50_32x4d";
+constexpr int64_t kClasses = 10;
+
+int run_python(const std::string& arguments) {
+  const std::string command = std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
+                              "/tests/interop/torchvision_interop.py " + arguments;
+  return std::system(command.c_str());
+}
+
+int run_converter(const std::string& in, const std::string& out) {
+  const std::string command = std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
+                              "/data_tools/convert_state_dict.py " + in + " " + out;
+  return std::system(command.c_str());
+}
+
+ModelConfig named(const std::string& pretrained = "") {
+  ModelConfig config;
+  config.arch = kArch;
+  config.pretrained = pretrained;
+  return config;
+}
+
+class TorchvisionInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(NXT_PYTHON)) GTEST_SKIP() << NXT_PYTHON << " missing";
+    dir_ = fs::temp_directory_path() / ("nxt_interop_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+TEST_F(TorchvisionInterop, NxtWeightsGiveTheSameLogitsInTorchvision) {
+  torch::manual_seed(11);
+  ResNeXt model = build_model(named(), kClasses);
+  {  // non-trivial BN running stats, as a trained model has
+    torch::NoGradGuard no_grad;
+    for (auto& item : model->named_buffers())
+      if (item.key().find("running_var") != std::string::npos) item.value().uniform_(0.5, 1.5);
+  }
+  model->eval();
+  const torch::Tensor input = torch::rand({2, 3, 64, 64});
+  torch::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    logits = model->forward(input);
+  }
+  save_state_dict(state_dict_of(*model), path("nxt.pt"));
+  save_state_dict({{"input", input}, {"logits", logits}}, path("io.pt"));
+  EXPECT_EQ(run_python(std::string("check ") + kArch + " " + std::to_string(kClasses) + " " +
+                       path("nxt.pt") + " " + path("io.pt")),
+            0);
+}
+
+TEST_F(TorchvisionInterop, TorchvisionWeightsGiveTheSameLogitsInNxt) {
+  ASSERT_EQ(run_python(std::string("make ") + kArch + " " + std::to_string(kClasses) + " " +
+                       dir_.string()),
+            0);
+  // model.state_dict() is an OrderedDict: LibTorch's unpickler refuses it with a pointer to the
+  // converter, which turns it into a plain dict that loads.
+  EXPECT_THROW(load_state_dict(path("state_dict.pth")), std::exception);
+  ASSERT_EQ(run_converter(path("state_dict.pth"), path("converted.pt")), 0);
+
+  const StateDict io = load_state_dict(path("io.pt"));
+  ASSERT_EQ(io.size(), 2u);
+  const torch::Tensor input = io[0].first == "input" ? io[0].second : io[1].second;
+  const torch::Tensor expected = io[0].first == "logits" ? io[0].second : io[1].second;
+  for (const char* file : {"plain.pt", "converted.pt"}) {
+    ResNeXt model = build_model(named(path(file)), kClasses);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const double diff = (model->forward(input) - expected).abs().max().item<double>();
+    EXPECT_LT(diff, 1e-4) << file;
+  }
+}
+
+}  // namespace
+}  // namespace nxt

@@ -1,0 +1,151 @@
+// Tests the typed config: defaults, YAML parsing, --set overrides, the resolved YAML round trip,
+// and that every kind of error names its source, line and key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/check.h"
+#include "common/config.h"
+
+namespace nxt {
+namespace {
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string parse_error(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  return error_of([&] { parse_config(yaml, "test.yaml", overrides); });
+}
+
+TEST(Config, DefaultsAreTheNotebooksSettings) {
+  const Config config = parse_config("", "empty.yaml");
+  EXPECT_EQ(config.model.arch, "resnext50_32x4d");
+  EXPECT_FALSE(config.model.num_classes.has_value());
+  EXPECT_EQ(config.data.batch_size, 32);
+  EXPECT_EQ(config.data.image_size, 224);
+  EXPECT_EQ(config.optim.name, "adam");
+  EXPECT_DOUBLE_EQ(config.optim.lr, 1e-4);
+  EXPECT_EQ(config.train.epochs, 10);
+}
+
+TEST(Config, ParsesEveryKind) {
+  const Config config = parse_config(R"(
+run: {name: tiny, seed: 7}
+data: {batch_size: 4, image_size: 32, normalize: dataset}
+model:
+  arch: custom
+  num_classes: 5
+  blocks: [1, 2]
+  cardinality: 4
+  stem: cifar
+  zero_init_residual: true
+optim: {name: sgd, lr: 0.5}
+)",
+                                     "t.yaml");
+  EXPECT_EQ(config.run.name, "tiny");
+  EXPECT_EQ(config.run.seed, 7);
+  EXPECT_EQ(config.data.normalize, "dataset");
+  EXPECT_EQ(config.model.num_classes.value(), 5);
+  EXPECT_EQ(config.model.blocks, (std::vector<int64_t>{1, 2}));
+  EXPECT_TRUE(config.model.zero_init_residual);
+  EXPECT_DOUBLE_EQ(config.optim.lr, 0.5);
+}
+
+TEST(Config, SetOverridesApplyInOrderAndParseYamlValues) {
+  const Config config = parse_config("data: {batch_size: 4}\n", "t.yaml",
+                                     {"data.batch_size=16", "model.blocks=[2, 2, 2]",
+                                      "model.num_classes=auto", "data.batch_size=8"});
+  EXPECT_EQ(config.data.batch_size, 8);
+  EXPECT_EQ(config.model.blocks, (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_FALSE(config.model.num_classes.has_value());
+}
+
+TEST(Config, ResolvedYamlRoundTrips) {
+  const Config config = parse_config("model: {arch: custom, blocks: [1, 1], num_classes: 3}\n",
+                                     "t.yaml", {"optim.lr=0.003", "run.name=x y"});
+  const std::string yaml = to_yaml(config);
+  EXPECT_NE(yaml.find("blocks: [1, 1]"), std::string::npos) << yaml;
+  EXPECT_EQ(to_yaml(parse_config(yaml, "resolved.yaml")), yaml);
+}
+
+TEST(Config, UnknownKeyNamesLineAndSuggestsNearest) {
+  EXPECT_EQ(parse_error("run:\n  name: a\ndata:\n  batch_sise: 4\n"),
+            "test.yaml:4: unknown key 'data.batch_sise' (did you mean 'data.batch_size'?)");
+  EXPECT_EQ(parse_error("optimizer:\n  lr: 1\n"),
+            "test.yaml:2: unknown key 'optimizer.lr' (did you mean 'optim.lr'?)");
+}
+
+TEST(Config, UnknownSectionScalarIsUnknownKey) {
+  EXPECT_NE(parse_error("trian: 3\n").find("test.yaml:1: unknown key 'trian'"), std::string::npos);
+  EXPECT_NE(parse_error("train: 3\n").find("'train' must be a section of keys"), std::string::npos);
+}
+
+TEST(Config, WrongTypeNamesLineKeyAndValue) {
+  EXPECT_EQ(parse_error("data:\n  batch_size: many\n"),
+            "test.yaml:2: data.batch_size: expected an integer, got 'many'");
+  EXPECT_EQ(parse_error("data:\n  batch_size: 2.5\n"),
+            "test.yaml:2: data.batch_size: expected an integer, got '2.5'");
+  EXPECT_EQ(parse_error("model:\n  blocks: 3\n"),
+            "test.yaml:2: model.blocks: expected a list of integers, got '3'");
+  EXPECT_EQ(parse_error("model:\n  zero_init_residual: maybe\n"),
+            "test.yaml:2: model.zero_init_residual: expected true or false, got 'maybe'");
+  EXPECT_EQ(parse_error("model:\n  num_classes: lots\n"),
+            "test.yaml:2: model.num_classes: expected an integer or 'auto', got 'lots'");
+}
+
+TEST(Config, OutOfRangeNamesTheBound) {
+  EXPECT_EQ(parse_error("data:\n  batch_size: 0\n"),
+            "test.yaml:2: data.batch_size: must be at least 1, got 0");
+  EXPECT_EQ(parse_error("optim: {lr: -1}\n"),
+            "test.yaml:1: optim.lr: must be greater than 0, got -1");
+  EXPECT_EQ(parse_error("model: {arch: resnet50}\n"),
+            "test.yaml:1: model.arch: must be one of [resnext50_32x4d, resnext101_32x8d, "
+            "resnext101_64x4d, custom], got 'resnet50'");
+  EXPECT_EQ(parse_error("model: {num_classes: 1}\n"),
+            "test.yaml:1: model.num_classes: must be at least 2, got 1");
+  EXPECT_NE(parse_error("model: {arch: custom, stem_width: 8, width_per_group: 4}\n")
+                .find("model.width_per_group"),
+            std::string::npos);
+}
+
+TEST(Config, SetErrorsNameTheArgument) {
+  EXPECT_EQ(parse_error("", {"data.batch_size=abc"}),
+            "--set data.batch_size=abc: data.batch_size: expected an integer, got 'abc'");
+  EXPECT_EQ(parse_error("", {"data.batchsize=4"}),
+            "--set data.batchsize=4: unknown key 'data.batchsize' (did you mean 'data.batch_size'?)");
+  EXPECT_EQ(parse_error("", {"data.batch_size"}), "--set data.batch_size: expected section.key=value");
+}
+
+TEST(Config, SyntaxErrorNamesLineAndColumn) {
+  EXPECT_NE(parse_error("data:\n  batch_size: [1, 2\n").find("test.yaml:"), std::string::npos);
+  EXPECT_NE(parse_error("data:\n  batch_size: [1, 2\n").find("YAML syntax error"), std::string::npos);
+}
+
+TEST(Config, MissingFileIsNamed) {
+  EXPECT_EQ(error_of([] { load_config("/nonexistent/x.yaml"); }),
+            "config file '/nonexistent/x.yaml' not found (or not a regular file)");
+}
+
+TEST(Config, LoadsFromFile) {
+  const auto path = std::filesystem::temp_directory_path() / "nxt_test_config.yaml";
+  std::ofstream(path) << "train:\n  epochs: 3\n";
+  EXPECT_EQ(load_config(path.string()).train.epochs, 3);
+  std::filesystem::remove(path);
+}
+
+TEST(Config, ShippedConfigsParse) {
+  for (const char* name : {"seed.yaml", "demo.yaml", "cluster.yaml"}) {
+    const std::string path = std::string(NXT_SOURCE_DIR) + "/configs/" + name;
+    EXPECT_NO_THROW(load_config(path)) << path;
+  }
+}
+
+}  // namespace
+}  // namespace nxt
