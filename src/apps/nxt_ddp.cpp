@@ -26,14 +26,15 @@ struct CommandLine {
 };
 
 // Without a dataset, `auto` classes fall back to ImageNet's 1000 for the summary.
-int64_t summary_classes(const nxt::Config& config) { return config.model.num_classes.value_or(1000); }
+int64_t summary_classes(const nxt::Config& config) {
+  return config.model.num_classes.value_or(1000);
+}
 
 int print_summary(const nxt::Config& config) {
   nxt::ResNeXt model(nxt::resnext_spec_from_config(config.model, summary_classes(config)));
   const nxt::ModelSummary summary = nxt::summarize(model, config.data.image_size);
-  std::cout << nxt::format_summary(summary, config.model.arch + " (" +
-                                                std::to_string(summary_classes(config)) +
-                                                " classes)");
+  std::cout << nxt::format_summary(
+      summary, config.model.arch + " (" + std::to_string(summary_classes(config)) + " classes)");
   return 0;
 }
 
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
     app.add_option("--resume", cli.resume, "auto | PATH: continue from a checkpoint");
     app.add_flag("--summary", cli.summary, "print the model summary and exit (no dataset, no MPI)");
     app.add_flag("--print-config", cli.print_config, "print the resolved config and exit");
-    app.add_option("--write-config", cli.write_config_path, "write the resolved config to FILE and exit");
+    app.add_option("--write-config", cli.write_config_path,
+                   "write the resolved config to FILE and exit");
     app.add_flag("--keys", cli.list_keys, "list every config key with its meaning and exit");
     CLI11_PARSE(app, argc, argv);
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 int main() {
-  std::cerr << "nxt_predict: not implemented in this build yet (see the nxt_predict/nxt_eval issue)\n";
+  std::cerr
+      << "nxt_predict: not implemented in this build yet (see the nxt_predict/nxt_eval issue)\n";
   return 2;
 }

@@ -35,28 +35,27 @@ int run_guarded(const std::function<int()>& body);
 
 }  // namespace nxt
 
-#define NXT_CHECK(cond, ...)                                                               \
-  do {                                                                                     \
-    if (!(cond))                                                                           \
+#define NXT_CHECK(cond, ...)                                                                 \
+  do {                                                                                       \
+    if (!(cond))                                                                             \
       ::nxt::detail::throw_check_failure("check", #cond, ::nxt::detail::concat(__VA_ARGS__), \
-                                         __FILE__, __LINE__);                              \
+                                         __FILE__, __LINE__);                                \
   } while (0)
 
-#define NXT_MPI_CHECK(expr)                                                                 \
-  do {                                                                                      \
-    const int nxt_mpi_rc_ = (expr);                                                         \
-    if (nxt_mpi_rc_ != 0 /* MPI_SUCCESS */)                                                 \
-      ::nxt::detail::throw_check_failure("MPI call", #expr,                                 \
-                                         ::nxt::detail::mpi_error_text(nxt_mpi_rc_), __FILE__, \
-                                         __LINE__);                                         \
+#define NXT_MPI_CHECK(expr)                                                                   \
+  do {                                                                                        \
+    const int nxt_mpi_rc_ = (expr);                                                           \
+    if (nxt_mpi_rc_ != 0 /* MPI_SUCCESS */)                                                   \
+      ::nxt::detail::throw_check_failure(                                                     \
+          "MPI call", #expr, ::nxt::detail::mpi_error_text(nxt_mpi_rc_), __FILE__, __LINE__); \
   } while (0)
 
 // HDF5 calls return a negative herr_t/hid_t on failure.
-#define NXT_H5_CHECK(expr, ...)                                                               \
-  [&] {                                                                                       \
-    auto nxt_h5_rc_ = (expr);                                                                 \
-    if (nxt_h5_rc_ < 0)                                                                       \
+#define NXT_H5_CHECK(expr, ...)                                                                  \
+  [&] {                                                                                          \
+    auto nxt_h5_rc_ = (expr);                                                                    \
+    if (nxt_h5_rc_ < 0)                                                                          \
       ::nxt::detail::throw_check_failure("HDF5 call", #expr, ::nxt::detail::concat(__VA_ARGS__), \
-                                         __FILE__, __LINE__);                                 \
-    return nxt_h5_rc_;                                                                        \
+                                         __FILE__, __LINE__);                                    \
+    return nxt_h5_rc_;                                                                           \
   }()

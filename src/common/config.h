@@ -15,15 +15,15 @@ struct RunConfig {
 };
 
 struct DataConfig {
-  std::string path;  // packed HDF5 file (data_tools/pack_hdf5)
-  int64_t batch_size = 32;  // per rank
-  int64_t image_size = 224;  // what the model sees
+  std::string path;                    // packed HDF5 file (data_tools/pack_hdf5)
+  int64_t batch_size = 32;             // per rank
+  int64_t image_size = 224;            // what the model sees
   std::string normalize = "imagenet";  // imagenet | dataset
 };
 
 struct ModelConfig {
   std::string arch = "resnext50_32x4d";  // a named variant, or custom
-  std::optional<int64_t> num_classes;  // nullopt = auto, from the dataset
+  std::optional<int64_t> num_classes;    // nullopt = auto, from the dataset
   // Used when arch is custom:
   std::vector<int64_t> blocks = {3, 4, 6, 3};
   int64_t cardinality = 32;

@@ -65,7 +65,8 @@ std::optional<int64_t> decode<std::optional<int64_t>>(const YAML::Node& node) {
   throw Error("expected an integer or 'auto', got " + shown(node));
 }
 
-// ---- writing a typed value back -------------------------------------------------------------------
+// ---- writing a typed value back
+// -------------------------------------------------------------------
 
 template <class T>
 void encode(YAML::Emitter& out, const T& value) {
@@ -84,14 +85,17 @@ void encode(YAML::Emitter& out, const std::optional<int64_t>& value) {
   }
 }
 
-// ---- value checks: return "" when fine, else what is wrong ------------------------------------------
+// ---- value checks: return "" when fine, else what is wrong
+// ------------------------------------------
 
 template <class T>
 using Check = std::function<std::string(const T&)>;
 
 Check<int64_t> at_least(int64_t lowest) {
   return [lowest](const int64_t& v) {
-    return v >= lowest ? "" : "must be at least " + std::to_string(lowest) + ", got " + std::to_string(v);
+    return v >= lowest
+               ? ""
+               : "must be at least " + std::to_string(lowest) + ", got " + std::to_string(v);
   };
 }
 
@@ -114,9 +118,7 @@ Check<std::string> one_of(std::vector<std::string> allowed) {
 }
 
 Check<std::optional<int64_t>> auto_or_at_least(int64_t lowest) {
-  return [lowest](const std::optional<int64_t>& v) {
-    return !v ? "" : at_least(lowest)(*v);
-  };
+  return [lowest](const std::optional<int64_t>& v) { return !v ? "" : at_least(lowest)(*v); };
 }
 
 Check<std::vector<int64_t>> nonempty_all_at_least(int64_t lowest) {

@@ -15,7 +15,9 @@
 namespace nxt {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 void write_all(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {

@@ -30,8 +30,14 @@ class Line {
   std::ostringstream text_;
 };
 
-inline Line info() { return Line(Level::kInfo); }
-inline Line warn() { return Line(Level::kWarn); }
-inline Line error() { return Line(Level::kError); }
+inline Line info() {
+  return Line(Level::kInfo);
+}
+inline Line warn() {
+  return Line(Level::kWarn);
+}
+inline Line error() {
+  return Line(Level::kError);
+}
 
 }  // namespace nxt::log

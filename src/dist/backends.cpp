@@ -8,7 +8,9 @@
 namespace nxt {
 
 #ifdef NXT_HAVE_NCCL
-bool nccl_compiled_in() { return true; }
+bool nccl_compiled_in() {
+  return true;
+}
 
 std::string nccl_description() {
   int version = 0;
@@ -22,8 +24,12 @@ std::string nccl_description() {
          std::to_string(devices) + " GPU(s) visible)";
 }
 #else
-bool nccl_compiled_in() { return false; }
-std::string nccl_description() { return "NCCL not built (CUDA toolkit or NCCL not found)"; }
+bool nccl_compiled_in() {
+  return false;
+}
+std::string nccl_description() {
+  return "NCCL not built (CUDA toolkit or NCCL not found)";
+}
 #endif
 
 }  // namespace nxt

@@ -13,8 +13,8 @@ ResNeXt build_model(const ModelConfig& config, int64_t num_classes) {
       copy_state_into(*model, load_state_dict(config.pretrained), config.pretrained);
   if (report.classifier_reinitialised) {
     model->reset_classifier();
-    log::info() << "pretrained '" << config.pretrained << "': fc re-initialised for "
-                << num_classes << " classes (" << report.classifier_detail << ")";
+    log::info() << "pretrained '" << config.pretrained << "': fc re-initialised for " << num_classes
+                << " classes (" << report.classifier_detail << ")";
   } else {
     log::info() << "pretrained '" << config.pretrained << "': all weights loaded";
   }

@@ -22,8 +22,8 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
 
 }  // namespace
 
-int64_t conv_multiply_adds(const nn::Conv2dImpl& layer, int64_t in_h, int64_t in_w,
-                           int64_t* out_h, int64_t* out_w) {
+int64_t conv_multiply_adds(const nn::Conv2dImpl& layer, int64_t in_h, int64_t in_w, int64_t* out_h,
+                           int64_t* out_w) {
   const auto& o = layer.options;
   *out_h = conv_output_size(in_h, (*o.kernel_size())[0], (*o.stride())[0],
                             compat::explicit_padding(o.padding(), 0));
@@ -79,8 +79,8 @@ int64_t BottleneckImpl::multiply_adds(int64_t in_h, int64_t in_w, int64_t* out_h
 
 ResNeXtImpl::ResNeXtImpl(const ResNeXtSpec& spec) : spec_(spec) {
   const bool imagenet_stem = spec.stem == StemKind::kImageNet;
-  conv1 = register_module("conv1", imagenet_stem ? conv(3, spec.stem_width, 7, 2)
-                                                 : conv(3, spec.stem_width, 3, 1));
+  conv1 = register_module(
+      "conv1", imagenet_stem ? conv(3, spec.stem_width, 7, 2) : conv(3, spec.stem_width, 3, 1));
   bn1 = register_module("bn1", nn::BatchNorm2d(spec.stem_width));
   int64_t in_channels = spec.stem_width;
   for (size_t stage = 0; stage < spec.blocks.size(); ++stage) {
@@ -114,7 +114,9 @@ void ResNeXtImpl::init_weights() {
   }
 }
 
-void ResNeXtImpl::reset_classifier() { fc->reset_parameters(); }
+void ResNeXtImpl::reset_classifier() {
+  fc->reset_parameters();
+}
 
 torch::Tensor ResNeXtImpl::forward_stem(torch::Tensor x) {
   x = torch::relu(bn1(conv1(x)));
@@ -142,6 +144,8 @@ int64_t ResNeXtImpl::stem_multiply_adds(int64_t in_h, int64_t in_w, int64_t* out
   return total;
 }
 
-int64_t ResNeXtImpl::head_multiply_adds() const { return fc->weight.numel(); }
+int64_t ResNeXtImpl::head_multiply_adds() const {
+  return fc->weight.numel();
+}
 
 }  // namespace nxt

@@ -72,7 +72,8 @@ std::string format_summary(const ModelSummary& summary, const std::string& title
   const std::string rule(72, '-');
   out << title << " at " << summary.image_size << "x" << summary.image_size << "\n" << rule << "\n";
   out << std::left << std::setw(14) << "stage" << std::setw(24) << "output shape" << std::right
-      << std::setw(16) << "parameters" << std::setw(18) << "multiply-adds" << "\n"
+      << std::setw(16) << "parameters" << std::setw(18) << "multiply-adds"
+      << "\n"
       << rule << "\n";
   for (const auto& row : summary.stages) {
     out << std::left << std::setw(14) << row.name << std::setw(24) << shape_text(row.output_shape)
@@ -82,8 +83,8 @@ std::string format_summary(const ModelSummary& summary, const std::string& title
   out << rule << "\n"
       << "Total params: " << with_commas(summary.total_parameters) << "\n"
       << "Trainable params: " << with_commas(summary.trainable_parameters) << "\n"
-      << "Multiply-adds: " << with_commas(summary.total_multiply_adds) << " ("
-      << std::fixed << std::setprecision(2) << summary.total_multiply_adds / 1e9 << " G)\n";
+      << "Multiply-adds: " << with_commas(summary.total_multiply_adds) << " (" << std::fixed
+      << std::setprecision(2) << summary.total_multiply_adds / 1e9 << " G)\n";
   return out.str();
 }
 

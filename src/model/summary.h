@@ -10,7 +10,7 @@
 namespace nxt {
 
 struct StageSummary {
-  std::string name;                  // stem, layer1, ..., head
+  std::string name;                   // stem, layer1, ..., head
   std::vector<int64_t> output_shape;  // for a batch of 1
   int64_t parameters = 0;
   int64_t multiply_adds = 0;

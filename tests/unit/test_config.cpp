@@ -118,14 +118,17 @@ TEST(Config, OutOfRangeNamesTheBound) {
 TEST(Config, SetErrorsNameTheArgument) {
   EXPECT_EQ(parse_error("", {"data.batch_size=abc"}),
             "--set data.batch_size=abc: data.batch_size: expected an integer, got 'abc'");
-  EXPECT_EQ(parse_error("", {"data.batchsize=4"}),
-            "--set data.batchsize=4: unknown key 'data.batchsize' (did you mean 'data.batch_size'?)");
-  EXPECT_EQ(parse_error("", {"data.batch_size"}), "--set data.batch_size: expected section.key=value");
+  EXPECT_EQ(
+      parse_error("", {"data.batchsize=4"}),
+      "--set data.batchsize=4: unknown key 'data.batchsize' (did you mean 'data.batch_size'?)");
+  EXPECT_EQ(parse_error("", {"data.batch_size"}),
+            "--set data.batch_size: expected section.key=value");
 }
 
 TEST(Config, SyntaxErrorNamesLineAndColumn) {
   EXPECT_NE(parse_error("data:\n  batch_size: [1, 2\n").find("test.yaml:"), std::string::npos);
-  EXPECT_NE(parse_error("data:\n  batch_size: [1, 2\n").find("YAML syntax error"), std::string::npos);
+  EXPECT_NE(parse_error("data:\n  batch_size: [1, 2\n").find("YAML syntax error"),
+            std::string::npos);
 }
 
 TEST(Config, MissingFileIsNamed) {

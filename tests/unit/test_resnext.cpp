@@ -41,11 +41,11 @@ TEST(ResNeXt, ProjectionShortcutOnlyWhereTheShapeChanges) {
   ResNeXt model(named_resnext_spec("resnext50_32x4d", 10));
   std::vector<std::string> downsamples;
   for (const auto& item : model->named_parameters())
-    if (item.key().find("downsample.0.weight") != std::string::npos) downsamples.push_back(item.key());
-  EXPECT_EQ(downsamples, (std::vector<std::string>{"layer1.0.downsample.0.weight",
-                                                   "layer2.0.downsample.0.weight",
-                                                   "layer3.0.downsample.0.weight",
-                                                   "layer4.0.downsample.0.weight"}));
+    if (item.key().find("downsample.0.weight") != std::string::npos)
+      downsamples.push_back(item.key());
+  EXPECT_EQ(downsamples, (std::vector<std::string>{
+                             "layer1.0.downsample.0.weight", "layer2.0.downsample.0.weight",
+                             "layer3.0.downsample.0.weight", "layer4.0.downsample.0.weight"}));
 }
 
 TEST(ResNeXt, NamesAreTorchvisionStateDictKeys) {
@@ -54,9 +54,9 @@ TEST(ResNeXt, NamesAreTorchvisionStateDictKeys) {
   for (const auto& item : model->named_parameters()) names.insert(item.key());
   for (const auto& item : model->named_buffers()) names.insert(item.key());
   EXPECT_EQ(names.size(), 320u);  // len(torchvision.models.resnext50_32x4d().state_dict())
-  for (const char* key : {"conv1.weight", "bn1.running_var", "bn1.num_batches_tracked",
-                          "layer1.0.conv2.weight", "layer3.5.bn3.bias",
-                          "layer4.0.downsample.1.running_mean", "fc.weight", "fc.bias"})
+  for (const char* key :
+       {"conv1.weight", "bn1.running_var", "bn1.num_batches_tracked", "layer1.0.conv2.weight",
+        "layer3.5.bn3.bias", "layer4.0.downsample.1.running_mean", "fc.weight", "fc.bias"})
     EXPECT_TRUE(names.count(key)) << key;
   // The grouped conv carries the stride and the groups.
   auto conv2 = model->named_parameters()["layer2.0.conv2.weight"];
@@ -78,7 +78,7 @@ TEST(ResNeXt, ReturnsLogitsNotProbabilities) {
   ResNeXt model(tiny_spec(3));
   const torch::Tensor logits = model->forward(torch::randn({4, 3, 32, 32}));
   EXPECT_GT((logits.sum(1) - 1).abs().max().item<float>(), 1e-3);  // rows do not sum to 1
-  EXPECT_LT(logits.min().item<float>(), 0.0f);                    // and can be negative
+  EXPECT_LT(logits.min().item<float>(), 0.0f);                     // and can be negative
 }
 
 TEST(ResNeXt, GradientsReachEveryParameter) {

@@ -73,8 +73,9 @@ TEST_F(StateDictTest, UnwritableTargetKeepsOldFile) {
   ResNeXt model = build_model(tiny_config(), 5);
   save_state_dict(state_dict_of(*model), path("m.pt"));
   const auto before = fs::file_size(path("m.pt"));
-  EXPECT_NE(error_of([&] { save_state_dict(state_dict_of(*model), path("missing/m.pt")); })
-                .find("cannot create"),
+  EXPECT_NE(error_of([&] {
+              save_state_dict(state_dict_of(*model), path("missing/m.pt"));
+            }).find("cannot create"),
             std::string::npos);
   EXPECT_EQ(fs::file_size(path("m.pt")), before);
 }
@@ -110,7 +111,8 @@ TEST_F(StateDictTest, PretrainedWithOtherClassCountReinitialisesFc) {
 TEST_F(StateDictTest, NotAStateDictIsAClearError) {
   std::ofstream(path("junk.pt")) << "this is not a pickle";
   const std::string message = error_of([&] { load_state_dict(path("junk.pt")); });
-  EXPECT_NE(message.find("cannot read '" + path("junk.pt") + "' as a state dict"), std::string::npos)
+  EXPECT_NE(message.find("cannot read '" + path("junk.pt") + "' as a state dict"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find("convert_state_dict.py"), std::string::npos) << message;
   EXPECT_NE(error_of([&] { load_state_dict(path("absent.pt")); }).find("absent.pt"),
