@@ -1,7 +1,6 @@
 // Implements the CHECK failure path and the fatal-error guard of the programs.
 #include "common/check.h"
 
-#include <c10/util/Exception.h>
 #include <mpi.h>
 
 #include <cstdio>
@@ -32,6 +31,13 @@ std::string mpi_error_text(int code) {
 
 }  // namespace detail
 
+namespace {
+// LibTorch's c10::Error appends a long C++ backtrace to its message; users need the first part.
+std::string without_backtrace(const std::string& what) {
+  return what.substr(0, what.find("\nException raised from "));
+}
+}  // namespace
+
 void die(const std::string& message) {
   static std::once_flag reported;
   std::call_once(reported, [&] {
@@ -56,10 +62,8 @@ int run_guarded(const std::function<int()>& body) {
   });
   try {
     return body();
-  } catch (const c10::Error& e) {
-    die(e.what_without_backtrace());  // LibTorch's full what() is a long C++ backtrace
   } catch (const std::exception& e) {
-    die(e.what());
+    die(without_backtrace(e.what()));
   }
 }
 

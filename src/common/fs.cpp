@@ -49,16 +49,35 @@ std::string read_file_text(const std::string& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+std::string temp_path_for(const std::string& path) {
+  return path + ".tmp." + std::to_string(::getpid());
+}
+
+void publish_temp_file(const std::string& temp, const std::string& path) {
+  const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open '" + temp + "' to fsync it: " + errno_text());
+  const bool synced = ::fsync(fd) == 0;
+  const std::string reason = synced ? "" : errno_text();
+  ::close(fd);
+  if (!synced) {
+    ::unlink(temp.c_str());
+    throw Error("cannot fsync '" + temp + "': " + reason);
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string why = errno_text();
+    ::unlink(temp.c_str());
+    throw Error("cannot rename '" + temp + "' to '" + path + "': " + why);
+  }
   const std::filesystem::path target(path);
-  const std::string folder =
-      target.has_parent_path() ? target.parent_path().string() : std::string(".");
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  fsync_folder(target.has_parent_path() ? target.parent_path().string() : std::string("."));
+}
+
+void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+  const std::string temp = temp_path_for(path);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot create '" + temp + "': " + errno_text());
   try {
     write_all(fd, static_cast<const char*>(bytes), size, temp);
-    if (::fsync(fd) != 0) throw Error("cannot fsync '" + temp + "': " + errno_text());
   } catch (...) {
     ::close(fd);
     ::unlink(temp.c_str());
@@ -68,12 +87,7 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size) 
     ::unlink(temp.c_str());
     throw Error("cannot close '" + temp + "': " + errno_text());
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string reason = errno_text();
-    ::unlink(temp.c_str());
-    throw Error("cannot rename '" + temp + "' to '" + path + "': " + reason);
-  }
-  fsync_folder(folder);
+  publish_temp_file(temp, path);
 }
 
 void make_dirs(const std::string& dir) {

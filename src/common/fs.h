@@ -15,6 +15,11 @@ inline void write_file_atomic(const std::string& path, const std::string& text) 
   write_file_atomic(path, text.data(), text.size());
 }
 
+// The two halves of an atomic write, for writers that produce the temp file themselves (HDF5):
+// a temp name beside `path`, and the fsync + rename + folder fsync that publishes it.
+std::string temp_path_for(const std::string& path);
+void publish_temp_file(const std::string& temp, const std::string& path);
+
 // Creates `dir` and its parents; an error names the folder and the reason.
 void make_dirs(const std::string& dir);
 

@@ -1,0 +1,86 @@
+// pack_hdf5: converts an ImageFolder into one preprocessed HDF5 dataset, or inspects one.
+// Run from the repository root as data_tools/pack_hdf5 (a wrapper around build/bin/nxt_pack_hdf5).
+#include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "common/check.h"
+#include "inspect.h"
+#include "packer.h"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+void on_signal(int) {
+  if (g_cancel.exchange(true)) std::_Exit(130);  // a second Ctrl-C: leave now
+}
+
+// "224" or "HxW".
+void parse_size(const std::string& text, int* height, int* width) {
+  const size_t x = text.find('x');
+  try {
+    *height = std::stoi(text.substr(0, x));
+    *width = x == std::string::npos ? *height : std::stoi(text.substr(x + 1));
+  } catch (const std::exception&) {
+    throw nxt::Error("--size: expected N or HxW, got '" + text + "'");
+  }
+  if (*height < 1 || *width < 1) throw nxt::Error("--size must be positive, got '" + text + "'");
+}
+
+void print_report(const nxt::PackReport& report, const std::string& output) {
+  for (const auto& skipped : report.skipped)
+    std::cerr << "pack_hdf5: skipped '" << skipped.relative << "': " << skipped.reason << "\n";
+  std::cout << "pack_hdf5: wrote " << output << ": " << report.classes.size() << " classes, "
+            << report.train_images << " train + " << report.val_images << " val images, "
+            << report.skipped.size() << " skipped, in " << report.seconds << " s ("
+            << (report.train_images + report.val_images) / std::max(report.seconds, 1e-9)
+            << " img/s)\n";
+  std::cout << "pack_hdf5: train mean " << report.mean[0] << " " << report.mean[1] << " "
+            << report.mean[2] << ", std " << report.stddev[0] << " " << report.stddev[1] << " "
+            << report.stddev[2] << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nxt::run_guarded([&] {
+    nxt::PackOptions options;
+    options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::string size = "224", resize = "stretch", inspect_path;
+    bool quiet = false;
+    CLI::App app{"pack_hdf5: pack an ImageFolder (root/<class>/<image>) into one HDF5 dataset"};
+    app.add_option("--input", options.input, "image folder, one sub-folder per class");
+    app.add_option("--output", options.output, "HDF5 file to write (atomically)");
+    app.add_option("--size", size, "N or HxW (default 224)");
+    app.add_option("--resize", resize, "stretch (default), crop (shorter side + centre crop) or pad")
+        ->check(CLI::IsMember({"stretch", "crop", "pad"}));
+    app.add_option("--val-fraction", options.val_fraction, "validation share per class (default 0.2)");
+    app.add_option("--val-dir", options.val_dir, "separate validation folder (same classes)");
+    app.add_option("--seed", options.seed, "seed of the split (default 0)");
+    app.add_option("--threads", options.threads, "decode threads (default: all cores)")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--compress", options.compress, "gzip the images (smaller, slower reads)");
+    app.add_flag("--strict", options.strict, "fail if any file is skipped");
+    app.add_flag("--quiet", quiet, "no progress output");
+    app.add_option("--inspect", inspect_path, "print a packed file's summary and check it");
+    CLI11_PARSE(app, argc, argv);
+
+    if (!inspect_path.empty()) return nxt::inspect_dataset(inspect_path, std::cout) == 0 ? 0 : 1;
+    if (options.input.empty() || options.output.empty())
+      throw nxt::Error("--input and --output are required (or --inspect FILE)");
+    parse_size(size, &options.height, &options.width);
+    options.resize = nxt::parse_resize_mode(resize);
+    options.progress = !quiet;
+    options.cancel = &g_cancel;
+    cv::setNumThreads(1);  // our workers parallelise; OpenCV's own pool would oversubscribe
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    const nxt::PackReport report = nxt::pack_image_folder(options);
+    print_report(report, options.output);
+    return 0;
+  });
+}

@@ -1,0 +1,277 @@
+// Implements the packing pipeline: scan, split, decode on worker threads, write in order.
+#include "packer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/check.h"
+#include "common/fs.h"
+#include "common/hash.h"
+#include "common/ordered_parallel.h"
+#include "data/dataset_format.h"
+#include "data/h5.h"
+
+namespace nxt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One decoded image, or why it was skipped, plus its channel sums for the statistics.
+struct Prepared {
+  cv::Mat rgb;
+  std::string error;
+  double sum[3] = {0, 0, 0}, sum_squares[3] = {0, 0, 0};
+};
+
+Prepared prepare(const LabelledFile& file, const PackOptions& options) {
+  Prepared out;
+  try {
+    out.rgb = load_image(file.path, options.height, options.width, options.resize);
+  } catch (const Error& e) {
+    out.error = e.what();
+    const std::string prefix = "'" + file.path + "': ";
+    if (out.error.rfind(prefix, 0) == 0) out.error = out.error.substr(prefix.size());
+    return out;
+  }
+  const uint8_t* pixels = out.rgb.ptr<uint8_t>();
+  const size_t count = out.rgb.total();
+  for (size_t i = 0; i < count; ++i)
+    for (int c = 0; c < 3; ++c) {
+      const double v = pixels[3 * i + c] / 255.0;
+      out.sum[c] += v;
+      out.sum_squares[c] += v * v;
+    }
+  return out;
+}
+
+// Appends images to /<split>/images (extendible, one image per chunk) and keeps the labels and
+// paths, which are written when the split is finished.
+class SplitWriter {
+ public:
+  SplitWriter(hid_t file, const std::string& name, const PackOptions& options)
+      : name_(name), height_(options.height), width_(options.width) {
+    group_ = h5::create_group(file, name);
+    const hsize_t dims[4] = {0, hsize(height_), hsize(width_), 3};
+    const hsize_t max_dims[4] = {H5S_UNLIMITED, dims[1], dims[2], 3};
+    const hsize_t chunk[4] = {1, dims[1], dims[2], 3};
+    h5::Handle space(H5Screate_simple(4, dims, max_dims), H5Sclose);
+    h5::Handle create(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(create, 4, chunk);
+    if (options.compress) H5Pset_deflate(create, 4);
+    images_ = h5::Handle(H5Dcreate2(group_, format::kImages, H5T_STD_U8LE, space, H5P_DEFAULT,
+                                    create, H5P_DEFAULT),
+                         H5Dclose);
+    if (images_.get() < 0) throw Error("HDF5: cannot create /" + name + "/images");
+  }
+
+  void append(const cv::Mat& rgb, const LabelledFile& file) {
+    const hsize_t index = labels_.size();
+    if (index >= capacity_) {
+      capacity_ = std::max<hsize_t>(1024, capacity_ * 2);
+      set_extent(capacity_);
+    }
+    h5::Handle file_space(H5Dget_space(images_), H5Sclose);
+    const hsize_t start[4] = {index, 0, 0, 0};
+    const hsize_t count[4] = {1, hsize(height_), hsize(width_), 3};
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    h5::Handle memory_space(H5Screate_simple(4, count, nullptr), H5Sclose);
+    NXT_H5_CHECK(H5Dwrite(images_, H5T_NATIVE_UINT8, memory_space, file_space, H5P_DEFAULT,
+                          rgb.ptr<uint8_t>()),
+                 "writing /", name_, "/images[", index, "]");
+    labels_.push_back(file.label);
+    paths_.push_back(file.relative);
+  }
+
+  size_t finish() {
+    set_extent(labels_.size());
+    h5::write_int32s(group_, format::kLabels, labels_);
+    h5::write_strings(group_, format::kPaths, paths_);
+    return labels_.size();
+  }
+
+  const std::vector<int32_t>& labels() const { return labels_; }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  static hsize_t hsize(int v) { return static_cast<hsize_t>(v); }
+  void set_extent(hsize_t n) {
+    const hsize_t dims[4] = {n, hsize(height_), hsize(width_), 3};
+    NXT_H5_CHECK(H5Dset_extent(images_, dims), "resizing /", name_, "/images");
+  }
+
+  std::string name_;
+  int height_, width_;
+  h5::Handle group_, images_;
+  hsize_t capacity_ = 0;
+  std::vector<int32_t> labels_;
+  std::vector<std::string> paths_;
+};
+
+// A bar with images/s and ETA on a terminal; a plain line every 10 s otherwise (Slurm logs).
+class Progress {
+ public:
+  Progress(size_t total, bool enabled)
+      : total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO)), start_(Clock::now()) {}
+  void update(size_t done) {
+    if (!enabled_) return;
+    const double elapsed = seconds_since(start_);
+    const bool last = done == total_;
+    if (!last && seconds_since(last_print_) < (tty_ ? 0.2 : 10.0)) return;
+    last_print_ = Clock::now();
+    const double rate = done / std::max(elapsed, 1e-9);
+    const double eta = rate > 0 ? (total_ - done) / rate : 0;
+    if (tty_) {
+      const int filled = static_cast<int>(30.0 * done / std::max<size_t>(total_, 1));
+      std::fprintf(stderr, "\r[%-30s] %zu/%zu  %.0f img/s  ETA %.0fs ",
+                   std::string(filled, '#').c_str(), done, total_, rate, eta);
+      if (last) std::fprintf(stderr, "\n");
+    } else {
+      std::fprintf(stderr, "pack_hdf5: %zu/%zu images, %.0f img/s, ETA %.0fs\n", done, total_, rate, eta);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  static double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+  size_t total_;
+  bool enabled_, tty_;
+  Clock::time_point start_, last_print_{};
+};
+
+// Removes the temp file unless the pack was published.
+class TempFileGuard {
+ public:
+  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  ~TempFileGuard() {
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+struct Statistics {
+  double sum[3] = {0, 0, 0}, sum_squares[3] = {0, 0, 0};
+  double pixels = 0;
+};
+
+void write_split(hid_t file, const std::string& name, const std::vector<LabelledFile>& files,
+                 const PackOptions& options, Progress& progress, size_t& done, PackReport& report,
+                 Statistics* statistics, Fnv1a64& fingerprint) {
+  SplitWriter writer(file, name, options);
+  const size_t threads = static_cast<size_t>(std::max(1, options.threads));
+  ordered_parallel<Prepared>(
+      files.size(), threads, 4 * threads, [&](size_t i) { return prepare(files[i], options); },
+      [&](size_t i, Prepared&& image) {
+        if (options.cancel && options.cancel->load()) throw Error("interrupted; no file written");
+        progress.update(++done);
+        if (!image.error.empty()) {
+          report.skipped.push_back({files[i].relative, image.error});
+          return;
+        }
+        writer.append(image.rgb, files[i]);
+        if (!statistics) return;
+        for (int c = 0; c < 3; ++c) {
+          statistics->sum[c] += image.sum[c];
+          statistics->sum_squares[c] += image.sum_squares[c];
+        }
+        statistics->pixels += static_cast<double>(image.rgb.total());
+      });
+  const size_t written = writer.finish();
+  fingerprint.add(name).add_value(written);
+  for (size_t i = 0; i < written; ++i) fingerprint.add_value(writer.labels()[i]).add(writer.paths()[i]);
+  (name == "train" ? report.train_images : report.val_images) = written;
+}
+
+void write_root_attributes(hid_t file, const PackOptions& options, const PackReport& report,
+                           const std::string& fingerprint) {
+  h5::write_attribute(file, format::kAttrFormat, std::string(format::kFormatName));
+  h5::write_attribute(file, format::kAttrVersion, std::vector<int64_t>{format::kFormatVersion});
+  h5::write_attribute(file, format::kAttrImageSize, std::vector<int64_t>{options.height, options.width});
+  h5::write_attribute(file, format::kAttrChannels, std::vector<int64_t>{3});
+  h5::write_attribute(file, format::kAttrLayout, std::string("NHWC"));
+  h5::write_attribute(file, format::kAttrMean, std::vector<double>(report.mean, report.mean + 3));
+  h5::write_attribute(file, format::kAttrStd, std::vector<double>(report.stddev, report.stddev + 3));
+  h5::write_attribute(file, format::kAttrSeed, std::vector<int64_t>{static_cast<int64_t>(options.seed)});
+  h5::write_attribute(file, format::kAttrValFraction,
+                      std::vector<double>{options.val_dir.empty() ? options.val_fraction : -1.0});
+  h5::write_attribute(file, format::kAttrSource, options.input);
+  h5::write_attribute(file, "val_source", options.val_dir);
+  h5::write_attribute(file, format::kAttrResizeMode, resize_mode_name(options.resize));
+  h5::write_attribute(file, format::kAttrFingerprint, fingerprint);
+}
+
+void write_skipped(hid_t file, const std::vector<SkippedFile>& skipped) {
+  h5::Handle group = h5::create_group(file, "skipped");
+  std::vector<std::string> paths, reasons;
+  for (const auto& s : skipped) paths.push_back(s.relative), reasons.push_back(s.reason);
+  h5::write_strings(group, "paths", paths);
+  h5::write_strings(group, "reasons", reasons);
+}
+
+TrainValSplit split_for(const PackOptions& options, const ImageFolder& folder, PackReport& report) {
+  if (options.val_dir.empty()) return stratified_split(folder.files, options.val_fraction, options.seed);
+  const ImageFolder val = scan_image_folder(options.val_dir);
+  if (val.classes != folder.classes)
+    throw Error("--val-dir '" + options.val_dir + "' has other classes than '" + options.input + "'");
+  for (const auto& s : val.skipped) report.skipped.push_back(s);
+  return {folder.files, val.files};
+}
+
+}  // namespace
+
+PackReport pack_image_folder(const PackOptions& options) {
+  const auto start = Clock::now();
+  NXT_CHECK(options.height >= 1 && options.width >= 1, "--size must be positive");
+  NXT_CHECK(options.val_fraction >= 0 && options.val_fraction < 1,
+            "--val-fraction must be in [0, 1), got ", options.val_fraction);
+  const ImageFolder folder = scan_image_folder(options.input);
+  PackReport report;
+  report.classes = folder.classes;
+  report.skipped = folder.skipped;
+  const TrainValSplit split = split_for(options, folder, report);
+  if (split.train.empty()) throw Error("no training images found under '" + options.input + "'");
+
+  const std::string temp = temp_path_for(options.output);
+  TempFileGuard guard(temp);
+  {
+    h5::Handle file = h5::create_file(temp);
+    Progress progress(split.train.size() + split.val.size(), options.progress);
+    size_t done = 0;
+    Statistics statistics;
+    Fnv1a64 fingerprint;
+    fingerprint.add_value(options.height).add_value(options.width).add(resize_mode_name(options.resize));
+    for (const auto& name : folder.classes) fingerprint.add(name);
+    write_split(file, "train", split.train, options, progress, done, report, &statistics, fingerprint);
+    write_split(file, "val", split.val, options, progress, done, report, nullptr, fingerprint);
+    if (report.train_images == 0)
+      throw Error("nothing usable: all " + std::to_string(split.train.size()) +
+                  " training images failed to decode");
+    if (options.strict && !report.skipped.empty())
+      throw Error("--strict: " + std::to_string(report.skipped.size()) +
+                  " file(s) skipped (first: '" + report.skipped[0].relative + "': " +
+                  report.skipped[0].reason + "); no file written");
+    for (int c = 0; c < 3; ++c) {
+      report.mean[c] = statistics.sum[c] / statistics.pixels;
+      report.stddev[c] = std::sqrt(std::max(
+          0.0, statistics.sum_squares[c] / statistics.pixels - report.mean[c] * report.mean[c]));
+    }
+    h5::write_strings(file, format::kClasses, folder.classes);
+    write_skipped(file, report.skipped);
+    write_root_attributes(file, options, report, fingerprint.hex());
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw Error("HDF5: cannot flush '" + temp + "'");
+  }  // closed here, before the publish
+  publish_temp_file(temp, options.output);
+  guard.release();
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace nxt

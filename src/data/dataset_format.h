@@ -1,0 +1,34 @@
+// The names and version of the packed HDF5 dataset format (docs/hdf5-format.md). The packer
+// writes them and the reader checks them; neither spells a name anywhere else.
+#pragma once
+
+namespace nxt::format {
+
+inline constexpr const char* kFormatName = "nxt-images";
+inline constexpr int kFormatVersion = 1;
+
+// Root attributes.
+inline constexpr const char* kAttrFormat = "format";
+inline constexpr const char* kAttrVersion = "format_version";
+inline constexpr const char* kAttrImageSize = "image_size";  // [H, W]
+inline constexpr const char* kAttrChannels = "channels";
+inline constexpr const char* kAttrLayout = "layout";  // "NHWC"
+inline constexpr const char* kAttrMean = "mean";      // per channel, RGB, pixels in [0, 1]
+inline constexpr const char* kAttrStd = "std";
+inline constexpr const char* kAttrSeed = "seed";
+inline constexpr const char* kAttrValFraction = "val_fraction";
+inline constexpr const char* kAttrSource = "source";
+inline constexpr const char* kAttrResizeMode = "resize_mode";
+inline constexpr const char* kAttrFingerprint = "fingerprint";
+
+// Datasets.
+inline constexpr const char* kClasses = "classes";
+inline constexpr const char* kImages = "images";  // under each split group
+inline constexpr const char* kLabels = "labels";
+inline constexpr const char* kPaths = "paths";
+inline constexpr const char* kSkippedPaths = "skipped/paths";
+inline constexpr const char* kSkippedReasons = "skipped/reasons";
+
+inline constexpr const char* kSplits[] = {"train", "val"};
+
+}  // namespace nxt::format

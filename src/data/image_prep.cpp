@@ -1,0 +1,142 @@
+// Implements decoding to 8-bit RGB (with a truncation check OpenCV lacks) and the resize modes.
+#include "data/image_prep.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "common/check.h"
+
+namespace nxt {
+namespace {
+
+bool is_jpeg(const std::vector<unsigned char>& b) {
+  return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
+}
+
+// libjpeg only warns on a truncated file and fills the rest with grey, so OpenCV returns an
+// image. The entropy-coded data after the last start-of-scan (FF DA) cannot contain FF D9
+// except as the end-of-image marker, so a complete file has an FF D9 after its last FF DA.
+bool jpeg_is_complete(const std::vector<unsigned char>& b) {
+  ptrdiff_t last_sos = -1, last_eoi = -1;
+  for (size_t i = 0; i + 1 < b.size(); ++i) {
+    if (b[i] != 0xFF) continue;
+    if (b[i + 1] == 0xDA) last_sos = static_cast<ptrdiff_t>(i);
+    if (b[i + 1] == 0xD9) last_eoi = static_cast<ptrdiff_t>(i);
+  }
+  return last_sos >= 0 && last_eoi > last_sos;
+}
+
+cv::Mat to_8bit(const cv::Mat& image) {
+  if (image.depth() == CV_8U) return image;
+  cv::Mat out;
+  if (image.depth() == CV_16U) {
+    image.convertTo(out, CV_8U, 255.0 / 65535.0);
+  } else if (image.depth() == CV_32F || image.depth() == CV_64F) {
+    image.convertTo(out, CV_8U, 255.0);  // float images are in [0, 1]; convertTo saturates
+  } else {
+    throw Error("unsupported pixel depth " + std::to_string(image.depth()));
+  }
+  return out;
+}
+
+cv::Mat to_rgb(const cv::Mat& image) {
+  cv::Mat out;
+  switch (image.channels()) {
+    case 1: cv::cvtColor(image, out, cv::COLOR_GRAY2RGB); break;
+    case 3: cv::cvtColor(image, out, cv::COLOR_BGR2RGB); break;
+    case 4: cv::cvtColor(image, out, cv::COLOR_BGRA2RGB); break;  // alpha dropped
+    default: throw Error("unsupported channel count " + std::to_string(image.channels()));
+  }
+  return out;
+}
+
+int interpolation_for(const cv::Size& from, const cv::Size& to) {
+  return (to.width < from.width && to.height < from.height) ? cv::INTER_AREA : cv::INTER_LINEAR;
+}
+
+cv::Mat resized(const cv::Mat& rgb, const cv::Size& size) {
+  if (size == rgb.size()) return rgb;
+  cv::Mat out;
+  cv::resize(rgb, out, size, 0, 0, interpolation_for(rgb.size(), size));
+  return out;
+}
+
+int scaled_length(int length, double scale) {
+  return std::max(1, static_cast<int>(std::lround(length * scale)));
+}
+
+}  // namespace
+
+ResizeMode parse_resize_mode(const std::string& name) {
+  if (name == "stretch") return ResizeMode::kStretch;
+  if (name == "crop") return ResizeMode::kCrop;
+  if (name == "pad") return ResizeMode::kPad;
+  throw Error("unknown resize mode '" + name + "' (stretch, crop or pad)");
+}
+
+std::string resize_mode_name(ResizeMode mode) {
+  switch (mode) {
+    case ResizeMode::kStretch: return "stretch";
+    case ResizeMode::kCrop: return "crop";
+    case ResizeMode::kPad: return "pad";
+  }
+  return "?";
+}
+
+bool has_image_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  for (const char* known : {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+    if (ext == known) return true;
+  return false;
+}
+
+cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes) {
+  if (bytes.empty()) throw Error("empty file");
+  if (is_jpeg(bytes) && !jpeg_is_complete(bytes)) throw Error("truncated JPEG (no end-of-image marker)");
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(bytes, cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH);
+  } catch (const cv::Exception& e) {
+    throw Error(std::string("cannot decode: ") + e.what());
+  }
+  if (decoded.empty()) throw Error("not a decodable image (unknown format or corrupt data)");
+  return to_rgb(to_8bit(decoded));
+}
+
+cv::Mat resize_image(const cv::Mat& rgb, int height, int width, ResizeMode mode) {
+  const double sx = static_cast<double>(width) / rgb.cols, sy = static_cast<double>(height) / rgb.rows;
+  if (mode == ResizeMode::kStretch) return resized(rgb, cv::Size(width, height));
+  if (mode == ResizeMode::kCrop) {
+    const double s = std::max(sx, sy);
+    const cv::Mat big = resized(rgb, cv::Size(std::max(width, scaled_length(rgb.cols, s)),
+                                              std::max(height, scaled_length(rgb.rows, s))));
+    return big(cv::Rect((big.cols - width) / 2, (big.rows - height) / 2, width, height)).clone();
+  }
+  const double s = std::min(sx, sy);
+  const cv::Mat small = resized(rgb, cv::Size(std::min(width, scaled_length(rgb.cols, s)),
+                                              std::min(height, scaled_length(rgb.rows, s))));
+  cv::Mat out(height, width, CV_8UC3, cv::Scalar::all(0));
+  small.copyTo(out(cv::Rect((width - small.cols) / 2, (height - small.rows) / 2, small.cols, small.rows)));
+  return out;
+}
+
+cv::Mat load_image(const std::string& path, int height, int width, ResizeMode mode) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("'" + path + "': cannot open");
+  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                         std::istreambuf_iterator<char>());
+  try {
+    return resize_image(decode_rgb8(bytes), height, width, mode);
+  } catch (const Error& e) {
+    throw Error("'" + path + "': " + e.what());
+  }
+}
+
+}  // namespace nxt
