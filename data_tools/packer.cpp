@@ -37,13 +37,20 @@ Prepared prepare(const LabelledFile& file, const PackOptions& options) {
     if (out.error.rfind(prefix, 0) == 0) out.error = out.error.substr(prefix.size());
     return out;
   }
+  // A per-channel histogram is one increment per byte; the sums follow from it exactly.
+  uint32_t histogram[3][256] = {};
   const uint8_t* pixels = out.rgb.ptr<uint8_t>();
   const size_t count = out.rgb.total();
-  for (size_t i = 0; i < count; ++i)
-    for (int c = 0; c < 3; ++c) {
-      const double v = pixels[3 * i + c] / 255.0;
-      out.sum[c] += v;
-      out.sum_squares[c] += v * v;
+  for (size_t i = 0; i < count; ++i, pixels += 3) {
+    ++histogram[0][pixels[0]];
+    ++histogram[1][pixels[1]];
+    ++histogram[2][pixels[2]];
+  }
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) {
+      const double x = v / 255.0;
+      out.sum[c] += histogram[c][v] * x;
+      out.sum_squares[c] += histogram[c][v] * x * x;
     }
   return out;
 }
@@ -166,23 +173,37 @@ void write_split(hid_t file, const std::string& name, const std::vector<Labelled
                  const PackOptions& options, Progress& progress, size_t& done, PackReport& report,
                  Statistics* statistics, Fnv1a64& fingerprint) {
   SplitWriter writer(file, name, options);
+  auto consume = [&](size_t i, const Prepared& image) {
+    progress.update(++done);
+    if (!image.error.empty()) {
+      report.skipped.push_back({files[i].relative, image.error});
+      return;
+    }
+    writer.append(image.rgb, files[i]);
+    if (!statistics) return;
+    for (int c = 0; c < 3; ++c) {
+      statistics->sum[c] += image.sum[c];
+      statistics->sum_squares[c] += image.sum_squares[c];
+    }
+    statistics->pixels += static_cast<double>(image.rgb.total());
+  };
   const size_t threads = static_cast<size_t>(std::max(1, options.threads));
-  ordered_parallel<Prepared>(
-      files.size(), threads, 4 * threads, [&](size_t i) { return prepare(files[i], options); },
-      [&](size_t i, Prepared&& image) {
-        if (options.cancel && options.cancel->load()) throw Error("interrupted; no file written");
-        progress.update(++done);
-        if (!image.error.empty()) {
-          report.skipped.push_back({files[i].relative, image.error});
-          return;
+  // Workers take blocks of images, so that thread hand-offs are rare next to decode work.
+  constexpr size_t kBlock = 16;
+  const size_t blocks = (files.size() + kBlock - 1) / kBlock;
+  ordered_parallel<std::vector<Prepared>>(
+      blocks, threads, 4 * threads,
+      [&](size_t block) {
+        std::vector<Prepared> prepared;
+        for (size_t i = block * kBlock; i < std::min(files.size(), (block + 1) * kBlock); ++i)
+          prepared.push_back(prepare(files[i], options));
+        return prepared;
+      },
+      [&](size_t block, std::vector<Prepared>&& prepared) {
+        for (size_t k = 0; k < prepared.size(); ++k) {
+          if (options.cancel && options.cancel->load()) throw Error("interrupted; no file written");
+          consume(block * kBlock + k, prepared[k]);
         }
-        writer.append(image.rgb, files[i]);
-        if (!statistics) return;
-        for (int c = 0; c < 3; ++c) {
-          statistics->sum[c] += image.sum[c];
-          statistics->sum_squares[c] += image.sum_squares[c];
-        }
-        statistics->pixels += static_cast<double>(image.rgb.total());
       });
   const size_t written = writer.finish();
   fingerprint.add(name).add_value(written);

@@ -15,6 +15,8 @@ PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # tests
   libgtest-dev googletest
+  # benchmarks: peak memory and ratios
+  time bc
   # Python interop tests, benchmarks and curves (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-matplotlib python3-pil python3-numpy
   python3-yaml

@@ -21,10 +21,12 @@ std::string resize_mode_name(ResizeMode mode);
 bool has_image_extension(const std::string& path);
 
 // Decodes to CV_8UC3 RGB: grayscale expanded, alpha dropped, 16-bit scaled to 8, CMYK converted,
-// EXIF orientation applied. Throws nxt::Error with the reason for undecodable or truncated data.
-cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes);
+// EXIF orientation applied. A large JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
+// when its shorter side stays >= min_side (0 = always full size). Throws nxt::Error with the
+// reason for undecodable or truncated data.
+cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes, int min_side = 0);
 
-// Resizes with area averaging when shrinking (antialiased) and bilinear when enlarging.
+// Resizes with area averaging when shrinking by 2x or more (antialiased), bilinear otherwise.
 cv::Mat resize_image(const cv::Mat& rgb, int height, int width, ResizeMode mode);
 
 // Reads, decodes and resizes one file; errors name the file.
