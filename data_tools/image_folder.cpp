@@ -22,7 +22,8 @@ ImageFolder scan_image_folder(const std::string& root) {
     if (entry.is_directory()) folder.classes.push_back(entry.path().filename().string());
   std::sort(folder.classes.begin(), folder.classes.end());
   if (folder.classes.empty())
-    throw Error("input folder '" + root + "' has no class sub-folders (expected root/<class>/<image>)");
+    throw Error("input folder '" + root +
+                "' has no class sub-folders (expected root/<class>/<image>)");
 
   for (size_t label = 0; label < folder.classes.size(); ++label) {
     const fs::path class_dir = fs::path(root) / folder.classes[label];
@@ -56,7 +57,8 @@ TrainValSplit stratified_split(const std::vector<LabelledFile>& files, double va
     for (size_t k = 0; k < val_count; ++k) is_val[indices[k]] = true;
   }
   TrainValSplit split;
-  for (size_t i = 0; i < files.size(); ++i) (is_val[i] ? split.val : split.train).push_back(files[i]);
+  for (size_t i = 0; i < files.size(); ++i)
+    (is_val[i] ? split.val : split.train).push_back(files[i]);
   return split;
 }
 

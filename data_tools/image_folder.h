@@ -21,7 +21,7 @@ struct SkippedFile {
 struct ImageFolder {
   std::string root;
   std::vector<std::string> classes;
-  std::vector<LabelledFile> files;  // by class, then path
+  std::vector<LabelledFile> files;   // by class, then path
   std::vector<SkippedFile> skipped;  // files without an image extension
 };
 

@@ -12,8 +12,8 @@ namespace nxt {
 int inspect_dataset(const std::string& path, std::ostream& out) {
   const PackedDataset dataset(path);  // validates format, shapes and label range
   out << "file:        " << path << "\n"
-      << "format:      " << dataset.attribute("format") << ", resize " << dataset.attribute("resize_mode")
-      << ", source " << dataset.attribute("source") << "\n"
+      << "format:      " << dataset.attribute("format") << ", resize "
+      << dataset.attribute("resize_mode") << ", source " << dataset.attribute("source") << "\n"
       << "image size:  " << dataset.height() << "x" << dataset.width() << " RGB, NHWC uint8\n"
       << std::fixed << std::setprecision(4) << "mean:        " << dataset.mean()[0] << " "
       << dataset.mean()[1] << " " << dataset.mean()[2] << "\n"

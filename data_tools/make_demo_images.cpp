@@ -69,9 +69,10 @@ cv::Mat make_scene(const std::string& shape, int size, uint64_t seed) {
   for (int y = 0; y < size; ++y)
     for (int x = 0; x < size; ++x) {
       const double t = static_cast<double>(horizontal ? x : y) / std::max(1, size - 1);
-      image.at<cv::Vec3b>(y, x) = cv::Vec3b(cv::saturate_cast<uchar>(from[0] + t * (to[0] - from[0])),
-                                            cv::saturate_cast<uchar>(from[1] + t * (to[1] - from[1])),
-                                            cv::saturate_cast<uchar>(from[2] + t * (to[2] - from[2])));
+      image.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(cv::saturate_cast<uchar>(from[0] + t * (to[0] - from[0])),
+                    cv::saturate_cast<uchar>(from[1] + t * (to[1] - from[1])),
+                    cv::saturate_cast<uchar>(from[2] + t * (to[2] - from[2])));
     }
   const int lines = static_cast<int>(rng.below(3));
   for (int l = 0; l < lines; ++l) {
@@ -100,15 +101,20 @@ int main(int argc, char** argv) {
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     CLI::App app{"make_demo_images: a deterministic ImageFolder of synthetic shape scenes"};
     app.add_option("--output", output, "folder to create (root/<class>/<image>)")->required();
-    app.add_option("--classes", classes, "number of classes, 2 to 6 (default 4)")->check(CLI::Range(2, 6));
-    app.add_option("--per-class", per_class, "images per class (default 100)")->check(CLI::PositiveNumber);
-    app.add_option("--size", size, "image side in pixels (default 64)")->check(CLI::Range(16, 4096));
+    app.add_option("--classes", classes, "number of classes, 2 to 6 (default 4)")
+        ->check(CLI::Range(2, 6));
+    app.add_option("--per-class", per_class, "images per class (default 100)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--size", size, "image side in pixels (default 64)")
+        ->check(CLI::Range(16, 4096));
     app.add_option("--seed", seed, "seed (default 0)");
     app.add_option("--format", format, "jpg or png")->check(CLI::IsMember({"jpg", "png"}));
-    app.add_option("--threads", threads, "threads (default: all cores)")->check(CLI::PositiveNumber);
+    app.add_option("--threads", threads, "threads (default: all cores)")
+        ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
 
-    for (int c = 0; c < classes; ++c) std::filesystem::create_directories(output + "/" + kShapes[c]);
+    for (int c = 0; c < classes; ++c)
+      std::filesystem::create_directories(output + "/" + kShapes[c]);
     const size_t total = static_cast<size_t>(classes) * per_class;
     cv::setNumThreads(1);
     nxt::ordered_parallel<bool>(

@@ -58,9 +58,11 @@ int main(int argc, char** argv) {
     app.add_option("--input", options.input, "image folder, one sub-folder per class");
     app.add_option("--output", options.output, "HDF5 file to write (atomically)");
     app.add_option("--size", size, "N or HxW (default 224)");
-    app.add_option("--resize", resize, "stretch (default), crop (shorter side + centre crop) or pad")
+    app.add_option("--resize", resize,
+                   "stretch (default), crop (shorter side + centre crop) or pad")
         ->check(CLI::IsMember({"stretch", "crop", "pad"}));
-    app.add_option("--val-fraction", options.val_fraction, "validation share per class (default 0.2)");
+    app.add_option("--val-fraction", options.val_fraction,
+                   "validation share per class (default 0.2)");
     app.add_option("--val-dir", options.val_dir, "separate validation folder (same classes)");
     app.add_option("--seed", options.seed, "seed of the split (default 0)");
     app.add_option("--threads", options.threads, "decode threads (default: all cores)")

@@ -69,9 +69,9 @@ class SplitWriter {
     h5::Handle create(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     H5Pset_chunk(create, 4, chunk);
     if (options.compress) H5Pset_deflate(create, 4);
-    images_ = h5::Handle(H5Dcreate2(group_, format::kImages, H5T_STD_U8LE, space, H5P_DEFAULT,
-                                    create, H5P_DEFAULT),
-                         H5Dclose);
+    images_ = h5::Handle(
+        H5Dcreate2(group_, format::kImages, H5T_STD_U8LE, space, H5P_DEFAULT, create, H5P_DEFAULT),
+        H5Dclose);
     if (images_.get() < 0) throw Error("HDF5: cannot create /" + name + "/images");
   }
 
@@ -137,7 +137,8 @@ class Progress {
                    std::string(filled, '#').c_str(), done, total_, rate, eta);
       if (last) std::fprintf(stderr, "\n");
     } else {
-      std::fprintf(stderr, "pack_hdf5: %zu/%zu images, %.0f img/s, ETA %.0fs\n", done, total_, rate, eta);
+      std::fprintf(stderr, "pack_hdf5: %zu/%zu images, %.0f img/s, ETA %.0fs\n", done, total_, rate,
+                   eta);
     }
     std::fflush(stderr);
   }
@@ -169,10 +170,22 @@ struct Statistics {
   double pixels = 0;
 };
 
-void write_split(hid_t file, const std::string& name, const std::vector<LabelledFile>& files,
-                 const PackOptions& options, Progress& progress, size_t& done, PackReport& report,
-                 Statistics* statistics, Fnv1a64& fingerprint) {
+// The state of one pack across its splits: progress, the report, statistics and fingerprint.
+struct PackRun {
+  const PackOptions& options;
+  Progress progress;
+  PackReport report;
+  Statistics statistics;
+  Fnv1a64 fingerprint;
+  size_t done = 0;
+
+  void write_split(hid_t file, const std::string& name, const std::vector<LabelledFile>& files);
+};
+
+void PackRun::write_split(hid_t file, const std::string& name,
+                          const std::vector<LabelledFile>& files) {
   SplitWriter writer(file, name, options);
+  const bool is_train = name == "train";  // statistics come from the train split only
   auto consume = [&](size_t i, const Prepared& image) {
     progress.update(++done);
     if (!image.error.empty()) {
@@ -180,12 +193,12 @@ void write_split(hid_t file, const std::string& name, const std::vector<Labelled
       return;
     }
     writer.append(image.rgb, files[i]);
-    if (!statistics) return;
+    if (!is_train) return;
     for (int c = 0; c < 3; ++c) {
-      statistics->sum[c] += image.sum[c];
-      statistics->sum_squares[c] += image.sum_squares[c];
+      statistics.sum[c] += image.sum[c];
+      statistics.sum_squares[c] += image.sum_squares[c];
     }
-    statistics->pixels += static_cast<double>(image.rgb.total());
+    statistics.pixels += static_cast<double>(image.rgb.total());
   };
   const size_t threads = static_cast<size_t>(std::max(1, options.threads));
   // Workers take blocks of images, so that thread hand-offs are rare next to decode work.
@@ -207,20 +220,24 @@ void write_split(hid_t file, const std::string& name, const std::vector<Labelled
       });
   const size_t written = writer.finish();
   fingerprint.add(name).add_value(written);
-  for (size_t i = 0; i < written; ++i) fingerprint.add_value(writer.labels()[i]).add(writer.paths()[i]);
-  (name == "train" ? report.train_images : report.val_images) = written;
+  for (size_t i = 0; i < written; ++i)
+    fingerprint.add_value(writer.labels()[i]).add(writer.paths()[i]);
+  (is_train ? report.train_images : report.val_images) = written;
 }
 
 void write_root_attributes(hid_t file, const PackOptions& options, const PackReport& report,
                            const std::string& fingerprint) {
   h5::write_attribute(file, format::kAttrFormat, std::string(format::kFormatName));
   h5::write_attribute(file, format::kAttrVersion, std::vector<int64_t>{format::kFormatVersion});
-  h5::write_attribute(file, format::kAttrImageSize, std::vector<int64_t>{options.height, options.width});
+  h5::write_attribute(file, format::kAttrImageSize,
+                      std::vector<int64_t>{options.height, options.width});
   h5::write_attribute(file, format::kAttrChannels, std::vector<int64_t>{3});
   h5::write_attribute(file, format::kAttrLayout, std::string("NHWC"));
   h5::write_attribute(file, format::kAttrMean, std::vector<double>(report.mean, report.mean + 3));
-  h5::write_attribute(file, format::kAttrStd, std::vector<double>(report.stddev, report.stddev + 3));
-  h5::write_attribute(file, format::kAttrSeed, std::vector<int64_t>{static_cast<int64_t>(options.seed)});
+  h5::write_attribute(file, format::kAttrStd,
+                      std::vector<double>(report.stddev, report.stddev + 3));
+  h5::write_attribute(file, format::kAttrSeed,
+                      std::vector<int64_t>{static_cast<int64_t>(options.seed)});
   h5::write_attribute(file, format::kAttrValFraction,
                       std::vector<double>{options.val_dir.empty() ? options.val_fraction : -1.0});
   h5::write_attribute(file, format::kAttrSource, options.input);
@@ -237,12 +254,15 @@ void write_skipped(hid_t file, const std::vector<SkippedFile>& skipped) {
   h5::write_strings(group, "reasons", reasons);
 }
 
-TrainValSplit split_for(const PackOptions& options, const ImageFolder& folder, PackReport& report) {
-  if (options.val_dir.empty()) return stratified_split(folder.files, options.val_fraction, options.seed);
+TrainValSplit split_for(const PackOptions& options, const ImageFolder& folder,
+                        std::vector<SkippedFile>& skipped) {
+  if (options.val_dir.empty())
+    return stratified_split(folder.files, options.val_fraction, options.seed);
   const ImageFolder val = scan_image_folder(options.val_dir);
   if (val.classes != folder.classes)
-    throw Error("--val-dir '" + options.val_dir + "' has other classes than '" + options.input + "'");
-  for (const auto& s : val.skipped) report.skipped.push_back(s);
+    throw Error("--val-dir '" + options.val_dir + "' has other classes than '" + options.input +
+                "'");
+  skipped.insert(skipped.end(), val.skipped.begin(), val.skipped.end());
   return {folder.files, val.files};
 }
 
@@ -254,31 +274,33 @@ PackReport pack_image_folder(const PackOptions& options) {
   NXT_CHECK(options.val_fraction >= 0 && options.val_fraction < 1,
             "--val-fraction must be in [0, 1), got ", options.val_fraction);
   const ImageFolder folder = scan_image_folder(options.input);
-  PackReport report;
-  report.classes = folder.classes;
-  report.skipped = folder.skipped;
-  const TrainValSplit split = split_for(options, folder, report);
+  std::vector<SkippedFile> skipped = folder.skipped;
+  const TrainValSplit split = split_for(options, folder, skipped);
   if (split.train.empty()) throw Error("no training images found under '" + options.input + "'");
+  PackRun run{
+      options, Progress(split.train.size() + split.val.size(), options.progress), {}, {}, {}};
+  PackReport& report = run.report;
+  report.classes = folder.classes;
+  report.skipped = std::move(skipped);
 
   const std::string temp = temp_path_for(options.output);
   TempFileGuard guard(temp);
   {
     h5::Handle file = h5::create_file(temp);
-    Progress progress(split.train.size() + split.val.size(), options.progress);
-    size_t done = 0;
-    Statistics statistics;
-    Fnv1a64 fingerprint;
-    fingerprint.add_value(options.height).add_value(options.width).add(resize_mode_name(options.resize));
-    for (const auto& name : folder.classes) fingerprint.add(name);
-    write_split(file, "train", split.train, options, progress, done, report, &statistics, fingerprint);
-    write_split(file, "val", split.val, options, progress, done, report, nullptr, fingerprint);
+    run.fingerprint.add_value(options.height)
+        .add_value(options.width)
+        .add(resize_mode_name(options.resize));
+    for (const auto& name : folder.classes) run.fingerprint.add(name);
+    run.write_split(file, "train", split.train);
+    run.write_split(file, "val", split.val);
     if (report.train_images == 0)
       throw Error("nothing usable: all " + std::to_string(split.train.size()) +
                   " training images failed to decode");
     if (options.strict && !report.skipped.empty())
       throw Error("--strict: " + std::to_string(report.skipped.size()) +
-                  " file(s) skipped (first: '" + report.skipped[0].relative + "': " +
-                  report.skipped[0].reason + "); no file written");
+                  " file(s) skipped (first: '" + report.skipped[0].relative +
+                  "': " + report.skipped[0].reason + "); no file written");
+    const Statistics& statistics = run.statistics;
     for (int c = 0; c < 3; ++c) {
       report.mean[c] = statistics.sum[c] / statistics.pixels;
       report.stddev[c] = std::sqrt(std::max(
@@ -286,13 +308,13 @@ PackReport pack_image_folder(const PackOptions& options) {
     }
     h5::write_strings(file, format::kClasses, folder.classes);
     write_skipped(file, report.skipped);
-    write_root_attributes(file, options, report, fingerprint.hex());
+    write_root_attributes(file, options, report, run.fingerprint.hex());
     if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw Error("HDF5: cannot flush '" + temp + "'");
   }  // closed here, before the publish
   publish_temp_file(temp, options.output);
   guard.release();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return report;
+  return std::move(report);
 }
 
 }  // namespace nxt

@@ -22,8 +22,8 @@ struct PackOptions {
   uint64_t seed = 0;
   int threads = 1;
   bool compress = false;
-  bool strict = false;     // any skipped file fails the pack
-  bool progress = true;    // a bar on a terminal, periodic lines otherwise
+  bool strict = false;                        // any skipped file fails the pack
+  bool progress = true;                       // a bar on a terminal, periodic lines otherwise
   const std::atomic<bool>* cancel = nullptr;  // set by a signal handler: stop, leave no file
 };
 

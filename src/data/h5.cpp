@@ -23,8 +23,9 @@ void write_numeric_attribute(hid_t object, const std::string& name, const std::v
                              hid_t file_type, hid_t memory_type) {
   const hsize_t count = values.size();
   Handle space = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, "create dataspace");
-  Handle attr = checked(H5Acreate2(object, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT),
-                        H5Aclose, "create attribute '" + name + "'");
+  Handle attr =
+      checked(H5Acreate2(object, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose, "create attribute '" + name + "'");
   NXT_H5_CHECK(H5Awrite(attr, memory_type, values.data()), "attribute ", name);
 }
 
@@ -57,7 +58,9 @@ void Handle::reset() {
   id_ = -1;
 }
 
-void silence_library_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_library_errors() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 Handle create_file(const std::string& path) {
   silence_library_errors();
@@ -129,7 +132,8 @@ std::string read_string_attribute(hid_t object, const std::string& name) {
   Handle attr = checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose,
                         "open attribute '" + name + "'");
   Handle file_type(H5Aget_type(attr), H5Tclose);
-  if (H5Tget_class(file_type) != H5T_STRING) throw Error("attribute '" + name + "' is not a string");
+  if (H5Tget_class(file_type) != H5T_STRING)
+    throw Error("attribute '" + name + "' is not a string");
   if (H5Tis_variable_str(file_type) > 0) {
     Handle type = string_type();
     char* text = nullptr;
@@ -160,7 +164,8 @@ void write_strings(hid_t parent, const std::string& name, const std::vector<std:
               H5Dclose, "create dataset '" + name + "'");
   std::vector<const char*> pointers;
   for (const auto& v : values) pointers.push_back(v.c_str());
-  if (count > 0) NXT_H5_CHECK(H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), name);
+  if (count > 0)
+    NXT_H5_CHECK(H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), name);
 }
 
 std::vector<std::string> read_strings(hid_t dataset) {
@@ -181,18 +186,20 @@ std::vector<std::string> read_strings(hid_t dataset) {
 void write_int32s(hid_t parent, const std::string& name, const std::vector<int32_t>& values) {
   const hsize_t count = values.size();
   Handle space = checked(H5Screate_simple(1, &count, nullptr), H5Sclose, "create dataspace");
-  Handle dataset = checked(H5Dcreate2(parent, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT,
-                                      H5P_DEFAULT, H5P_DEFAULT),
-                           H5Dclose, "create dataset '" + name + "'");
+  Handle dataset = checked(
+      H5Dcreate2(parent, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose, "create dataset '" + name + "'");
   if (count > 0)
-    NXT_H5_CHECK(H5Dwrite(dataset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), name);
+    NXT_H5_CHECK(H5Dwrite(dataset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                 name);
 }
 
 std::vector<int32_t> read_int32s(hid_t dataset) {
   const std::vector<hsize_t> shape = shape_of(dataset);
   if (shape.size() != 1) throw Error("HDF5: integer dataset is not 1-D");
   std::vector<int32_t> values(shape[0]);
-  if (shape[0] > 0 && H5Dread(dataset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+  if (shape[0] > 0 &&
+      H5Dread(dataset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
     throw Error("HDF5: dataset does not hold integers");
   return values;
 }

@@ -37,10 +37,9 @@ cv::Size jpeg_size(const std::vector<unsigned char>& b) {
   while (i + 9 < b.size() && b[i] == 0xFF) {
     const unsigned char marker = b[i + 1];
     const size_t length = (static_cast<size_t>(b[i + 2]) << 8) | b[i + 3];
-    const bool start_of_frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                                marker != 0xC8 && marker != 0xCC;
-    if (start_of_frame)
-      return cv::Size((b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]);
+    const bool start_of_frame =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (start_of_frame) return cv::Size((b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]);
     i += 2 + length;
   }
   return cv::Size(0, 0);
@@ -74,10 +73,17 @@ cv::Mat to_8bit(const cv::Mat& image) {
 cv::Mat to_rgb(const cv::Mat& image) {
   cv::Mat out;
   switch (image.channels()) {
-    case 1: cv::cvtColor(image, out, cv::COLOR_GRAY2RGB); break;
-    case 3: cv::cvtColor(image, out, cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(image, out, cv::COLOR_BGRA2RGB); break;  // alpha dropped
-    default: throw Error("unsupported channel count " + std::to_string(image.channels()));
+    case 1:
+      cv::cvtColor(image, out, cv::COLOR_GRAY2RGB);
+      break;
+    case 3:
+      cv::cvtColor(image, out, cv::COLOR_BGR2RGB);
+      break;
+    case 4:
+      cv::cvtColor(image, out, cv::COLOR_BGRA2RGB);
+      break;  // alpha dropped
+    default:
+      throw Error("unsupported channel count " + std::to_string(image.channels()));
   }
   return out;
 }
@@ -111,9 +117,12 @@ ResizeMode parse_resize_mode(const std::string& name) {
 
 std::string resize_mode_name(ResizeMode mode) {
   switch (mode) {
-    case ResizeMode::kStretch: return "stretch";
-    case ResizeMode::kCrop: return "crop";
-    case ResizeMode::kPad: return "pad";
+    case ResizeMode::kStretch:
+      return "stretch";
+    case ResizeMode::kCrop:
+      return "crop";
+    case ResizeMode::kPad:
+      return "pad";
   }
   return "?";
 }
@@ -121,7 +130,8 @@ std::string resize_mode_name(ResizeMode mode) {
 bool has_image_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  for (const char* known : {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+  for (const char* known :
+       {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
     if (ext == known) return true;
   return false;
 }
@@ -144,7 +154,8 @@ cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes, int min_side) {
 }
 
 cv::Mat resize_image(const cv::Mat& rgb, int height, int width, ResizeMode mode) {
-  const double sx = static_cast<double>(width) / rgb.cols, sy = static_cast<double>(height) / rgb.rows;
+  const double sx = static_cast<double>(width) / rgb.cols,
+               sy = static_cast<double>(height) / rgb.rows;
   if (mode == ResizeMode::kStretch) return resized(rgb, cv::Size(width, height));
   if (mode == ResizeMode::kCrop) {
     const double s = std::max(sx, sy);
@@ -156,7 +167,8 @@ cv::Mat resize_image(const cv::Mat& rgb, int height, int width, ResizeMode mode)
   const cv::Mat small = resized(rgb, cv::Size(std::min(width, scaled_length(rgb.cols, s)),
                                               std::min(height, scaled_length(rgb.rows, s))));
   cv::Mat out(height, width, CV_8UC3, cv::Scalar::all(0));
-  small.copyTo(out(cv::Rect((width - small.cols) / 2, (height - small.rows) / 2, small.cols, small.rows)));
+  small.copyTo(
+      out(cv::Rect((width - small.cols) / 2, (height - small.rows) / 2, small.cols, small.rows)));
   return out;
 }
 

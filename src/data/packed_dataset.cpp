@@ -53,7 +53,8 @@ PackedDataset::PackedDataset(const std::string& path) : path_(path) {
     if (!h5::exists(file_, name)) continue;
     SplitData data;
     data.images = h5::open_dataset(file_, std::string(name) + "/" + format::kImages, path);
-    data.labels = h5::read_int32s(h5::open_dataset(file_, std::string(name) + "/" + format::kLabels, path));
+    data.labels =
+        h5::read_int32s(h5::open_dataset(file_, std::string(name) + "/" + format::kLabels, path));
     validate_split(name, data);
     splits_.emplace(name, std::move(data));
   }
@@ -78,8 +79,8 @@ void PackedDataset::validate_split(const std::string& name, SplitData& data) con
   const auto [low, high] = std::minmax_element(data.labels.begin(), data.labels.end());
   if (!data.labels.empty() && (*low < 0 || *high >= num_classes()))
     throw Error("'" + path_ + "': /" + name + "/labels has values in [" + std::to_string(*low) +
-                ", " + std::to_string(*high) + "] but there are " +
-                std::to_string(num_classes()) + " classes");
+                ", " + std::to_string(*high) + "] but there are " + std::to_string(num_classes()) +
+                " classes");
 }
 
 std::string PackedDataset::attribute(const std::string& name) const {

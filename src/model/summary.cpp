@@ -7,12 +7,6 @@
 namespace nxt {
 namespace {
 
-int64_t count_parameters(const torch::nn::Module& module) {
-  int64_t total = 0;
-  for (const auto& p : module.parameters()) total += p.numel();
-  return total;
-}
-
 std::string shape_text(const std::vector<int64_t>& shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
@@ -26,6 +20,12 @@ std::string with_commas(int64_t value) {
 }
 
 }  // namespace
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t total = 0;
+  for (const auto& p : module.parameters()) total += p.numel();
+  return total;
+}
 
 ModelSummary summarize(ResNeXt& model, int64_t image_size) {
   torch::NoGradGuard no_grad;

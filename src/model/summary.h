@@ -24,6 +24,8 @@ struct ModelSummary {
   int64_t image_size = 0;
 };
 
+int64_t count_parameters(const torch::nn::Module& module);
+
 // Runs one real forward pass of a 1x3xSxS input to get the shapes (so the summary cannot drift
 // from the model) and counts conv/fc multiply-adds analytically.
 ModelSummary summarize(ResNeXt& model, int64_t image_size);

@@ -9,6 +9,7 @@
 #include "common/fs.h"
 #include "model/build.h"
 #include "model/state_dict_io.h"
+#include "test_support.h"
 
 namespace nxt {
 namespace {
@@ -39,14 +40,9 @@ ModelConfig named(const std::string& pretrained = "") {
 
 class TorchvisionInterop : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!fs::exists(NXT_PYTHON)) GTEST_SKIP() << NXT_PYTHON << " missing";
-    dir_ = fs::temp_directory_path() / ("nxt_interop_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  void SetUp() override { ASSERT_TRUE(fs::exists(NXT_PYTHON)) << NXT_PYTHON << " missing"; }
+  std::string path(const std::string& name) const { return temp_.path(name); }
+  testing_support::TempDir temp_{"interop"};
 };
 
 TEST_F(TorchvisionInterop, NxtWeightsGiveTheSameLogitsInTorchvision) {
@@ -73,7 +69,7 @@ TEST_F(TorchvisionInterop, NxtWeightsGiveTheSameLogitsInTorchvision) {
 
 TEST_F(TorchvisionInterop, TorchvisionWeightsGiveTheSameLogitsInNxt) {
   ASSERT_EQ(run_python(std::string("make ") + kArch + " " + std::to_string(kClasses) + " " +
-                       dir_.string()),
+                       temp_.dir().string()),
             0);
   // model.state_dict() is an OrderedDict: LibTorch's unpickler refuses it with a pointer to the
   // converter, which turns it into a plain dict that loads.

@@ -7,18 +7,12 @@
 
 #include "common/check.h"
 #include "common/config.h"
+#include "test_support.h"
 
 namespace nxt {
 namespace {
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 std::string parse_error(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   return error_of([&] { parse_config(yaml, "test.yaml", overrides); });

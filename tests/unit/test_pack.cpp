@@ -11,13 +11,16 @@
 #include "common/check.h"
 #include "data/packed_dataset.h"
 #include "packer.h"
+#include "test_support.h"
 
 namespace nxt {
 namespace {
 
 namespace fs = std::filesystem;
 
-int run(const std::string& command) { return std::system(command.c_str()); }
+int run(const std::string& command) {
+  return std::system(command.c_str());
+}
 
 class PackTest : public ::testing::Test {
  protected:
@@ -46,14 +49,7 @@ class PackTest : public ::testing::Test {
 };
 fs::path PackTest::dir_;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 TEST_F(PackTest, RoundTripThroughTheReader) {
   const PackReport report = pack_image_folder(options("round.h5"));
@@ -86,8 +82,8 @@ TEST_F(PackTest, RoundTripThroughTheReader) {
 
 TEST_F(PackTest, ReadableWithH5pyAndMatchesPil) {
   pack_image_folder(options("h5py.h5"));
-  EXPECT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR + "/tests/data/check_packed_h5py.py " +
-                path("h5py.h5") + " " + folder()),
+  EXPECT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
+                "/tests/data/check_packed_h5py.py " + path("h5py.h5") + " " + folder()),
             0);
 }
 
@@ -129,7 +125,9 @@ TEST_F(PackTest, ResizeModesGiveTheRequestedSize) {
 
 TEST_F(PackTest, AwkwardInputsGetTheDocumentedOutcome) {
   const std::string mixed = path("mixed");
-  ASSERT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR + "/tests/data/make_mixed_folder.py " + mixed), 0);
+  ASSERT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
+                "/tests/data/make_mixed_folder.py " + mixed),
+            0);
   PackOptions o = options("mixed.h5", 8);
   o.input = mixed;
   o.val_fraction = 0;
@@ -181,7 +179,8 @@ TEST_F(PackTest, BadFoldersAreClearErrors) {
             "class folder '" + path("with_empty/b") + "' is empty: remove it or add images");
   fs::create_directories(path("no_classes"));
   o.input = path("no_classes");
-  EXPECT_NE(error_of([&] { pack_image_folder(o); }).find("has no class sub-folders"), std::string::npos);
+  EXPECT_NE(error_of([&] { pack_image_folder(o); }).find("has no class sub-folders"),
+            std::string::npos);
   fs::create_directories(path("all_broken/a"));
   std::ofstream(path("all_broken/a/x.jpg")) << "nope";
   o.input = path("all_broken");
@@ -214,7 +213,8 @@ TEST_F(PackTest, ReaderRejectsWrongAndCorruptFiles) {
   EXPECT_NE(error_of([&] {
               PackedDataset d(path("cut.h5"));
               std::vector<uint8_t> px(d.image_bytes());
-              for (int64_t i = 0; i < d.split("train").size(); ++i) d.read_image("train", i, px.data());
+              for (int64_t i = 0; i < d.split("train").size(); ++i)
+                d.read_image("train", i, px.data());
             }).find(path("cut.h5")),
             std::string::npos);
 }

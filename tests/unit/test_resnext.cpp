@@ -10,9 +10,7 @@ namespace nxt {
 namespace {
 
 int64_t parameter_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
+  return count_parameters(m);
 }
 
 ResNeXtSpec tiny_spec(int64_t num_classes = 3) {

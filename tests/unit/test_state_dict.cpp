@@ -9,6 +9,7 @@
 #include "common/check.h"
 #include "model/build.h"
 #include "model/state_dict_io.h"
+#include "test_support.h"
 
 namespace nxt {
 namespace {
@@ -26,24 +27,12 @@ ModelConfig tiny_config() {
   return config;
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_support::error_of;
 
 class StateDictTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nxt_state_dict_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
+  std::string path(const std::string& name) const { return temp_.path(name); }
+  testing_support::TempDir temp_{"state_dict"};
 };
 
 TEST_F(StateDictTest, SaveLoadRoundTripIsExact) {
@@ -65,7 +54,8 @@ TEST_F(StateDictTest, SaveReplacesAtomicallyAndLeavesNoTempFiles) {
   save_state_dict(state_dict_of(*model), path("m.pt"));
   save_state_dict(state_dict_of(*model), path("m.pt"));
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename());
+  for (const auto& entry : fs::directory_iterator(temp_.dir()))
+    names.push_back(entry.path().filename());
   EXPECT_EQ(names, std::vector<std::string>{"m.pt"});
 }
 
