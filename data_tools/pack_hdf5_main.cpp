@@ -1,15 +1,13 @@
 // pack_hdf5: converts an ImageFolder into one preprocessed HDF5 dataset, or inspects one.
 // Run from the repository root as data_tools/pack_hdf5 (a wrapper around build/bin/nxt_pack_hdf5).
 #include <CLI/CLI.hpp>
-#include <opencv2/core.hpp>
-
-#include <malloc.h>
 
 #include <csignal>
 #include <iostream>
 #include <thread>
 
 #include "common/check.h"
+#include "common/process_tuning.h"
 #include "inspect.h"
 #include "packer.h"
 
@@ -80,10 +78,8 @@ int main(int argc, char** argv) {
     options.resize = nxt::parse_resize_mode(resize);
     options.progress = !quiet;
     options.cancel = &g_cancel;
-    cv::setNumThreads(1);  // our workers parallelise; OpenCV's own pool would oversubscribe
-    // Image buffers (~150 KB) sit above glibc's mmap threshold: keep them on the heap for reuse
-    // instead of an mmap + page faults + munmap per image.
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    nxt::single_threaded_opencv();
+    nxt::keep_large_buffers_for_reuse();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     const nxt::PackReport report = nxt::pack_image_folder(options);

@@ -15,10 +15,18 @@ struct RunConfig {
 };
 
 struct DataConfig {
-  std::string path;                    // packed HDF5 file (data_tools/pack_hdf5)
-  int64_t batch_size = 32;             // per rank
-  int64_t image_size = 224;            // what the model sees
-  std::string normalize = "imagenet";  // imagenet | dataset
+  std::string path;                       // packed HDF5 file (data_tools/pack_hdf5)
+  int64_t batch_size = 32;                // per rank
+  int64_t image_size = 224;               // what the model sees
+  std::string normalize = "imagenet";     // imagenet | dataset
+  bool hflip = true;                      // random horizontal flip (training only)
+  std::string crop = "none";              // none | pad | random_resized (training only)
+  int64_t crop_padding = 4;               // crop: pad
+  double min_crop_scale = 0.08;           // crop: random_resized
+  bool drop_last = false;                 // drop the tail instead of padding the shards
+  bool cache_in_memory = false;           // read the whole dataset into RAM first
+  std::optional<int64_t> loader_threads;  // nullopt = auto (from the cores per rank)
+  int64_t prefetch = 4;                   // batches prepared ahead
 };
 
 struct ModelConfig {

@@ -107,6 +107,14 @@ Check<double> positive() {
   };
 }
 
+Check<double> in_unit_interval() {
+  return [](const double& v) {
+    std::ostringstream out;
+    if (!(v > 0 && v <= 1)) out << "must be in (0, 1], got " << v;
+    return out.str();
+  };
+}
+
 Check<std::string> one_of(std::vector<std::string> allowed) {
   return [allowed](const std::string& v) {
     for (const auto& a : allowed)
@@ -167,6 +175,22 @@ std::vector<ConfigKey> build_schema() {
       field("data.normalize", &C::data, &DataConfig::normalize,
             "imagenet (the notebook's mean/std) or dataset (mean/std stored in the file)",
             one_of({"imagenet", "dataset"})),
+      field("data.hflip", &C::data, &DataConfig::hflip, "random horizontal flip in training"),
+      field("data.crop", &C::data, &DataConfig::crop,
+            "training crop: none, pad (zero-pad then random crop) or random_resized",
+            one_of({"none", "pad", "random_resized"})),
+      field("data.crop_padding", &C::data, &DataConfig::crop_padding,
+            "pixels of zero padding per side for crop: pad", at_least(0)),
+      field("data.min_crop_scale", &C::data, &DataConfig::min_crop_scale,
+            "smallest area fraction for crop: random_resized", in_unit_interval()),
+      field("data.drop_last", &C::data, &DataConfig::drop_last,
+            "drop the tail of the shuffled train split instead of padding it to the world size"),
+      field("data.cache_in_memory", &C::data, &DataConfig::cache_in_memory,
+            "read the dataset into RAM at start (small datasets; the size is logged)"),
+      field("data.loader_threads", &C::data, &DataConfig::loader_threads,
+            "threads preparing batches per rank, or auto", auto_or_at_least(1)),
+      field("data.prefetch", &C::data, &DataConfig::prefetch, "batches prepared ahead per rank",
+            at_least(1)),
       field("model.arch", &C::model, &ModelConfig::arch, "named ResNeXt variant or custom",
             one_of({"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "custom"})),
       field("model.num_classes", &C::model, &ModelConfig::num_classes,

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 
 namespace nxt {
@@ -48,6 +49,14 @@ class SplitMix64 {
  private:
   uint64_t state_;
 };
+
+// One well-mixed seed from several values, e.g. (seed, epoch, rank, step): nearby tuples give
+// unrelated streams.
+inline uint64_t mix_seed(std::initializer_list<uint64_t> values) {
+  uint64_t state = 0x243f6a8885a308d3ULL;
+  for (uint64_t v : values) state = SplitMix64(state ^ v).next();
+  return state;
+}
 
 template <class Vector>
 void seeded_shuffle(Vector& items, SplitMix64& rng) {

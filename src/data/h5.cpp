@@ -58,6 +58,11 @@ void Handle::reset() {
   id_ = -1;
 }
 
+std::mutex& library_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
 void silence_library_errors() {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }

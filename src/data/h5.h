@@ -3,6 +3,7 @@
 #pragma once
 #include <hdf5.h>
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class Handle {
   hid_t id_ = -1;
   herr_t (*closer_)(hid_t) = nullptr;
 };
+
+// The HDF5 library (Debian's build) is not thread-safe: threads that call it take this lock.
+std::mutex& library_mutex();
 
 // Silences HDF5's default error printing for the process (we report errors ourselves).
 void silence_library_errors();

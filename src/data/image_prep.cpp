@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "common/check.h"
+#include "common/enum_names.h"
 
 namespace nxt {
 namespace {
@@ -108,23 +109,18 @@ int scaled_length(int length, double scale) {
 
 }  // namespace
 
+const EnumNames<ResizeMode>& resize_mode_names() {
+  static const EnumNames<ResizeMode> names = {
+      {ResizeMode::kStretch, "stretch"}, {ResizeMode::kCrop, "crop"}, {ResizeMode::kPad, "pad"}};
+  return names;
+}
+
 ResizeMode parse_resize_mode(const std::string& name) {
-  if (name == "stretch") return ResizeMode::kStretch;
-  if (name == "crop") return ResizeMode::kCrop;
-  if (name == "pad") return ResizeMode::kPad;
-  throw Error("unknown resize mode '" + name + "' (stretch, crop or pad)");
+  return enum_from_name(name, resize_mode_names(), "resize mode");
 }
 
 std::string resize_mode_name(ResizeMode mode) {
-  switch (mode) {
-    case ResizeMode::kStretch:
-      return "stretch";
-    case ResizeMode::kCrop:
-      return "crop";
-    case ResizeMode::kPad:
-      return "pad";
-  }
-  return "?";
+  return name_of(mode, resize_mode_names());
 }
 
 bool has_image_extension(const std::string& path) {

@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/config.h"
+#include "common/fs.h"
 #include "test_support.h"
 
 namespace nxt {
@@ -142,6 +143,13 @@ TEST(Config, ShippedConfigsParse) {
     const std::string path = std::string(NXT_SOURCE_DIR) + "/configs/" + name;
     EXPECT_NO_THROW(load_config(path)) << path;
   }
+}
+
+TEST(Config, ReadmeDocumentsEveryKey) {
+  const std::string readme = read_file_text(std::string(NXT_SOURCE_DIR) + "/README.md");
+  for (const auto& [key, help] : config_key_help())
+    EXPECT_NE(readme.find("| `" + key + "` |"), std::string::npos)
+        << "README's config reference lacks " << key;
 }
 
 }  // namespace

@@ -1,0 +1,118 @@
+// Implements the crops, flip and resizes with OpenCV on borrowed buffers (no per-image
+// allocation on the common paths).
+#include "data/augment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <vector>
+
+#include "common/check.h"
+#include "common/enum_names.h"
+
+namespace nxt {
+namespace {
+
+cv::Mat wrap(const uint8_t* data, ImageShape shape) {
+  return cv::Mat(static_cast<int>(shape.height), static_cast<int>(shape.width), CV_8UC3,
+                 const_cast<uint8_t*>(data));
+}
+
+// Resizes `from` into `to` (already sized): area averaging when shrinking (no aliasing),
+// bilinear otherwise; a plain copy when the sizes match.
+void resize_into(const cv::Mat& from, cv::Mat& to) {
+  if (from.size() == to.size()) {
+    from.copyTo(to);
+    return;
+  }
+  const bool shrinking = to.cols < from.cols && to.rows < from.rows;
+  cv::resize(from, to, to.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+}
+
+// Zero-padded random window of the image's own size, written to `out` (same shape as `in`).
+void pad_crop(const cv::Mat& in, int64_t padding, cv::Mat& out, SplitMix64& rng) {
+  const int dy = static_cast<int>(rng.below(2 * padding + 1)) - static_cast<int>(padding);
+  const int dx = static_cast<int>(rng.below(2 * padding + 1)) - static_cast<int>(padding);
+  out.setTo(cv::Scalar::all(0));
+  // out(y, x) = in(y + dy, x + dx) where that lies inside `in`.
+  const cv::Rect source = cv::Rect(dx, dy, in.cols, in.rows) & cv::Rect(0, 0, in.cols, in.rows);
+  if (source.empty()) return;
+  in(source).copyTo(out(cv::Rect(source.x - dx, source.y - dy, source.width, source.height)));
+}
+
+}  // namespace
+
+CropMode parse_crop_mode(const std::string& name) {
+  static const EnumNames<CropMode> names = {{CropMode::kNone, "none"},
+                                            {CropMode::kPad, "pad"},
+                                            {CropMode::kRandomResized, "random_resized"}};
+  return enum_from_name(name, names, "crop mode");
+}
+
+CropWindow random_resized_window(ImageShape shape, double min_scale, SplitMix64& rng) {
+  const double area = static_cast<double>(shape.height * shape.width);
+  const double log_low = std::log(3.0 / 4.0), log_high = std::log(4.0 / 3.0);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * (min_scale + (1.0 - min_scale) * rng.uniform());
+    const double aspect = std::exp(log_low + (log_high - log_low) * rng.uniform());
+    const auto w = static_cast<int64_t>(std::lround(std::sqrt(target * aspect)));
+    const auto h = static_cast<int64_t>(std::lround(std::sqrt(target / aspect)));
+    if (w > 0 && h > 0 && w <= shape.width && h <= shape.height) {
+      const auto top = static_cast<int64_t>(rng.below(static_cast<uint64_t>(shape.height - h + 1)));
+      const auto left = static_cast<int64_t>(rng.below(static_cast<uint64_t>(shape.width - w + 1)));
+      return {top, left, h, w};
+    }
+  }
+  // Fallback: the whole image, cut to the nearest allowed aspect ratio, centred.
+  const double ratio = static_cast<double>(shape.width) / static_cast<double>(shape.height);
+  int64_t w = shape.width, h = shape.height;
+  if (ratio < 3.0 / 4.0) h = std::lround(w / (3.0 / 4.0));
+  if (ratio > 4.0 / 3.0) w = std::lround(h * (4.0 / 3.0));
+  return {(shape.height - h) / 2, (shape.width - w) / 2, h, w};
+}
+
+void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,
+                          ImageShape out_shape, const AugmentOptions& options, SplitMix64& rng) {
+  const cv::Mat source = wrap(in, in_shape);
+  cv::Mat target = wrap(out, out_shape);
+  switch (options.crop) {
+    case CropMode::kNone:
+      resize_into(source, target);
+      break;
+    case CropMode::kRandomResized: {
+      const CropWindow w = random_resized_window(in_shape, options.min_crop_scale, rng);
+      resize_into(source(cv::Rect(static_cast<int>(w.left), static_cast<int>(w.top),
+                                  static_cast<int>(w.width), static_cast<int>(w.height))),
+                  target);
+      break;
+    }
+    case CropMode::kPad:
+      if (in_shape.height == out_shape.height && in_shape.width == out_shape.width) {
+        pad_crop(source, options.crop_padding, target, rng);
+      } else {
+        thread_local std::vector<uint8_t> padded;
+        padded.resize(static_cast<size_t>(in_shape.bytes()));
+        cv::Mat window = wrap(padded.data(), in_shape);
+        pad_crop(source, options.crop_padding, window, rng);
+        resize_into(window, target);
+      }
+      break;
+  }
+  random_flip(out, out_shape, options, rng);
+}
+
+void random_flip(uint8_t* image, ImageShape shape, const AugmentOptions& options, SplitMix64& rng) {
+  const bool flip = rng.below(2) == 1;
+  if (!options.hflip || !flip) return;
+  cv::Mat target = wrap(image, shape);
+  cv::flip(target, target, 1);
+}
+
+void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape) {
+  cv::Mat target = wrap(out, out_shape);
+  resize_into(wrap(in, in_shape), target);
+}
+
+}  // namespace nxt

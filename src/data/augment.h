@@ -1,0 +1,52 @@
+// Per-sample image preparation for the loader, on uint8 HWC RGB images: training augmentation
+// (random crop, random horizontal flip) and the deterministic evaluation path. Normalisation is
+// not here: it runs on the device, on the whole batch (data/normalize.h).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "common/hash.h"
+
+namespace nxt {
+
+enum class CropMode {
+  kNone,  // keep the stored image (resized to the output size if it differs)
+  kPad,   // zero-pad by `crop_padding` on each side, then a random window of the stored size
+  kRandomResized,  // torchvision's RandomResizedCrop: random area and aspect, resized to output
+};
+CropMode parse_crop_mode(const std::string& name);  // "none" | "pad" | "random_resized"
+
+struct AugmentOptions {
+  bool hflip = false;
+  CropMode crop = CropMode::kNone;
+  int64_t crop_padding = 4;
+  double min_crop_scale = 0.08;  // RandomResizedCrop's smallest area fraction
+};
+
+struct ImageShape {
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t bytes() const { return height * width * 3; }
+};
+
+// One training sample: `in` (in_shape) to `out` (out_shape), drawing from `rng`.
+void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,
+                          ImageShape out_shape, const AugmentOptions& options, SplitMix64& rng);
+
+// The flip stage alone, in place (augment_for_training ends with it): one draw from `rng`
+// whether or not hflip is on, so switching it does not shift the other draws.
+void random_flip(uint8_t* image, ImageShape shape, const AugmentOptions& options, SplitMix64& rng);
+
+// One evaluation sample: a copy, or a resize when the shapes differ. No randomness.
+void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape);
+
+// A crop window inside an image.
+struct CropWindow {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+};
+
+// RandomResizedCrop's window (scale in [min_scale, 1], aspect in [3/4, 4/3] log-uniform, ten
+// tries, then a centre crop), as torchvision's get_params draws it.
+CropWindow random_resized_window(ImageShape shape, double min_scale, SplitMix64& rng);
+
+}  // namespace nxt

@@ -1,0 +1,71 @@
+// Implements the epoch loader on the ordered pipeline.
+#include "data/loader.h"
+
+#include "common/check.h"
+
+namespace nxt {
+
+int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last) {
+  return batches_in(train_shard_size(samples, world, drop_last), batch_size);
+}
+
+EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64_t epoch,
+                         int64_t start_step)
+    : reader_(reader), options_(std::move(options)), epoch_(epoch) {
+  NXT_CHECK(options_.batch_size >= 1, "batch size must be at least 1");
+  indices_ = options_.training ? train_shard(reader.size(), options_.seed, epoch, options_.shard,
+                                             options_.drop_last)
+                               : eval_shard(reader.size(), options_.shard);
+  steps_ = batches_in(samples(), options_.batch_size);
+  NXT_CHECK(start_step >= 0 && start_step <= steps_, "cannot start epoch ", epoch, " at step ",
+            start_step, ": it has ", steps_, " steps");
+  start_step_ = start_step;
+  pipeline_ = std::make_unique<OrderedPipeline<Batch>>(
+      static_cast<size_t>(steps_ - start_step_), static_cast<size_t>(options_.threads),
+      static_cast<size_t>(std::max(options_.prefetch, 1)),
+      [this](size_t i) { return make_batch(start_step_ + static_cast<int64_t>(i)); });
+}
+
+std::optional<Batch> EpochLoader::next() {
+  return pipeline_->next();
+}
+
+Batch EpochLoader::make_batch(int64_t step) const {
+  const int64_t first = step * options_.batch_size;
+  const int64_t count = std::min(options_.batch_size, samples() - first);
+  const ImageShape stored{reader_.height(), reader_.width()};
+  const ImageShape out = options_.output;
+  Batch batch;
+  batch.step = step;
+  batch.images =
+      torch::empty({count, out.height, out.width, 3},
+                   torch::TensorOptions(torch::kUInt8).pinned_memory(options_.pin_memory));
+  batch.labels = torch::empty({count}, torch::kInt64);
+  auto* images = batch.images.data_ptr<uint8_t>();
+  auto* labels = batch.labels.data_ptr<int64_t>();
+  // Same size and no crop: read straight into the batch, and at most flip it there.
+  const bool read_in_place = stored.height == out.height && stored.width == out.width &&
+                             (!options_.training || options_.augment.crop == CropMode::kNone);
+  std::vector<uint8_t> staging(read_in_place ? 0 : static_cast<size_t>(stored.bytes()));
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t index = indices_[static_cast<size_t>(first + k)];
+    uint8_t* target = images + k * out.bytes();
+    labels[k] = reader_.label(index);
+    reader_.read(index, read_in_place ? target : staging.data());
+    if (!options_.training) {
+      if (!read_in_place) prepare_for_eval(staging.data(), stored, target, out);
+      continue;
+    }
+    SplitMix64 rng(mix_seed({options_.seed, static_cast<uint64_t>(epoch_),
+                             static_cast<uint64_t>(options_.shard.rank),
+                             static_cast<uint64_t>(step), static_cast<uint64_t>(k)}));
+    if (read_in_place) {
+      random_flip(target, out, options_.augment, rng);
+    } else {
+      augment_for_training(staging.data(), stored, target, out, options_.augment, rng);
+    }
+  }
+  return batch;
+}
+
+}  // namespace nxt

@@ -1,0 +1,70 @@
+// The data loader of one rank for one epoch: background threads read this rank's shard of the
+// packed dataset (data/sampler.h), prepare each sample (data/augment.h) and assemble uint8 NHWC
+// batches, up to `prefetch` batches ahead of the trainer. Batches go to the device as uint8
+// (4x less traffic than float) and are normalised there (data/normalize.h).
+//
+// Everything a batch holds is a pure function of (seed, epoch, rank, step): the indices come
+// from the sampler and each sample's augmentation from its own seeded stream. So a loader that
+// starts at step k yields exactly the batches k, k+1, ... of a full epoch; resuming from a
+// mid-epoch checkpoint relies on this.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/ordered_parallel.h"
+#include "common/torch_pch.h"
+#include "data/augment.h"
+#include "data/image_reader.h"
+#include "data/sampler.h"
+
+namespace nxt {
+
+struct Batch {
+  torch::Tensor images;  // uint8 [B, H, W, 3], pinned when LoaderOptions::pin_memory
+  torch::Tensor labels;  // int64 [B]
+  int64_t step = 0;      // index of this batch within the epoch
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 32;
+  ImageShape output;  // the size the model sees
+  bool training =
+      true;  // training: shuffled shard + augmentation; else eval shard, no augmentation
+  AugmentOptions augment;
+  bool drop_last = false;
+  uint64_t seed = 0;
+  ShardSpec shard;
+  int threads = 1;          // preparing threads
+  int prefetch = 4;         // batches ready ahead of the trainer
+  bool pin_memory = false;  // page-locked batches for asynchronous host-to-GPU copies
+};
+
+class EpochLoader {
+ public:
+  // Batches of `epoch`, starting at batch `start_step` (0 = the whole epoch).
+  EpochLoader(const ImageReader& reader, LoaderOptions options, int64_t epoch,
+              int64_t start_step = 0);
+
+  std::optional<Batch> next();
+  int64_t steps() const { return steps_; }  // batches in the whole epoch
+  int64_t samples() const { return static_cast<int64_t>(indices_.size()); }
+  const std::vector<int64_t>& indices() const { return indices_; }  // this rank's, in order
+
+ private:
+  Batch make_batch(int64_t step) const;
+
+  const ImageReader& reader_;
+  const LoaderOptions options_;
+  const int64_t epoch_;
+  std::vector<int64_t> indices_;
+  int64_t steps_ = 0;
+  int64_t start_step_ = 0;
+  std::unique_ptr<OrderedPipeline<Batch>> pipeline_;
+};
+
+// Batches per epoch on every rank for training (the same on all ranks by construction).
+int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last);
+
+}  // namespace nxt

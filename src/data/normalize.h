@@ -1,0 +1,33 @@
+// Turns a uint8 NHWC batch into the model's float NCHW input, on the model's device: moved as
+// uint8 (non-blocking from pinned memory), then scaled and normalised there with either
+// ImageNet's mean/std (the notebook's choice) or the dataset's own, stored by pack_hdf5.
+#pragma once
+#include <array>
+#include <string>
+
+#include "common/torch_pch.h"
+
+namespace nxt {
+
+inline constexpr std::array<double, 3> kImageNetMean = {0.485, 0.456, 0.406};
+inline constexpr std::array<double, 3> kImageNetStd = {0.229, 0.224, 0.225};
+
+class Normalizer {
+ public:
+  Normalizer(const std::array<double, 3>& mean, const std::array<double, 3>& stddev,
+             torch::Device device);
+
+  // uint8 [B, H, W, 3] on any device -> float [B, 3, H, W] on the device, in channels-last
+  // memory order (a free view of NHWC); call .contiguous() for the classic order.
+  torch::Tensor operator()(const torch::Tensor& images) const;
+
+  torch::Device device() const { return device_; }
+
+ private:
+  torch::Device device_;
+  // x * scale + offset == (x / 255 - mean) / std
+  std::array<float, 3> scale_values_{}, offset_values_{};
+  torch::Tensor offset_, scale_;
+};
+
+}  // namespace nxt

@@ -1,0 +1,310 @@
+// Tests the data pipeline on real packed files made here: the reader's access paths and its
+// errors, augmentation on known images, on-device normalisation, and the epoch loader's
+// shapes, determinism and mid-epoch resume.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "data/augment.h"
+#include "data/dataset_format.h"
+#include "data/image_reader.h"
+#include "data/loader.h"
+#include "data/normalize.h"
+#include "packed_fixture.h"
+#include "test_support.h"
+
+namespace nxt {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::error_of;
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing_support::TempDir("loader");
+    testing_support::make_demo_pack(dir_->path("images"), plain());
+    testing_support::DemoPack compressed;
+    compressed.compress = true;
+    testing_support::make_demo_pack(dir_->path("images"), dir_->path("compressed.h5"), compressed);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string plain() { return dir_->path("plain.h5"); }
+  static std::string path(const std::string& name) { return dir_->path(name); }
+
+  static LoaderOptions options(bool training) {
+    LoaderOptions o;
+    o.batch_size = 8;
+    o.output = {40, 40};
+    o.training = training;
+    o.augment.hflip = true;
+    o.augment.crop = CropMode::kRandomResized;
+    o.seed = 11;
+    o.threads = 2;
+    return o;
+  }
+  static std::vector<Batch> drain(EpochLoader& loader) {
+    std::vector<Batch> batches;
+    while (auto batch = loader.next()) batches.push_back(std::move(*batch));
+    return batches;
+  }
+  static testing_support::TempDir* dir_;
+};
+testing_support::TempDir* LoaderTest::dir_ = nullptr;
+
+std::vector<uint8_t> image_of(const ImageReader& reader, int64_t index) {
+  std::vector<uint8_t> pixels(static_cast<size_t>(reader.image_bytes()));
+  reader.read(index, pixels.data());
+  return pixels;
+}
+
+TEST_F(LoaderTest, AccessPathsReadTheSameBytes) {
+  const PackedDataset plain_set(plain()), compressed_set(path("compressed.h5"));
+  ImageReader direct(plain_set, "train"), hdf5(compressed_set, "train"), memory(plain_set, "train");
+  memory.cache_in_memory();
+  EXPECT_STREQ(direct.access_path(), "direct");
+  EXPECT_STREQ(hdf5.access_path(), "hdf5");
+  EXPECT_STREQ(memory.access_path(), "memory");
+  ASSERT_GT(direct.size(), 50);
+  std::vector<uint8_t> via_dataset(static_cast<size_t>(plain_set.image_bytes()));
+  for (int64_t i = 0; i < direct.size(); ++i) {
+    plain_set.read_image("train", i, via_dataset.data());
+    const auto bytes = image_of(direct, i);
+    ASSERT_EQ(bytes, via_dataset) << "image " << i;
+    ASSERT_EQ(bytes, image_of(hdf5, i)) << "image " << i;
+    ASSERT_EQ(bytes, image_of(memory, i)) << "image " << i;
+  }
+}
+
+TEST_F(LoaderTest, ReaderErrorsNameTheFileAndTheProblem) {
+  // Truncated: the chunks past the cut are found on open.
+  fs::copy_file(plain(), path("cut.h5"), fs::copy_options::overwrite_existing);
+  fs::resize_file(path("cut.h5"), fs::file_size(plain()) * 6 / 10);
+  const std::string cut = error_of([&] {
+    PackedDataset dataset(path("cut.h5"));
+    ImageReader reader(dataset, "train");
+    ImageReader val_reader(dataset, "val");
+  });
+  EXPECT_NE(cut.find(path("cut.h5")), std::string::npos) << cut;
+  EXPECT_TRUE(cut.find("truncated") != std::string::npos ||
+              cut.find("corrupt") != std::string::npos)
+      << cut;
+  // Another HDF5 file.
+  {
+    h5::Handle file = h5::create_file(path("other.h5"));
+    h5::write_attribute(file, format::kAttrFormat, std::string("something-else"));
+  }
+  const std::string other = error_of([&] { PackedDataset dataset(path("other.h5")); });
+  EXPECT_NE(other.find("not an nxt dataset"), std::string::npos) << other;
+  // A dataset missing from a good file.
+  fs::copy_file(plain(), path("nolabels.h5"), fs::copy_options::overwrite_existing);
+  {
+    h5::Handle file(H5Fopen(path("nolabels.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    ASSERT_GE(H5Ldelete(file, "train/labels", H5P_DEFAULT), 0);
+  }
+  const std::string missing = error_of([&] { PackedDataset dataset(path("nolabels.h5")); });
+  EXPECT_NE(missing.find("train/labels"), std::string::npos) << missing;
+  EXPECT_NE(missing.find(path("nolabels.h5")), std::string::npos) << missing;
+}
+
+// A 6x8 image whose pixel (y, x) is (y, x, y * 8 + x).
+std::vector<uint8_t> known_image(ImageShape shape) {
+  std::vector<uint8_t> pixels(static_cast<size_t>(shape.bytes()));
+  for (int64_t y = 0; y < shape.height; ++y)
+    for (int64_t x = 0; x < shape.width; ++x) {
+      uint8_t* p = &pixels[static_cast<size_t>((y * shape.width + x) * 3)];
+      p[0] = static_cast<uint8_t>(y + 1);
+      p[1] = static_cast<uint8_t>(x + 1);
+      p[2] = static_cast<uint8_t>(y * shape.width + x + 1);
+    }
+  return pixels;
+}
+
+const uint8_t* pixel(const std::vector<uint8_t>& image, ImageShape shape, int64_t y, int64_t x) {
+  return &image[static_cast<size_t>((y * shape.width + x) * 3)];
+}
+
+TEST(Augment, FlipMirrorsTheColumnsOrLeavesTheImage) {
+  const ImageShape shape{6, 8};
+  const auto original = known_image(shape);
+  AugmentOptions options;
+  options.hflip = true;
+  int flipped = 0, kept = 0;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    auto image = original;
+    SplitMix64 rng(seed);
+    random_flip(image.data(), shape, options, rng);
+    if (image == original) {
+      ++kept;
+      continue;
+    }
+    ++flipped;
+    for (int64_t y = 0; y < shape.height; ++y)
+      for (int64_t x = 0; x < shape.width; ++x)
+        ASSERT_EQ(0, std::memcmp(pixel(image, shape, y, x),
+                                 pixel(original, shape, y, shape.width - 1 - x), 3));
+  }
+  EXPECT_GT(flipped, 16);
+  EXPECT_GT(kept, 16);
+  options.hflip = false;
+  auto image = original;
+  SplitMix64 rng(1);
+  for (int i = 0; i < 16; ++i) random_flip(image.data(), shape, options, rng);
+  EXPECT_EQ(image, original);
+}
+
+TEST(Augment, PadCropIsAShiftedWindowOfThePaddedImage) {
+  const ImageShape shape{6, 8};
+  const auto original = known_image(shape);
+  AugmentOptions options;
+  options.crop = CropMode::kPad;
+  options.crop_padding = 2;
+  std::set<std::pair<int, int>> shifts;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    std::vector<uint8_t> out(static_cast<size_t>(shape.bytes()));
+    SplitMix64 rng(seed);
+    augment_for_training(original.data(), shape, out.data(), shape, options, rng);
+    // Find the shift from any non-zero pixel, then check every pixel against it.
+    int dy = 99, dx = 99;
+    for (int64_t y = 0; y < shape.height && dy == 99; ++y)
+      for (int64_t x = 0; x < shape.width && dy == 99; ++x)
+        if (pixel(out, shape, y, x)[0] != 0) {
+          dy = pixel(out, shape, y, x)[0] - 1 - static_cast<int>(y);
+          dx = pixel(out, shape, y, x)[1] - 1 - static_cast<int>(x);
+        }
+    ASSERT_TRUE(std::abs(dy) <= 2 && std::abs(dx) <= 2) << "seed " << seed;
+    shifts.insert({dy, dx});
+    for (int64_t y = 0; y < shape.height; ++y)
+      for (int64_t x = 0; x < shape.width; ++x) {
+        const int64_t sy = y + dy, sx = x + dx;
+        const bool inside = sy >= 0 && sy < shape.height && sx >= 0 && sx < shape.width;
+        const uint8_t zero[3] = {0, 0, 0};
+        ASSERT_EQ(0, std::memcmp(pixel(out, shape, y, x),
+                                 inside ? pixel(original, shape, sy, sx) : zero, 3));
+      }
+  }
+  EXPECT_EQ(shifts.size(), 25u) << "every shift in [-2, 2]^2 should occur";
+}
+
+TEST(Augment, RandomResizedWindowsStayInsideWithTorchvisionRanges) {
+  const ImageShape shape{40, 60};
+  SplitMix64 rng(3);
+  for (int i = 0; i < 500; ++i) {
+    const CropWindow w = random_resized_window(shape, 0.25, rng);
+    ASSERT_TRUE(w.top >= 0 && w.left >= 0 && w.top + w.height <= shape.height &&
+                w.left + w.width <= shape.width);
+    const double area = double(w.height * w.width) / double(shape.height * shape.width);
+    const double aspect = double(w.width) / double(w.height);
+    EXPECT_GE(area, 0.2);
+    EXPECT_LE(area, 1.0);
+    EXPECT_TRUE(aspect > 0.7 && aspect < 1.4) << aspect;
+  }
+  // Output has the requested size; a constant image stays constant.
+  const ImageShape out{24, 24};
+  std::vector<uint8_t> flat(static_cast<size_t>(shape.bytes()), 77), result(out.bytes());
+  AugmentOptions options;
+  options.crop = CropMode::kRandomResized;
+  augment_for_training(flat.data(), shape, result.data(), out, options, rng);
+  EXPECT_EQ(result, std::vector<uint8_t>(static_cast<size_t>(out.bytes()), 77));
+}
+
+TEST_F(LoaderTest, NormalizationWithDatasetStatsGivesZeroMeanUnitStd) {
+  const PackedDataset dataset(plain());
+  const ImageReader reader(dataset, "train");
+  LoaderOptions o = options(false);
+  o.batch_size = 1000;  // the whole split in one batch
+  EpochLoader loader(reader, o, 0);
+  const Batch batch = *loader.next();
+  const Normalizer normalize(dataset.mean(), dataset.stddev(), torch::kCPU);
+  const torch::Tensor x = normalize(batch.images);
+  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{reader.size(), 3, 40, 40}));
+  const torch::Tensor mean = x.mean({0, 2, 3}), stddev = x.std({0, 2, 3});
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(mean[c].item<double>(), 0.0, 1e-3) << "channel " << c;
+    EXPECT_NEAR(stddev[c].item<double>(), 1.0, 1e-3) << "channel " << c;
+  }
+  // ImageNet's constants: the same formula, other numbers.
+  const Normalizer imagenet(kImageNetMean, kImageNetStd, torch::kCPU);
+  const double first = (batch.images[0][0][0][0].item<double>() / 255.0 - 0.485) / 0.229;
+  EXPECT_NEAR(imagenet(batch.images)[0][0][0][0].item<double>(), first, 1e-5);
+}
+
+TEST_F(LoaderTest, EvalLoaderVisitsEachSampleOnceWithItsLabel) {
+  const PackedDataset dataset(plain());
+  const ImageReader reader(dataset, "val");
+  std::multiset<int64_t> seen;
+  for (int rank = 0; rank < 3; ++rank) {
+    LoaderOptions o = options(false);
+    o.shard = {rank, 3};
+    EpochLoader loader(reader, o, 0);
+    int64_t row = 0;
+    for (const Batch& batch : drain(loader)) {
+      EXPECT_LE(batch.images.size(0), 8);
+      for (int64_t k = 0; k < batch.labels.size(0); ++k, ++row) {
+        const int64_t index = loader.indices()[static_cast<size_t>(row)];
+        seen.insert(index);
+        EXPECT_EQ(batch.labels[k].item<int64_t>(), reader.label(index));
+        EXPECT_EQ(0, std::memcmp(batch.images[k].data_ptr<uint8_t>(),
+                                 image_of(reader, index).data(), reader.image_bytes()));
+      }
+    }
+    EXPECT_EQ(row, loader.samples());
+  }
+  EXPECT_EQ(static_cast<int64_t>(seen.size()), reader.size());
+  EXPECT_EQ(static_cast<int64_t>(std::set<int64_t>(seen.begin(), seen.end()).size()),
+            reader.size());
+}
+
+void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].step, b[i].step);
+    EXPECT_TRUE(torch::equal(a[i].images, b[i].images)) << "batch " << i;
+    EXPECT_TRUE(torch::equal(a[i].labels, b[i].labels)) << "batch " << i;
+  }
+}
+
+TEST_F(LoaderTest, ResumingAtStepKRepeatsTheRestOfTheEpoch) {
+  const PackedDataset dataset(plain());
+  const ImageReader reader(dataset, "train");
+  const LoaderOptions o = options(true);
+  EpochLoader full(reader, o, 2);
+  std::vector<Batch> all = drain(full);
+  ASSERT_GE(all.size(), 5u);
+  EpochLoader resumed(reader, o, 2, 3);
+  expect_same_batches(std::vector<Batch>(all.begin() + 3, all.end()), drain(resumed));
+  // The thread count does not change the batches either.
+  LoaderOptions one_thread = o;
+  one_thread.threads = 1;
+  EpochLoader serial(reader, one_thread, 2);
+  expect_same_batches(all, drain(serial));
+  // Another epoch is another order.
+  EpochLoader next_epoch(reader, o, 3);
+  EXPECT_FALSE(torch::equal(all[0].labels, next_epoch.next()->labels) &&
+               torch::equal(all[0].images, EpochLoader(reader, o, 3).next()->images));
+}
+
+TEST_F(LoaderTest, TrainingBatchesAreAugmentedEvalBatchesAreNot) {
+  const PackedDataset dataset(plain());
+  const ImageReader reader(dataset, "train");
+  LoaderOptions train = options(true);
+  EpochLoader loader(reader, train, 0);
+  const Batch batch = *loader.next();
+  int differing = 0;
+  for (int64_t k = 0; k < batch.images.size(0); ++k)
+    differing +=
+        std::memcmp(batch.images[k].data_ptr<uint8_t>(),
+                    image_of(reader, loader.indices()[k]).data(), reader.image_bytes()) != 0;
+  EXPECT_GT(differing, 0);
+  // A different output size is honoured on both paths.
+  for (bool training : {true, false}) {
+    LoaderOptions small = options(training);
+    small.output = {24, 32};
+    EpochLoader resized(reader, small, 0);
+    EXPECT_EQ(resized.next()->images.sizes(), (std::vector<int64_t>{8, 24, 32, 3}));
+  }
+}
+
+}  // namespace
+}  // namespace nxt
