@@ -2,6 +2,7 @@
 #include "common/mpi_env.h"
 
 #include <cstdlib>
+#include <exception>
 #include <string>
 
 #include "common/check.h"
@@ -15,6 +16,10 @@ bool mpi_is_live() {
   MPI_Finalized(&finalized);
   return initialized && !finalized;
 }
+
+// Set once MPI is up, so that logging never calls MPI (which, at MPI_THREAD_SERIALIZED, only
+// one thread at a time may do: the communicator's thread, during training).
+int cached_rank = -1;
 
 int rank_from_launcher_env() {
   for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
@@ -34,6 +39,7 @@ MpiSession::MpiSession(int* argc, char*** argv, int required_thread_level) {
             " but nxt needs ", required_thread_level);
   NXT_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   NXT_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
+  cached_rank = rank_;
   // Ranks sharing a node (and so its GPUs): works under mpirun and srun --mpi=pmix alike.
   NXT_MPI_CHECK(
       MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_comm_));
@@ -42,12 +48,15 @@ MpiSession::MpiSession(int* argc, char*** argv, int required_thread_level) {
 }
 
 MpiSession::~MpiSession() {
-  if (!mpi_is_live()) return;
+  // Leaving by an exception: keep MPI up, so that the handler can MPI_Abort the whole job
+  // (MPI_Finalize could wait forever for peers that are blocked in a collective with us).
+  if (!mpi_is_live() || std::uncaught_exceptions() > 0) return;
   if (node_comm_ != MPI_COMM_NULL) MPI_Comm_free(&node_comm_);
   MPI_Finalize();
 }
 
 int world_rank() {
+  if (cached_rank >= 0) return cached_rank;
   if (mpi_is_live()) {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

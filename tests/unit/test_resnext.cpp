@@ -5,6 +5,7 @@
 
 #include "model/resnext.h"
 #include "model/summary.h"
+#include "tiny_model.h"
 
 namespace nxt {
 namespace {
@@ -13,16 +14,7 @@ int64_t parameter_count(const torch::nn::Module& m) {
   return count_parameters(m);
 }
 
-ResNeXtSpec tiny_spec(int64_t num_classes = 3) {
-  ResNeXtSpec spec;
-  spec.blocks = {1, 2};
-  spec.cardinality = 4;
-  spec.width_per_group = 8;
-  spec.stem_width = 16;
-  spec.stem = StemKind::kCifar;
-  spec.num_classes = num_classes;
-  return spec;
-}
+using testing_support::tiny_spec;
 
 TEST(ResNeXt, ParameterCountsMatchTorchvision) {
   EXPECT_EQ(parameter_count(*ResNeXt(named_resnext_spec("resnext50_32x4d", 1000))), 25028904);

@@ -1,0 +1,42 @@
+// Implements the backend choice at start-up.
+#include "dist/communicator.h"
+
+#include "common/check.h"
+#include "common/enum_names.h"
+#include "dist/backends.h"
+#include "dist/mpi_communicator.h"
+#if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
+#include "dist/nccl_communicator.h"
+#endif
+
+namespace nxt {
+
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, torch::Device device,
+                                                ProcessPlace place) {
+  const std::string chosen = backend == "auto" ? (device.is_cuda() ? "nccl" : "mpi") : backend;
+  if (chosen == "mpi") {
+    NXT_CHECK(!device.is_cuda(),
+              "dist.backend: mpi reduces CPU tensors; this run's tensors are on ", device.str(),
+              " (use nccl or auto)");
+    return std::make_unique<MpiCommunicator>(place);
+  }
+  NXT_CHECK(chosen == "nccl", "dist.backend: unknown backend '", backend, "'");
+  NXT_CHECK(device.is_cuda(), "dist.backend: nccl needs CUDA tensors; this run's are on ",
+            device.str(), " (use mpi or auto)");
+#if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
+  return make_nccl_communicator(place, device);
+#else
+  throw Error("dist.backend: nccl is not in this build (" + nccl_description() +
+              "; it also needs a CUDA LibTorch)");
+#endif
+}
+
+const char* reduce_op_name(ReduceOp op) {
+  static const EnumNames<ReduceOp> names = {{ReduceOp::kSum, "sum"},
+                                            {ReduceOp::kAverage, "average"},
+                                            {ReduceOp::kMin, "min"},
+                                            {ReduceOp::kMax, "max"}};
+  return name_of(op, names);
+}
+
+}  // namespace nxt

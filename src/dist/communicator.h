@@ -1,0 +1,87 @@
+// The communicator interface of data parallelism: rank and world, asynchronous all-reduce,
+// broadcast, barrier, and exact host-side scalar reductions for metrics. Two implementations:
+// MPI for CPU tensors (dist/mpi_communicator.h) and NCCL for CUDA tensors
+// (dist/nccl_communicator.h), chosen once at start-up by make_communicator().
+//
+// Collectives run in the order they are issued, on every rank; callers must issue the same
+// collectives in the same order on all ranks (the reducer's bucket order guarantees it).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/torch_pch.h"
+
+namespace nxt {
+
+enum class ReduceOp { kSum, kAverage, kMin, kMax };
+
+// A collective in flight. wait() returns when its result may be used by the caller's next
+// operation (on a GPU: ordered on the compute stream), and rethrows the collective's failure.
+class CommWork {
+ public:
+  using Clock = std::chrono::steady_clock;
+  virtual ~CommWork() = default;
+  virtual void wait() = 0;
+  // When the backend began and finished moving data (for overlap measurements); equal to
+  // the epoch of Clock until known.
+  Clock::time_point started() const { return started_; }
+  Clock::time_point finished() const { return finished_; }
+
+ protected:
+  Clock::time_point started_{}, finished_{};
+};
+
+struct ProcessPlace {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;  // among the ranks on this node (MPI_Comm_split_type shared)
+  int local_size = 1;
+};
+
+class Communicator {
+ public:
+  explicit Communicator(ProcessPlace place) : place_(place) {}
+  virtual ~Communicator() = default;
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  virtual std::string backend_name() const = 0;
+  int rank() const { return place_.rank; }
+  int world_size() const { return place_.world_size; }
+  int local_rank() const { return place_.local_rank; }
+  const ProcessPlace& place() const { return place_; }
+
+  // In place over a dense contiguous tensor; returns at once.
+  virtual std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) = 0;
+  void all_reduce(torch::Tensor tensor, ReduceOp op) { all_reduce_async(tensor, op)->wait(); }
+  // In place: every rank ends with `root`'s values. Blocking.
+  virtual void broadcast(torch::Tensor tensor, int root) = 0;
+  virtual void barrier() = 0;
+  // Exact reductions of a few host numbers (metrics, flags, checksums). Blocking.
+  virtual std::vector<double> all_reduce_scalars(const std::vector<double>& values,
+                                                 ReduceOp op) = 0;
+  virtual std::vector<int64_t> all_reduce_integers(const std::vector<int64_t>& values,
+                                                   ReduceOp op) = 0;
+
+  // All-reduce calls issued so far (tests count them against the reducer's buckets).
+  int64_t all_reduce_calls() const { return all_reduce_calls_; }
+
+ protected:
+  void count_all_reduce() { ++all_reduce_calls_; }
+
+ private:
+  ProcessPlace place_;
+  int64_t all_reduce_calls_ = 0;
+};
+
+// "auto": NCCL when `device` is CUDA, else MPI. "nccl" on a CPU device, or in a build without
+// NCCL, is a clear error.
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, torch::Device device,
+                                                ProcessPlace place);
+
+const char* reduce_op_name(ReduceOp op);
+
+}  // namespace nxt

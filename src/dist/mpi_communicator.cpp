@@ -1,0 +1,286 @@
+// Implements the MPI communicator: the work queue and its thread, dtype and op mapping, the
+// 16-bit float reduction ops, chunking, and polling completion.
+#include "dist/mpi_communicator.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "common/check.h"
+
+namespace nxt {
+namespace {
+
+// ---- 16-bit floats: MPI has no half/bfloat16 type, so they travel as uint16 and are combined
+// in float by user-defined ops.
+template <class T, class Combine>
+void combine_16bit(void* in, void* inout, int* length, MPI_Datatype*) {
+  const auto* a = static_cast<const T*>(in);
+  auto* b = static_cast<T*>(inout);
+  for (int i = 0; i < *length; ++i)
+    b[i] = T(Combine{}(static_cast<float>(a[i]), static_cast<float>(b[i])));
+}
+struct Add {
+  float operator()(float a, float b) const { return a + b; }
+};
+struct Min {
+  float operator()(float a, float b) const { return std::min(a, b); }
+};
+struct Max {
+  float operator()(float a, float b) const { return std::max(a, b); }
+};
+
+// Ops created once per process, on first use, before the communication thread starts.
+struct SixteenBitOps {
+  MPI_Op half[3], bfloat[3];  // sum, min, max
+  SixteenBitOps() {
+    NXT_MPI_CHECK(MPI_Op_create(&combine_16bit<c10::Half, Add>, 1, &half[0]));
+    NXT_MPI_CHECK(MPI_Op_create(&combine_16bit<c10::Half, Min>, 1, &half[1]));
+    NXT_MPI_CHECK(MPI_Op_create(&combine_16bit<c10::Half, Max>, 1, &half[2]));
+    NXT_MPI_CHECK(MPI_Op_create(&combine_16bit<c10::BFloat16, Add>, 1, &bfloat[0]));
+    NXT_MPI_CHECK(MPI_Op_create(&combine_16bit<c10::BFloat16, Min>, 1, &bfloat[1]));
+    NXT_MPI_CHECK(MPI_Op_create(&combine_16bit<c10::BFloat16, Max>, 1, &bfloat[2]));
+  }
+};
+const SixteenBitOps& sixteen_bit_ops() {
+  static const SixteenBitOps ops;
+  return ops;
+}
+
+int op_slot(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum:
+    case ReduceOp::kAverage:
+      return 0;
+    case ReduceOp::kMin:
+      return 1;
+    case ReduceOp::kMax:
+      return 2;
+  }
+  return 0;
+}
+
+MPI_Op builtin_op(ReduceOp op) {
+  const MPI_Op ops[] = {MPI_SUM, MPI_MIN, MPI_MAX};
+  return ops[op_slot(op)];
+}
+
+struct MpiTypeAndOp {
+  MPI_Datatype type;
+  MPI_Op op;
+};
+
+MpiTypeAndOp mpi_type_and_op(torch::ScalarType dtype, ReduceOp op) {
+  switch (dtype) {
+    case torch::kFloat:
+      return {MPI_FLOAT, builtin_op(op)};
+    case torch::kDouble:
+      return {MPI_DOUBLE, builtin_op(op)};
+    case torch::kInt:
+      return {MPI_INT32_T, builtin_op(op)};
+    case torch::kLong:
+      return {MPI_INT64_T, builtin_op(op)};
+    case torch::kByte:
+      return {MPI_UINT8_T, builtin_op(op)};
+    case torch::kHalf:
+      return {MPI_UINT16_T, sixteen_bit_ops().half[op_slot(op)]};
+    case torch::kBFloat16:
+      return {MPI_UINT16_T, sixteen_bit_ops().bfloat[op_slot(op)]};
+    default:
+      throw Error(std::string("the MPI communicator does not support dtype ") +
+                  c10::toString(dtype));
+  }
+}
+
+// Polls until every request has completed, sleeping between polls (see the header).
+void wait_for(std::vector<MPI_Request>& requests, std::chrono::microseconds poll_interval) {
+  for (;;) {
+    int done = 0;
+    NXT_MPI_CHECK(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                              MPI_STATUSES_IGNORE));
+    if (done) return;
+    std::this_thread::sleep_for(poll_interval);
+  }
+}
+
+// Issues one non-blocking call per chunk of at most max_elements_per_call, then waits.
+template <class Issue>
+void run_chunked(const torch::Tensor& tensor, const MpiCommunicatorOptions& options, Issue issue) {
+  auto* data = static_cast<char*>(tensor.data_ptr());
+  const int64_t n = tensor.numel(), element = tensor.element_size();
+  std::vector<MPI_Request> requests;
+  for (int64_t first = 0; first < n; first += options.max_elements_per_call) {
+    const auto count = static_cast<int>(std::min(options.max_elements_per_call, n - first));
+    requests.emplace_back();
+    issue(data + first * element, count, &requests.back());
+  }
+  wait_for(requests, options.poll_interval);
+}
+
+void check_communicable(const torch::Tensor& tensor, const char* what) {
+  NXT_CHECK(tensor.defined() && tensor.is_cpu() && tensor.is_contiguous(), what,
+            ": the MPI communicator needs a dense contiguous CPU tensor");
+}
+
+}  // namespace
+
+// A collective run by the communication thread; wait() blocks until it has finished.
+class MpiCommunicator::Work final : public CommWork {
+ public:
+  void wait() override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_changed_.wait(lock, [&] { return done_; });
+    if (failure_) std::rethrow_exception(failure_);
+  }
+  void start() { started_ = Clock::now(); }
+  void finish(std::exception_ptr failure) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = Clock::now();
+      failure_ = failure;
+      done_ = true;
+    }
+    done_changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_changed_;
+  bool done_ = false;
+  std::exception_ptr failure_;
+};
+
+struct MpiCommunicator::Queue {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::pair<std::function<void()>, std::shared_ptr<Work>>> tasks;
+  bool closing = false;
+  bool busy = false;
+
+  void run() {
+    for (;;) {
+      std::pair<std::function<void()>, std::shared_ptr<Work>> item;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return closing || !tasks.empty(); });
+        if (tasks.empty()) return;  // closing, and everything issued has run
+        item = std::move(tasks.front());
+        tasks.pop_front();
+        busy = true;
+      }
+      item.second->start();
+      try {
+        item.first();
+        item.second->finish(nullptr);
+      } catch (...) {
+        item.second->finish(std::current_exception());
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      busy = false;
+    }
+  }
+
+  // Stops taking work; true when nothing is queued or running.
+  bool close() {
+    std::lock_guard<std::mutex> lock(mutex);
+    closing = true;
+    changed.notify_all();
+    return tasks.empty() && !busy;
+  }
+};
+
+MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunicatorOptions options)
+    : Communicator(place), comm_(comm), options_(options), queue_(std::make_shared<Queue>()) {
+  NXT_CHECK(options_.max_elements_per_call >= 1 && options_.max_elements_per_call <= INT_MAX,
+            "max_elements_per_call must be in [1, INT_MAX]");
+  int level = MPI_THREAD_SINGLE;
+  NXT_MPI_CHECK(MPI_Query_thread(&level));
+  NXT_CHECK(level >= MPI_THREAD_SERIALIZED,
+            "the MPI communicator needs MPI_THREAD_SERIALIZED (its own thread calls MPI); MPI "
+            "was initialised with level ",
+            level);
+  sixteen_bit_ops();
+  thread_ = std::thread([queue = queue_] { queue->run(); });
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  const bool idle = queue_->close();
+  if (!idle && std::uncaught_exceptions() > 0) {
+    thread_.detach();
+    return;
+  }
+  thread_.join();
+}
+
+std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::function<void()> task) {
+  auto work = std::make_shared<Work>();
+  {
+    std::lock_guard<std::mutex> lock(queue_->mutex);
+    NXT_CHECK(!queue_->closing, "communicator is shutting down");
+    queue_->tasks.emplace_back(std::move(task), work);
+  }
+  queue_->changed.notify_all();
+  return work;
+}
+
+// The tasks capture what they need by value: never `this` (see ~MpiCommunicator).
+std::shared_ptr<CommWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor, ReduceOp op) {
+  check_communicable(tensor, "all_reduce");
+  NXT_CHECK(op != ReduceOp::kAverage || tensor.is_floating_point(),
+            "average all-reduce needs a floating-point tensor, got ",
+            c10::toString(tensor.scalar_type()));
+  const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), op);
+  count_all_reduce();
+  return submit([tensor, op, mpi, comm = comm_, options = options_, world = world_size()] {
+    run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
+      NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi.type, mpi.op, comm, request));
+    });
+    if (op == ReduceOp::kAverage) tensor.div_(world);
+  });
+}
+
+void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
+  check_communicable(tensor, "broadcast");
+  NXT_CHECK(root >= 0 && root < world_size(), "broadcast root ", root, " is not a rank");
+  const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), ReduceOp::kSum);
+  submit([tensor, root, mpi, comm = comm_, options = options_] {
+    run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
+      NXT_MPI_CHECK(MPI_Ibcast(data, count, mpi.type, root, comm, request));
+    });
+  })->wait();
+}
+
+void MpiCommunicator::barrier() {
+  submit([comm = comm_, poll = options_.poll_interval] {
+    std::vector<MPI_Request> request(1);
+    NXT_MPI_CHECK(MPI_Ibarrier(comm, request.data()));
+    wait_for(request, poll);
+  })->wait();
+}
+
+template <class T>
+std::vector<T> MpiCommunicator::reduce_host_values(const std::vector<T>& values, MPI_Datatype type,
+                                                   ReduceOp op) {
+  auto result = std::make_shared<std::vector<T>>(values);
+  submit([result, type, op, comm = comm_, poll = options_.poll_interval] {
+    std::vector<MPI_Request> request(1);
+    NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result->data(), static_cast<int>(result->size()),
+                                 type, builtin_op(op), comm, request.data()));
+    wait_for(request, poll);
+  })->wait();
+  if (op == ReduceOp::kAverage)
+    for (T& v : *result) v /= world_size();
+  return *result;
+}
+
+std::vector<double> MpiCommunicator::all_reduce_scalars(const std::vector<double>& values,
+                                                        ReduceOp op) {
+  return reduce_host_values(values, MPI_DOUBLE, op);
+}
+
+std::vector<int64_t> MpiCommunicator::all_reduce_integers(const std::vector<int64_t>& values,
+                                                          ReduceOp op) {
+  return reduce_host_values(values, MPI_INT64_T, op);
+}
+
+}  // namespace nxt

@@ -1,0 +1,56 @@
+// The MPI communicator for CPU tensors. One communication thread runs every collective, in the
+// order issued, as non-blocking MPI calls that it polls with short sleeps: backward keeps
+// running on the compute threads while a bucket is reduced, and the polling does not take a
+// core away from them (a blocking MPI_Allreduce spins). Since that thread is the only one
+// calling MPI while the communicator lives, MPI_THREAD_SERIALIZED is enough.
+//
+// Every dtype the trainer uses works: float, double, int32/64, uint8, and half and bfloat16
+// through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split.
+#pragma once
+#include <mpi.h>
+
+#include <chrono>
+#include <climits>
+#include <functional>
+#include <thread>
+
+#include "dist/communicator.h"
+
+namespace nxt {
+
+struct MpiCommunicatorOptions {
+  int64_t max_elements_per_call = INT_MAX;  // tests lower it to exercise the splitting
+  std::chrono::microseconds poll_interval{20};
+};
+
+class MpiCommunicator final : public Communicator {
+ public:
+  MpiCommunicator(ProcessPlace place, MPI_Comm comm = MPI_COMM_WORLD,
+                  MpiCommunicatorOptions options = {});
+  // Waits for the collectives issued so far, except while an exception unwinds past us: then
+  // the thread is left running (it may wait on peers forever) and the job is about to be
+  // aborted by the exception's handler.
+  ~MpiCommunicator() override;
+
+  std::string backend_name() const override { return "mpi"; }
+  std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override;
+  void broadcast(torch::Tensor tensor, int root) override;
+  void barrier() override;
+  std::vector<double> all_reduce_scalars(const std::vector<double>& values, ReduceOp op) override;
+  std::vector<int64_t> all_reduce_integers(const std::vector<int64_t>& values,
+                                           ReduceOp op) override;
+
+ private:
+  class Work;
+  struct Queue;  // shared with the thread, so that an abandoned thread never touches freed memory
+  std::shared_ptr<Work> submit(std::function<void()> task);
+  template <class T>
+  std::vector<T> reduce_host_values(const std::vector<T>& values, MPI_Datatype type, ReduceOp op);
+
+  MPI_Comm comm_;
+  MpiCommunicatorOptions options_;
+  std::shared_ptr<Queue> queue_;
+  std::thread thread_;
+};
+
+}  // namespace nxt

@@ -1,0 +1,50 @@
+// NCCL over raw device pointers and CUDA streams, with no LibTorch: it builds and links
+// wherever the CUDA toolkit and NCCL are found, even next to a CPU-only LibTorch, so it cannot
+// rot unseen. The torch-facing communicator (dist/nccl_communicator.h) wraps it.
+//
+// Bootstrap: rank 0's ncclUniqueId travels by MPI_Bcast (MPI's only job here). Failure: every
+// wait polls ncclCommGetAsyncError; on an error, or a peer that stops answering within the
+// timeout, the communicator is aborted (ncclCommAbort, which never blocks, unlike destroy) and
+// the caller gets an exception, so the job ends with a message instead of hanging.
+#pragma once
+#include <cuda_runtime_api.h>
+#include <mpi.h>
+#include <nccl.h>
+
+#include <chrono>
+#include <cstddef>
+
+namespace nxt {
+
+// The GPU for this rank: its node-local rank. Two ranks on one GPU (more local ranks than
+// visible GPUs) is refused here, before NCCL would fail on it obscurely.
+int device_for_local_rank(int local_rank, int local_size);
+
+class NcclComm {
+ public:
+  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap);
+  ~NcclComm();
+  NcclComm(const NcclComm&) = delete;
+  NcclComm& operator=(const NcclComm&) = delete;
+
+  void all_reduce(void* data, size_t count, ncclDataType_t type, ncclRedOp_t op,
+                  cudaStream_t stream);
+  void broadcast(void* data, size_t count, ncclDataType_t type, int root, cudaStream_t stream);
+
+  // Blocks the host until `done` has happened on the device, checking for NCCL errors.
+  void wait_event(cudaEvent_t done, std::chrono::seconds timeout);
+  // Throws (after aborting) if NCCL reported an asynchronous error.
+  void check_async_error();
+  void abort();
+
+  int device() const { return device_; }
+
+ private:
+  void abort_on_failure(ncclResult_t rc, const char* call);
+
+  ncclComm_t comm_ = nullptr;
+  int device_ = 0;
+  bool aborted_ = false;
+};
+
+}  // namespace nxt

@@ -1,0 +1,17 @@
+// The NCCL communicator for CUDA tensors (built with a CUDA LibTorch and NCCL). Collectives run
+// on the communicator's own stream, ordered after the compute stream's pending work by an
+// event; wait() makes the compute stream wait for the result on the device, so the host never
+// blocks on a bucket. Host scalar reductions go over MPI.
+#pragma once
+#include <memory>
+
+#include "dist/communicator.h"
+
+namespace nxt {
+
+// The CUDA device this rank should use (its node-local rank), refusing two ranks on one GPU.
+torch::Device cuda_device_for(const ProcessPlace& place);
+
+std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device);
+
+}  // namespace nxt

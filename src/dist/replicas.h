@@ -1,0 +1,36 @@
+// Replicas that start identical and stay identical: a structure check across ranks, rank 0's
+// parameters and buffers (BatchNorm running statistics included) broadcast at start, and an
+// optional periodic comparison of parameter checksums.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/torch_pch.h"
+#include "dist/communicator.h"
+
+namespace nxt {
+
+struct NamedTensor {
+  std::string name;
+  torch::Tensor tensor;
+};
+
+// Parameters, then buffers, with their module-path names.
+std::vector<NamedTensor> parameters_and_buffers(const torch::nn::Module& module);
+
+// Every rank must hold the same names, shapes and dtypes. On a mismatch every rank throws,
+// naming the first entry that differs and this rank's shape of it.
+void check_same_structure(const std::vector<NamedTensor>& state, Communicator& comm);
+
+// Overwrites every rank's parameters and buffers with rank 0's (after check_same_structure).
+void broadcast_from_rank0(const std::vector<NamedTensor>& state, Communicator& comm);
+
+// One checksum per tensor: the sum of its raw bit patterns, cheap next to a step.
+std::vector<int64_t> bit_checksums(const std::vector<NamedTensor>& state);
+
+// Throws on every rank if any rank's parameters differ from the others' in any bit, naming the
+// first differing tensor and the step.
+void check_replicas_identical(const std::vector<NamedTensor>& state, Communicator& comm,
+                              int64_t step);
+
+}  // namespace nxt

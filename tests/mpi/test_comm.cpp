@@ -1,0 +1,342 @@
+// GoogleTest under real mpirun (2 and 3 ranks): the MPI communicator's collectives for every
+// dtype and size, the start-up broadcast and structure check, and the gradient reducer:
+// equivalence with one rank on the whole batch, bucketing, overlap, gradient accumulation and
+// unused parameters. Every rank runs every test; the exit code is non-zero if any rank failed.
+//
+// With --throw-in-backward-on-rank=R it instead trains and throws from inside backward on rank
+// R, for the failure test (tests/e2e/mpi_rank_fails.sh): the job must end, not hang.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "common/check.h"
+#include "common/hash.h"
+#include "common/mpi_env.h"
+#include "dist/mpi_communicator.h"
+#include "dist/reducer.h"
+#include "dist/replicas.h"
+#include "model/resnext.h"
+#include "tiny_model.h"
+
+namespace nxt {
+namespace {
+
+using testing_support::tiny_spec;
+
+MpiSession* mpi = nullptr;
+
+ProcessPlace place() {
+  return {mpi->rank(), mpi->world_size(), mpi->local_rank(), mpi->local_size()};
+}
+
+// True on every rank iff `tensor` holds the same bits on every rank.
+bool same_on_all_ranks(const torch::Tensor& tensor, Communicator& comm) {
+  const torch::Tensor bits =
+      tensor.detach().contiguous().view(tensor.element_size() == 4   ? torch::kInt
+                                        : tensor.element_size() == 8 ? torch::kLong
+                                                                     : torch::kShort);
+  torch::Tensor low = bits.clone(), high = bits.clone();
+  comm.all_reduce(low, ReduceOp::kMin);
+  comm.all_reduce(high, ReduceOp::kMax);
+  return torch::equal(low, high);
+}
+
+// ---- collectives ---------------------------------------------------------------------------
+
+class Collectives : public ::testing::TestWithParam<torch::ScalarType> {};
+
+TEST_P(Collectives, AllReduceIsExactForEverySize) {
+  MpiCommunicatorOptions small_chunks;
+  small_chunks.max_elements_per_call = 1000;  // so the large sizes take several MPI calls
+  MpiCommunicator comm(place(), MPI_COMM_WORLD, small_chunks);
+  const int world = comm.world_size(), rank = comm.rank();
+  const auto dtype = GetParam();
+  const bool floating = c10::isFloatingType(dtype);
+  for (int64_t n : {1, 2, 7, 999, 1000, 1001, 65537, 3 * 262144 + 5}) {
+    // Small integers: exact in every dtype, so the expected sums are exact too.
+    const torch::Tensor base = torch::arange(n, torch::kLong).remainder(7);
+    torch::Tensor sum = (base + rank).to(dtype);
+    torch::Tensor low = sum.clone(), high = sum.clone(), average = sum.clone();
+    comm.all_reduce(sum, ReduceOp::kSum);
+    comm.all_reduce(low, ReduceOp::kMin);
+    comm.all_reduce(high, ReduceOp::kMax);
+    EXPECT_TRUE(torch::equal(sum, (base * world + world * (world - 1) / 2).to(dtype))) << n;
+    EXPECT_TRUE(torch::equal(low, base.to(dtype))) << n;
+    EXPECT_TRUE(torch::equal(high, (base + world - 1).to(dtype))) << n;
+    if (floating) {
+      comm.all_reduce(average, ReduceOp::kAverage);
+      EXPECT_TRUE(torch::equal(average, (base.to(torch::kDouble) + (world - 1) / 2.0).to(dtype)))
+          << n;
+    }
+  }
+}
+
+TEST_P(Collectives, BroadcastCopiesTheRootEverywhere) {
+  MpiCommunicatorOptions small_chunks;
+  small_chunks.max_elements_per_call = 777;
+  MpiCommunicator comm(place(), MPI_COMM_WORLD, small_chunks);
+  const int root = comm.world_size() - 1;
+  for (int64_t n : {1, 5, 10000}) {
+    torch::Tensor t = (torch::arange(n, torch::kLong).remainder(5) + comm.rank()).to(GetParam());
+    comm.broadcast(t, root);
+    EXPECT_TRUE(
+        torch::equal(t, (torch::arange(n, torch::kLong).remainder(5) + root).to(GetParam())));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, Collectives,
+                         ::testing::Values(torch::kFloat, torch::kDouble, torch::kHalf,
+                                           torch::kBFloat16, torch::kInt, torch::kLong,
+                                           torch::kByte),
+                         [](const auto& info) { return std::string(c10::toString(info.param)); });
+
+TEST(Communicator, ScalarReductionsAreExact) {
+  MpiCommunicator comm(place());
+  const int world = comm.world_size();
+  const auto sums = comm.all_reduce_scalars({1.0, 0.5 * comm.rank(), 3.0}, ReduceOp::kSum);
+  EXPECT_EQ(sums, (std::vector<double>{double(world), 0.25 * world * (world - 1), 3.0 * world}));
+  EXPECT_EQ(comm.all_reduce_integers({comm.rank()}, ReduceOp::kMax)[0], world - 1);
+  EXPECT_EQ(comm.all_reduce_scalars({double(comm.rank())}, ReduceOp::kAverage)[0],
+            (world - 1) / 2.0);
+  comm.barrier();
+}
+
+// ---- replicas ------------------------------------------------------------------------------
+
+TEST(Replicas, BroadcastMakesParametersAndBuffersBitwiseEqual) {
+  MpiCommunicator comm(place());
+  torch::manual_seed(100 + comm.rank());  // a different init on every rank
+  ResNeXt model(tiny_spec());
+  model->train();
+  model->forward(torch::randn({4, 3, 32, 32}));  // different BatchNorm running stats too
+  const auto state = parameters_and_buffers(*model);
+  check_same_structure(state, comm);
+  EXPECT_FALSE(same_on_all_ranks(state.front().tensor, comm));
+  broadcast_from_rank0(state, comm);
+  for (const auto& entry : state) EXPECT_TRUE(same_on_all_ranks(entry.tensor, comm)) << entry.name;
+  EXPECT_NO_THROW(check_replicas_identical(state, comm, 0));
+  // One flipped bit on the last rank is caught, on every rank, naming the tensor.
+  if (comm.rank() == comm.world_size() - 1) {
+    torch::NoGradGuard no_grad;
+    auto bits = state[3].tensor.view({-1}).view(torch::kInt);
+    bits[0].add_(1);
+  }
+  const std::string error = [&] {
+    try {
+      check_replicas_identical(state, comm, 17);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  }();
+  EXPECT_NE(error.find("diverged at step 17"), std::string::npos) << error;
+  EXPECT_NE(error.find(state[3].name), std::string::npos) << error;
+}
+
+TEST(Replicas, StructureMismatchIsAnErrorOnEveryRank) {
+  MpiCommunicator comm(place());
+  ResNeXt model(tiny_spec(comm.rank() == 0 ? 3 : 4));
+  try {
+    check_same_structure(parameters_and_buffers(*model), comm);
+    ADD_FAILURE() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("fc.weight"), std::string::npos) << e.what();
+  }
+}
+
+// ---- reducer -------------------------------------------------------------------------------
+
+std::vector<NamedTensor> trainable(const torch::nn::Module& module) {
+  std::vector<NamedTensor> params;
+  for (const auto& item : module.named_parameters()) params.push_back({item.key(), item.value()});
+  return params;
+}
+
+struct Batch32 {
+  torch::Tensor images, labels;
+};
+// The same global batch on every rank (a fixed seed), `size` samples.
+Batch32 global_batch(int64_t size, int step) {
+  torch::manual_seed(1000 + step);
+  return {torch::randn({size, 3, 32, 32}), torch::randint(0, 3, {size}, torch::kLong)};
+}
+
+ResNeXt frozen_bn_model() {
+  torch::manual_seed(7);
+  ResNeXt model(tiny_spec());
+  model->eval();  // BatchNorm uses its running stats: no batch-size dependence
+  return model;
+}
+
+TEST(Reducer, TwoRanksEqualOneRankWithTheWholeBatch) {
+  MpiCommunicator comm(place());
+  const int world = comm.world_size(), rank = comm.rank();
+  const int64_t per_rank = 4;
+  ResNeXt model = frozen_bn_model(), reference = frozen_bn_model();
+  Reducer reducer(trainable(*model), comm, {/*bucket_mb=*/0.01});
+  ASSERT_GT(reducer.bucket_count(), 2);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  torch::optim::SGD reference_optimizer(reference->parameters(),
+                                        torch::optim::SGDOptions(0.1).momentum(0.9));
+  for (int step = 0; step < 4; ++step) {
+    const Batch32 batch = global_batch(per_rank * world, step);
+    reducer.zero_grad();
+    const int64_t calls_before = comm.all_reduce_calls();
+    torch::nn::functional::cross_entropy(
+        model->forward(batch.images.narrow(0, rank * per_rank, per_rank)),
+        batch.labels.narrow(0, rank * per_rank, per_rank))
+        .backward();
+    reducer.finish_backward();
+    EXPECT_EQ(comm.all_reduce_calls() - calls_before, reducer.bucket_count());
+    optimizer.step();
+
+    reference_optimizer.zero_grad();
+    torch::nn::functional::cross_entropy(reference->forward(batch.images), batch.labels).backward();
+    reference_optimizer.step();
+
+    const auto params = model->named_parameters();
+    const auto expected = reference->named_parameters();
+    for (const auto& item : params) {
+      ASSERT_TRUE(same_on_all_ranks(item.value(), comm)) << "step " << step << " " << item.key();
+      const torch::Tensor want = expected[item.key()];
+      const double scale = want.abs().max().item<double>() + 1e-12;
+      EXPECT_LE((item.value() - want).abs().max().item<double>() / scale, 1e-5)
+          << "step " << step << " " << item.key();
+    }
+  }
+}
+
+TEST(Reducer, BucketsFollowReverseRegistrationOrderAndAgreeAcrossRanks) {
+  MpiCommunicator comm(place());
+  ResNeXt model = frozen_bn_model();
+  const auto params = trainable(*model);
+  Reducer per_parameter(params, comm, {/*bucket_mb=*/0});
+  EXPECT_EQ(per_parameter.bucket_count(), static_cast<int64_t>(params.size()));
+  Reducer bucketed(params, comm, {/*bucket_mb=*/0.02});
+  const auto layout = bucketed.bucket_layout();
+  EXPECT_EQ(layout.front().front(), params.back().name);  // fc.bias: its gradient comes first
+  EXPECT_EQ(layout.back().back(), params.front().name);
+  std::vector<int64_t> hashes;
+  for (const auto& bucket : layout) {
+    Fnv1a64 hash;
+    for (const auto& name : bucket) hash.add(name);
+    hashes.push_back(static_cast<int64_t>(hash.value()));
+  }
+  const auto low = comm.all_reduce_integers(hashes, ReduceOp::kMin);
+  EXPECT_EQ(low, hashes) << "bucket layout differs between ranks";
+  EXPECT_EQ(comm.all_reduce_integers(hashes, ReduceOp::kMax), hashes);
+}
+
+TEST(Reducer, FirstBucketIsReducedWhileBackwardIsStillRunning) {
+  MpiCommunicator comm(place());
+  ResNeXt model = frozen_bn_model();
+  Reducer reducer(trainable(*model), comm, {/*bucket_mb=*/0.01});
+  const Batch32 batch = global_batch(8, 0);
+  torch::nn::functional::cross_entropy(model->forward(batch.images), batch.labels).backward();
+  const auto backward_done = CommWork::Clock::now();
+  reducer.finish_backward();
+  const auto& timings = reducer.last_timings();
+  EXPECT_LT(timings.front().launched, backward_done);
+  EXPECT_LT(timings.front().started, backward_done);
+}
+
+TEST(Reducer, AccumulationCommunicatesOnlyOnTheLastMicroBatch) {
+  MpiCommunicator comm(place());
+  const int world = comm.world_size(), rank = comm.rank();
+  ResNeXt model = frozen_bn_model(), reference = frozen_bn_model();
+  Reducer reducer(trainable(*model), comm, {/*bucket_mb=*/0.01});
+  const Batch32 batch = global_batch(4 * world, 0);
+  reducer.zero_grad();
+  const int64_t calls_before = comm.all_reduce_calls();
+  for (int micro = 0; micro < 2; ++micro) {
+    reducer.set_sync(micro == 1);
+    const int64_t first = rank * 4 + micro * 2;
+    (torch::nn::functional::cross_entropy(model->forward(batch.images.narrow(0, first, 2)),
+                                          batch.labels.narrow(0, first, 2)) /
+     2)
+        .backward();
+    reducer.finish_backward();
+    EXPECT_EQ(comm.all_reduce_calls() - calls_before, micro == 0 ? 0 : reducer.bucket_count());
+  }
+  torch::nn::functional::cross_entropy(reference->forward(batch.images), batch.labels).backward();
+  for (const auto& item : model->named_parameters()) {
+    const torch::Tensor want = reference->named_parameters()[item.key()].grad();
+    EXPECT_TRUE(torch::allclose(item.value().grad(), want, 1e-4, 1e-6)) << item.key();
+  }
+}
+
+struct WithSpareImpl : torch::nn::Module {
+  WithSpareImpl() {
+    used = register_module("used", torch::nn::Linear(4, 2));
+    spare = register_module("spare", torch::nn::Linear(4, 2));
+  }
+  torch::nn::Linear used{nullptr}, spare{nullptr};
+};
+
+TEST(Reducer, UnusedParametersAreAnErrorUnlessAllowed) {
+  MpiCommunicator comm(place());
+  for (bool allow : {false, true}) {
+    WithSpareImpl module;
+    Reducer reducer(trainable(module), comm, {/*bucket_mb=*/0, allow});
+    module.used->forward(torch::ones({3, 4})).sum().backward();
+    if (!allow) {
+      try {
+        reducer.finish_backward();
+        ADD_FAILURE() << "no error";
+      } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("'spare.weight'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("allow_unused_parameters"), std::string::npos);
+      }
+      comm.barrier();  // the buckets launched before the error complete on every rank alike
+    } else {
+      reducer.finish_backward();
+      EXPECT_EQ(module.spare->weight.grad().abs().sum().item<double>(), 0.0);
+      EXPECT_GT(module.used->weight.grad().abs().sum().item<double>(), 0.0);
+    }
+  }
+}
+
+// ---- the failure scenario ------------------------------------------------------------------
+
+int train_and_throw_in_backward(int failing_rank) {
+  MpiCommunicator comm(place());
+  ResNeXt model = frozen_bn_model();
+  Reducer reducer(trainable(*model), comm, {/*bucket_mb=*/0.01});
+  for (int step = 0;; ++step) {
+    const Batch32 batch = global_batch(4, step);
+    torch::Tensor features = model->forward_stem(batch.images);
+    if (comm.rank() == failing_rank && step == 2)
+      features.register_hook([step](torch::Tensor grad) -> torch::Tensor {
+        throw Error("injected failure in backward at step " + std::to_string(step));
+      });
+    torch::Tensor x = features;
+    for (auto stage : model->stages()) x = stage->forward(x);
+    torch::nn::functional::cross_entropy(model->forward_head(x), batch.labels).backward();
+    reducer.finish_backward();
+  }
+}
+
+}  // namespace
+}  // namespace nxt
+
+int main(int argc, char** argv) {
+  return nxt::run_guarded([&] {
+    nxt::MpiSession mpi(&argc, &argv);
+    nxt::mpi = &mpi;
+    torch::set_num_threads(1);
+    const std::string fail_flag = "--throw-in-backward-on-rank=";
+    for (int i = 1; i < argc; ++i)
+      if (std::strncmp(argv[i], fail_flag.c_str(), fail_flag.size()) == 0)
+        return nxt::train_and_throw_in_backward(std::atoi(argv[i] + fail_flag.size()));
+    ::testing::InitGoogleTest(&argc, argv);
+    if (mpi.rank() != 0) {  // one rank prints; every rank's failures still count
+      auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+      delete listeners.Release(listeners.default_result_printer());
+    }
+    int failed = RUN_ALL_TESTS() != 0;
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (failed && mpi.rank() == 0) std::cerr << "some rank failed a test" << std::endl;
+    return failed;
+  });
+}
