@@ -5,8 +5,10 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 #include "common/check.h"
+#include "dist/shm_allreduce.h"
 
 namespace nxt {
 namespace {
@@ -117,6 +119,29 @@ void run_chunked(const torch::Tensor& tensor, const MpiCommunicatorOptions& opti
   wait_for(requests, options.poll_interval);
 }
 
+// The shared-memory element type for `dtype`, if that path handles it.
+std::optional<ShmElement> shm_element(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kFloat:
+      return ShmElement::kFloat32;
+    case torch::kDouble:
+      return ShmElement::kFloat64;
+    case torch::kInt:
+      return ShmElement::kInt32;
+    case torch::kLong:
+      return ShmElement::kInt64;
+    case torch::kByte:
+      return ShmElement::kUInt8;
+    default:
+      return std::nullopt;  // 16-bit floats: MPI with the custom ops
+  }
+}
+
+ShmCombine shm_combine(ReduceOp op) {
+  const ShmCombine combines[] = {ShmCombine::kSum, ShmCombine::kMin, ShmCombine::kMax};
+  return combines[op_slot(op)];
+}
+
 void check_communicable(const torch::Tensor& tensor, const char* what) {
   NXT_CHECK(tensor.defined() && tensor.is_cpu() && tensor.is_contiguous(), what,
             ": the MPI communicator needs a dense contiguous CPU tensor");
@@ -200,12 +225,16 @@ MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunica
             "was initialised with level ",
             level);
   sixteen_bit_ops();
+  if (place.world_size > 1 && options_.shm_segment_bytes > 0 && all_ranks_on_this_node(comm_))
+    shared_memory_ = std::make_shared<SharedMemoryAllReduce>(comm_, options_.shm_segment_bytes,
+                                                             options_.poll_interval);
   thread_ = std::thread([queue = queue_] { queue->run(); });
 }
 
 MpiCommunicator::~MpiCommunicator() {
   const bool idle = queue_->close();
   if (!idle && std::uncaught_exceptions() > 0) {
+    if (shared_memory_) shared_memory_->abandon();
     thread_.detach();
     return;
   }
@@ -231,10 +260,19 @@ std::shared_ptr<CommWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor
             c10::toString(tensor.scalar_type()));
   const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), op);
   count_all_reduce();
-  return submit([tensor, op, mpi, comm = comm_, options = options_, world = world_size()] {
-    run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
-      NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi.type, mpi.op, comm, request));
-    });
+  const auto element = shm_element(tensor.scalar_type());
+  std::shared_ptr<SharedMemoryAllReduce> shared_memory;
+  if (element && tensor.numel() * tensor.element_size() >= options_.shm_min_bytes)
+    shared_memory = shared_memory_;
+  return submit([tensor, op, mpi, element, shared_memory, comm = comm_, options = options_,
+                 world = world_size()] {
+    if (shared_memory) {
+      shared_memory->all_reduce(tensor.data_ptr(), tensor.numel(), *element, shm_combine(op));
+    } else {
+      run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
+        NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi.type, mpi.op, comm, request));
+      });
+    }
     if (op == ReduceOp::kAverage) tensor.div_(world);
   });
 }

@@ -5,7 +5,8 @@
 // calling MPI while the communicator lives, MPI_THREAD_SERIALIZED is enough.
 //
 // Every dtype the trainer uses works: float, double, int32/64, uint8, and half and bfloat16
-// through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split.
+// through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split. When all
+// ranks share one node, large all-reduces take the shared-memory path (dist/shm_allreduce.h).
 #pragma once
 #include <mpi.h>
 
@@ -21,6 +22,10 @@ namespace nxt {
 struct MpiCommunicatorOptions {
   int64_t max_elements_per_call = INT_MAX;  // tests lower it to exercise the splitting
   std::chrono::microseconds poll_interval{20};
+  // When every rank is on this node: all-reduces of at least shm_min_bytes go through shared
+  // memory (dist/shm_allreduce.h), in chunks of shm_segment_bytes. 0 turns it off.
+  size_t shm_segment_bytes = size_t{32} << 20;
+  int64_t shm_min_bytes = 64 << 10;
 };
 
 class MpiCommunicator final : public Communicator {
@@ -50,6 +55,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_;
   MpiCommunicatorOptions options_;
   std::shared_ptr<Queue> queue_;
+  std::shared_ptr<class SharedMemoryAllReduce> shared_memory_;  // null: MPI_Iallreduce only
   std::thread thread_;
 };
 
