@@ -42,13 +42,25 @@ std::vector<cv::Point> polygon(const std::string& shape, cv::Point2d centre, dou
   return points;
 }
 
-void draw_shape(cv::Mat& image, const std::string& shape, nxt::SplitMix64& rng) {
+// How hard the scenes are. The hard ones (default) vary scale widely and add distractor lines
+// and noise; the easy ones (the CPU demo, which must learn in a couple of minutes) keep large
+// shapes on a plain gradient.
+struct Difficulty {
+  double min_radius = 0.16, radius_range = 0.2;  // fractions of the image side
+  int max_lines = 2;
+  double noise = 12;
+  bool contrasting = false;  // the shape's colour is the background's complement
+};
+
+void draw_shape(cv::Mat& image, const std::string& shape, const Difficulty& difficulty,
+                const cv::Scalar& background, nxt::SplitMix64& rng) {
   const double size = image.cols;
-  const double radius = size * (0.16 + 0.2 * rng.uniform());
+  const double radius = size * (difficulty.min_radius + difficulty.radius_range * rng.uniform());
   const cv::Point2d centre(radius + rng.uniform() * (size - 2 * radius),
                            radius + rng.uniform() * (size - 2 * radius));
   const double angle = 2 * M_PI * rng.uniform();
-  const cv::Scalar colour = random_colour(rng);
+  cv::Scalar colour = random_colour(rng);
+  if (difficulty.contrasting) colour = cv::Scalar::all(255) - background;
   const cv::Point c(static_cast<int>(centre.x), static_cast<int>(centre.y));
   if (shape == "circle") {
     cv::circle(image, c, static_cast<int>(radius), colour, cv::FILLED, cv::LINE_AA);
@@ -61,7 +73,8 @@ void draw_shape(cv::Mat& image, const std::string& shape, nxt::SplitMix64& rng) 
   }
 }
 
-cv::Mat make_scene(const std::string& shape, int size, uint64_t seed) {
+cv::Mat make_scene(const std::string& shape, int size, const Difficulty& difficulty,
+                   uint64_t seed) {
   nxt::SplitMix64 rng(seed);
   const cv::Scalar from = random_colour(rng), to = random_colour(rng);
   cv::Mat image(size, size, CV_8UC3);
@@ -74,16 +87,16 @@ cv::Mat make_scene(const std::string& shape, int size, uint64_t seed) {
                     cv::saturate_cast<uchar>(from[1] + t * (to[1] - from[1])),
                     cv::saturate_cast<uchar>(from[2] + t * (to[2] - from[2])));
     }
-  const int lines = static_cast<int>(rng.below(3));
+  const int lines = static_cast<int>(rng.below(static_cast<uint64_t>(difficulty.max_lines) + 1));
   for (int l = 0; l < lines; ++l) {
     const cv::Point a(static_cast<int>(rng.below(size)), static_cast<int>(rng.below(size)));
     const cv::Point b(static_cast<int>(rng.below(size)), static_cast<int>(rng.below(size)));
     cv::line(image, a, b, random_colour(rng), std::max(1, size / 48), cv::LINE_AA);
   }
-  draw_shape(image, shape, rng);
+  draw_shape(image, shape, difficulty, (from + to) * 0.5, rng);
   cv::Mat noise(size, size, CV_16SC3);
   cv::RNG pixel_rng(rng.next());
-  pixel_rng.fill(noise, cv::RNG::NORMAL, 0, 12);
+  pixel_rng.fill(noise, cv::RNG::NORMAL, 0, difficulty.noise);
   cv::Mat noisy;
   image.convertTo(noisy, CV_16SC3);
   noisy += noise;
@@ -108,11 +121,15 @@ int main(int argc, char** argv) {
     app.add_option("--size", size, "image side in pixels (default 64)")
         ->check(CLI::Range(16, 4096));
     app.add_option("--seed", seed, "seed (default 0)");
+    bool easy = false;
+    app.add_flag("--easy", easy, "large shapes, no distractor lines, little noise (the CPU demo)");
     app.add_option("--format", format, "jpg or png")->check(CLI::IsMember({"jpg", "png"}));
     app.add_option("--threads", threads, "threads (default: all cores)")
         ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
 
+    Difficulty difficulty;
+    if (easy) difficulty = {0.3, 0.12, 0, 4, true};
     for (int c = 0; c < classes; ++c)
       std::filesystem::create_directories(output + "/" + kShapes[c]);
     const size_t total = static_cast<size_t>(classes) * per_class;
@@ -121,7 +138,7 @@ int main(int argc, char** argv) {
         total, static_cast<size_t>(threads), 4 * static_cast<size_t>(threads),
         [&](size_t i) {
           const int c = static_cast<int>(i / per_class), k = static_cast<int>(i % per_class);
-          const cv::Mat image = make_scene(kShapes[c], size, seed * 1000003ULL + i);
+          const cv::Mat image = make_scene(kShapes[c], size, difficulty, seed * 1000003ULL + i);
           char name[32];
           std::snprintf(name, sizeof name, "%05d.%s", k, format.c_str());
           const std::string path = output + "/" + kShapes[c] + "/" + name;

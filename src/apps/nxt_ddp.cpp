@@ -9,9 +9,9 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
-#include "dist/backends.h"
 #include "model/resnext.h"
 #include "model/summary.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -19,6 +19,7 @@ struct CommandLine {
   std::string config_path;
   std::vector<std::string> overrides;
   std::string resume;
+  std::string evaluate;
   std::string write_config_path;
   bool summary = false;
   bool print_config = false;
@@ -46,11 +47,9 @@ int list_keys() {
 int run_job(int argc, char** argv, const CommandLine& cli) {
   nxt::MpiSession mpi(&argc, &argv);
   const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
-  nxt::log::info() << "nxt_ddp: " << mpi.world_size() << " rank(s); " << nxt::nccl_description();
   nxt::log::info() << "resolved config:\n" << nxt::to_yaml(config);
-  nxt::log::error() << "training is not part of this build yet (the trainer issue adds it); "
-                       "use --summary or --print-config";
-  return 2;
+  if (!cli.evaluate.empty()) return nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
+  return nxt::run_training(config, cli.resume, mpi);
 }
 
 }  // namespace
@@ -62,6 +61,8 @@ int main(int argc, char** argv) {
     app.add_option("--config", cli.config_path, "YAML config file")->check(CLI::ExistingFile);
     app.add_option("--set", cli.overrides, "override a config key: section.key=value (repeatable)");
     app.add_option("--resume", cli.resume, "auto | PATH: continue from a checkpoint");
+    app.add_option("--evaluate", cli.evaluate,
+                   "evaluate a checkpoint (best.pt, last.pt) on the val split and exit");
     app.add_flag("--summary", cli.summary, "print the model summary and exit (no dataset, no MPI)");
     app.add_flag("--print-config", cli.print_config, "print the resolved config and exit");
     app.add_option("--write-config", cli.write_config_path,

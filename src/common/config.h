@@ -12,6 +12,8 @@ struct RunConfig {
   std::string name = "default";
   std::string out_dir = "runs";
   int64_t seed = 42;
+  std::string device = "auto";              // auto (CUDA when available) | cpu | cuda
+  std::optional<int64_t> threads_per_rank;  // CPU compute threads; nullopt = cores / local ranks
 };
 
 struct DataConfig {
@@ -45,10 +47,32 @@ struct ModelConfig {
 struct OptimConfig {
   std::string name = "adam";  // adam | adamw | sgd
   double lr = 1e-4;
+  double momentum = 0.9;  // sgd
+  bool nesterov = false;  // sgd
+  double weight_decay = 0;
+  bool decay_bn_and_bias = false;     // false: BatchNorm and bias parameters get no weight decay
+  std::string schedule = "constant";  // constant | step | cosine
+  double warmup_epochs = 0;           // linear warmup from 0
+  int64_t step_every_epochs = 30;     // schedule: step
+  double step_gamma = 0.1;            // schedule: step
+  double min_lr = 0;                  // schedule: cosine floor
+  std::string scale_lr = "none";      // none | linear (lr * global batch / base_batch)
+  int64_t base_batch = 256;           // scale_lr: linear
 };
 
 struct TrainConfig {
   int64_t epochs = 10;
+  int64_t grad_accum = 1;     // micro-batches per optimizer step
+  double clip_grad_norm = 0;  // 0 = off
+  double label_smoothing = 0;
+  bool skip_nonfinite = false;         // skip a step whose loss is NaN/Inf instead of stopping
+  int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
+  double log_every_seconds = 30;       // progress lines when not on a terminal
+  std::string amp = "bf16";            // CUDA: bf16 | none (CPU always fp32)
+  bool channels_last = true;           // CUDA memory format
+  bool cudnn_benchmark = true;
+  std::string stop_signal = "USR1";  // besides TERM and INT: USR1 | USR2
+  bool freeze_bn = false;            // BatchNorm layers use and keep their running statistics
 };
 
 struct EvalConfig {
@@ -57,6 +81,9 @@ struct EvalConfig {
 
 struct DistConfig {
   std::string backend = "auto";  // auto | nccl | mpi
+  double bucket_mb = 25;
+  bool allow_unused_parameters = false;
+  int64_t check_replicas_every = 0;  // compare parameter checksums every N steps (0 = off)
 };
 
 struct Config {

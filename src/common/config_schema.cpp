@@ -115,6 +115,14 @@ Check<double> in_unit_interval() {
   };
 }
 
+Check<double> at_least_real(double lowest) {
+  return [lowest](const double& v) {
+    std::ostringstream out;
+    if (!(v >= lowest)) out << "must be at least " << lowest << ", got " << v;
+    return out.str();
+  };
+}
+
 Check<std::string> one_of(std::vector<std::string> allowed) {
   return [allowed](const std::string& v) {
     for (const auto& a : allowed)
@@ -167,6 +175,11 @@ std::vector<ConfigKey> build_schema() {
       field("run.out_dir", &C::run, &RunConfig::out_dir, "folder that holds run folders"),
       field("run.seed", &C::run, &RunConfig::seed, "seed for init, sampling and augmentation",
             at_least(0)),
+      field("run.device", &C::run, &RunConfig::device, "auto (CUDA when available), cpu or cuda",
+            one_of({"auto", "cpu", "cuda"})),
+      field("run.threads_per_rank", &C::run, &RunConfig::threads_per_rank,
+            "CPU compute threads per rank, or auto (cores / ranks on the node)",
+            auto_or_at_least(1)),
       field("data.path", &C::data, &DataConfig::path, "packed HDF5 dataset (pack_hdf5)"),
       field("data.batch_size", &C::data, &DataConfig::batch_size, "images per rank per step",
             at_least(1)),
@@ -213,12 +226,63 @@ std::vector<ConfigKey> build_schema() {
       field("optim.name", &C::optim, &OptimConfig::name, "adam, adamw or sgd",
             one_of({"adam", "adamw", "sgd"})),
       field("optim.lr", &C::optim, &OptimConfig::lr, "learning rate", positive()),
+      field("optim.momentum", &C::optim, &OptimConfig::momentum, "sgd momentum", at_least_real(0)),
+      field("optim.nesterov", &C::optim, &OptimConfig::nesterov, "sgd: Nesterov momentum"),
+      field("optim.weight_decay", &C::optim, &OptimConfig::weight_decay, "weight decay",
+            at_least_real(0)),
+      field("optim.decay_bn_and_bias", &C::optim, &OptimConfig::decay_bn_and_bias,
+            "apply weight decay to BatchNorm and bias parameters too"),
+      field("optim.schedule", &C::optim, &OptimConfig::schedule,
+            "learning-rate schedule: constant, step or cosine",
+            one_of({"constant", "step", "cosine"})),
+      field("optim.warmup_epochs", &C::optim, &OptimConfig::warmup_epochs,
+            "linear warmup from 0 over this many epochs", at_least_real(0)),
+      field("optim.step_every_epochs", &C::optim, &OptimConfig::step_every_epochs,
+            "schedule step: multiply by step_gamma every N epochs", at_least(1)),
+      field("optim.step_gamma", &C::optim, &OptimConfig::step_gamma, "schedule step: factor",
+            positive()),
+      field("optim.min_lr", &C::optim, &OptimConfig::min_lr, "schedule cosine: final lr",
+            at_least_real(0)),
+      field("optim.scale_lr", &C::optim, &OptimConfig::scale_lr,
+            "none, or linear: lr x (batch_size x ranks x grad_accum) / base_batch",
+            one_of({"none", "linear"})),
+      field("optim.base_batch", &C::optim, &OptimConfig::base_batch,
+            "scale_lr linear: the global batch that lr is given for", at_least(1)),
       field("train.epochs", &C::train, &TrainConfig::epochs, "epochs to train", at_least(1)),
+      field("train.grad_accum", &C::train, &TrainConfig::grad_accum,
+            "micro-batches per optimizer step (gradient accumulation)", at_least(1)),
+      field("train.clip_grad_norm", &C::train, &TrainConfig::clip_grad_norm,
+            "clip the global gradient norm to this (0 = off)", at_least_real(0)),
+      field("train.label_smoothing", &C::train, &TrainConfig::label_smoothing,
+            "cross-entropy label smoothing", at_least_real(0)),
+      field("train.skip_nonfinite", &C::train, &TrainConfig::skip_nonfinite,
+            "skip steps with a NaN/Inf loss instead of stopping with an error"),
+      field("train.checkpoint_every_steps", &C::train, &TrainConfig::checkpoint_every_steps,
+            "also write last.pt every N steps (0 = at each epoch end only)", at_least(0)),
+      field("train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
+            "progress line period when output is not a terminal", positive()),
+      field("train.amp", &C::train, &TrainConfig::amp, "CUDA autocast: bf16 or none",
+            one_of({"bf16", "none"})),
+      field("train.channels_last", &C::train, &TrainConfig::channels_last,
+            "CUDA: channels-last memory format"),
+      field("train.cudnn_benchmark", &C::train, &TrainConfig::cudnn_benchmark,
+            "CUDA: let cuDNN pick the fastest convolution algorithms"),
+      field("train.stop_signal", &C::train, &TrainConfig::stop_signal,
+            "signal that checkpoints and stops, besides TERM and INT: USR1 or USR2",
+            one_of({"USR1", "USR2"})),
+      field("train.freeze_bn", &C::train, &TrainConfig::freeze_bn,
+            "keep BatchNorm in eval mode while training (fine-tuning; batch-size independent)"),
       field("eval.mode", &C::eval, &EvalConfig::mode,
             "rank0 (rank 0 evaluates all) or sharded (each rank its share)",
             one_of({"rank0", "sharded"})),
       field("dist.backend", &C::dist, &DistConfig::backend,
             "auto (NCCL for CUDA tensors, else MPI), nccl or mpi", one_of({"auto", "nccl", "mpi"})),
+      field("dist.bucket_mb", &C::dist, &DistConfig::bucket_mb,
+            "gradient bucket size in MB (0 = one all-reduce per parameter)", at_least_real(0)),
+      field("dist.allow_unused_parameters", &C::dist, &DistConfig::allow_unused_parameters,
+            "allow parameters that get no gradient in a step"),
+      field("dist.check_replicas_every", &C::dist, &DistConfig::check_replicas_every,
+            "compare parameter checksums across ranks every N steps (0 = off)", at_least(0)),
   };
 }
 

@@ -233,8 +233,11 @@ MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunica
 
 MpiCommunicator::~MpiCommunicator() {
   const bool idle = queue_->close();
-  if (!idle && std::uncaught_exceptions() > 0) {
-    if (shared_memory_) shared_memory_->abandon();
+  // While an exception unwinds, no collective may run here (MPI_Win_free, or waiting for a
+  // collective that peers will never join): the handler is about to abort the job.
+  const bool unwinding = std::uncaught_exceptions() > 0;
+  if (unwinding && shared_memory_) shared_memory_->abandon();
+  if (unwinding && !idle) {
     thread_.detach();
     return;
   }

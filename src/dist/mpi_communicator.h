@@ -32,9 +32,9 @@ class MpiCommunicator final : public Communicator {
  public:
   MpiCommunicator(ProcessPlace place, MPI_Comm comm = MPI_COMM_WORLD,
                   MpiCommunicatorOptions options = {});
-  // Waits for the collectives issued so far, except while an exception unwinds past us: then
-  // the thread is left running (it may wait on peers forever) and the job is about to be
-  // aborted by the exception's handler.
+  // Waits for the collectives issued so far and frees the shared segment (collective), except
+  // while an exception unwinds past us: then nothing collective runs, a busy thread is left
+  // running (it may wait on peers forever), and the exception's handler aborts the job.
   ~MpiCommunicator() override;
 
   std::string backend_name() const override { return "mpi"; }

@@ -3,8 +3,6 @@
 # and a message that names the file, line and key (and suggests the right key).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 printf 'run:\n  name: t\ndata:\n  batch_sise: 4\n' >"$work/bad.yaml"
 run_bounded 30 "$work/out" "$nxt_mpirun" -np 2 "$1" --config "$work/bad.yaml"
 expect_clean_failure 30

@@ -1,6 +1,7 @@
 # Shared helpers for the end-to-end scripts (sourced).
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 nxt_mpirun="$repo_root/launch/nxt_mpirun"
+bin="${NXT_BIN:-$repo_root/build/bin}"
 
 fail() { echo "FAIL: $*"; exit 1; }
 
@@ -23,3 +24,32 @@ expect_clean_failure() {
   [[ $code -ne 124 ]] || fail "the job hung (killed by the timeout)"
   [[ $elapsed -le $1 ]] || fail "the job took ${elapsed}s (limit $1s)"
 }
+
+# make_tiny_dataset DIR [PER_CLASS]: 3 classes of easy 32px scenes packed into DIR/data.h5.
+make_tiny_dataset() {
+  local dir=$1 per_class=${2:-40}
+  "$bin/nxt_make_demo_images" --output "$dir/images" --classes 3 --per-class "$per_class" \
+    --size 32 --seed 3 --easy >/dev/null
+  "$bin/nxt_pack_hdf5" --input "$dir/images" --output "$dir/data.h5" --size 32 \
+    --val-fraction 0.25 --seed 3 --quiet >/dev/null 2>&1
+}
+
+# tiny_config DIR NAME: a config for a tiny ResNeXt on DIR/data.h5, run folder DIR/runs/NAME.
+tiny_config() {
+  cat >"$1/$2.yaml" <<YAML
+run: {name: $2, out_dir: $1/runs, seed: 5}
+data: {path: $1/data.h5, batch_size: 4, image_size: 32, normalize: dataset, crop: pad}
+model: {arch: custom, blocks: [1, 1], cardinality: 4, width_per_group: 8, stem_width: 16, stem: cifar}
+optim: {name: sgd, lr: 0.01, momentum: 0.9}
+train: {epochs: 4, log_every_seconds: 1}
+dist: {backend: mpi}
+YAML
+  echo "$1/$2.yaml"
+}
+
+# py CODE...: Debian's Python with torch (the interop side of the checks).
+py() { /usr/bin/python3 -c "$@"; }
+
+# Every script gets a scratch folder, removed on exit.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT

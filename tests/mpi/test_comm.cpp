@@ -49,7 +49,7 @@ class Collectives : public ::testing::TestWithParam<torch::ScalarType> {};
 TEST_P(Collectives, AllReduceIsExactForEverySize) {
   MpiCommunicatorOptions small_chunks;
   small_chunks.max_elements_per_call = 1000;  // so the large sizes take several MPI calls
-  small_chunks.shm_segment_bytes = 1 << 16;    // and several shared-memory chunks
+  small_chunks.shm_segment_bytes = 1 << 16;   // and several shared-memory chunks
   MpiCommunicator comm(place(), MPI_COMM_WORLD, small_chunks);
   const int world = comm.world_size(), rank = comm.rank();
   const auto dtype = GetParam();

@@ -1,0 +1,128 @@
+// Implements the checkpoint dict: writing, reading with validation, and the optimizer archive.
+#include "train/checkpoint.h"
+
+#include <sstream>
+
+#include "common/check.h"
+#include "common/fs.h"
+#include "common/hash.h"
+
+namespace nxt {
+namespace {
+
+torch::Tensor bytes_tensor(const std::vector<char>& bytes) {
+  return torch::from_blob(const_cast<char*>(bytes.data()), {static_cast<int64_t>(bytes.size())},
+                          torch::kUInt8)
+      .clone();
+}
+
+std::vector<char> tensor_bytes(const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.contiguous();
+  const auto* data = reinterpret_cast<const char*>(t.data_ptr<uint8_t>());
+  return std::vector<char>(data, data + t.numel());
+}
+
+c10::IValue entry(const c10::impl::GenericDict& dict, const std::string& key,
+                  const std::string& path) {
+  NXT_CHECK(dict.contains(key), "checkpoint '", path, "' has no '", key,
+            "' entry (corrupt, or not an nxt checkpoint)");
+  return dict.at(key);
+}
+
+}  // namespace
+
+std::string model_signature(const std::string& arch, const StateDict& state) {
+  Fnv1a64 hash;
+  for (const auto& [name, tensor] : state) {
+    hash.add(name);
+    for (int64_t size : tensor.sizes()) hash.add_value(size);
+  }
+  return arch + "/" + std::to_string(state.size()) + "/" + hash.hex();
+}
+
+std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  std::ostringstream out;
+  archive.save_to(out);
+  const std::string text = out.str();
+  return std::vector<char>(text.begin(), text.end());
+}
+
+void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<char>& bytes,
+                          const std::string& source) {
+  try {
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
+    torch::serialize::InputArchive archive;
+    archive.load_from(in);
+    optimizer.load(archive);
+  } catch (const c10::Error& e) {
+    throw Error("cannot restore the optimizer from '" + source +
+                "' (another optimizer or model?): " + e.what_without_backtrace());
+  }
+}
+
+void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
+  c10::Dict<std::string, torch::Tensor> model;
+  for (const auto& [name, tensor] : checkpoint.model) model.insert(name, tensor);
+  c10::List<std::string> classes;
+  for (const auto& name : checkpoint.classes) classes.push_back(name);
+  const TrainingPosition& p = checkpoint.position;
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("format", kCheckpointFormat);
+  dict.insert("format_version", kCheckpointVersion);
+  dict.insert("model", model);
+  dict.insert("optimizer", bytes_tensor(checkpoint.optimizer));
+  dict.insert("epoch", p.epoch);
+  dict.insert("step_in_epoch", p.step_in_epoch);
+  dict.insert("global_step", p.global_step);
+  dict.insert("best_val_acc", p.best_val_acc);
+  dict.insert("best_epoch", p.best_epoch);
+  dict.insert("epoch_loss_sum", p.loss_sum);
+  dict.insert("epoch_correct", p.correct);
+  dict.insert("epoch_seen", p.seen);
+  dict.insert("config", checkpoint.config_yaml);
+  dict.insert("classes", classes);
+  dict.insert("dataset_fingerprint", checkpoint.dataset_fingerprint);
+  dict.insert("model_signature", checkpoint.model_signature);
+  const std::vector<char> bytes = torch::pickle_save(dict);
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const std::vector<char> bytes = read_file_bytes(path);
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    throw Error("cannot read checkpoint '" + path +
+                "' (truncated or corrupt?): " + e.what_without_backtrace());
+  }
+  NXT_CHECK(value.isGenericDict(), "'", path, "' is not an nxt checkpoint");
+  const auto dict = value.toGenericDict();
+  NXT_CHECK(dict.contains("format") && dict.at("format").isString() &&
+                dict.at("format").toStringRef() == kCheckpointFormat,
+            "'", path, "' is not an nxt checkpoint (no format 'nxt-checkpoint'; a plain state ",
+            "dict goes in model.pretrained instead)");
+  Checkpoint c;
+  for (const auto& item : entry(dict, "model", path).toGenericDict())
+    c.model.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  c.optimizer = tensor_bytes(entry(dict, "optimizer", path).toTensor());
+  TrainingPosition& p = c.position;
+  p.epoch = entry(dict, "epoch", path).toInt();
+  p.step_in_epoch = entry(dict, "step_in_epoch", path).toInt();
+  p.global_step = entry(dict, "global_step", path).toInt();
+  p.best_val_acc = entry(dict, "best_val_acc", path).toDouble();
+  p.best_epoch = entry(dict, "best_epoch", path).toInt();
+  p.loss_sum = entry(dict, "epoch_loss_sum", path).toDouble();
+  p.correct = entry(dict, "epoch_correct", path).toInt();
+  p.seen = entry(dict, "epoch_seen", path).toInt();
+  c.config_yaml = entry(dict, "config", path).toStringRef();
+  for (const auto& name : entry(dict, "classes", path).toListRef())
+    c.classes.push_back(name.toStringRef());
+  c.dataset_fingerprint = entry(dict, "dataset_fingerprint", path).toStringRef();
+  c.model_signature = entry(dict, "model_signature", path).toStringRef();
+  return c;
+}
+
+}  // namespace nxt

@@ -1,0 +1,49 @@
+// Training checkpoints (best.pt, last.pt; docs/checkpoint-format.md): one pickled dict in
+// torch.save's zip format, so Python's torch.load reads it and torch.load(path)["model"] is a
+// torchvision state dict. Written atomically by rank 0.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/torch_pch.h"
+#include "model/state_dict_io.h"
+
+namespace nxt {
+
+// Where training stands: enough to continue exactly.
+struct TrainingPosition {
+  int64_t epoch = 0;          // the epoch in progress (or next to start)
+  int64_t step_in_epoch = 0;  // optimizer steps done in that epoch
+  int64_t global_step = 0;    // optimizer steps done in all
+  double best_val_acc = -1;   // best validation accuracy so far (-1: none yet)
+  int64_t best_epoch = -1;
+  // The epoch's training totals so far, so a resumed epoch reports the same metrics.
+  double loss_sum = 0;
+  int64_t correct = 0, seen = 0;
+};
+
+struct Checkpoint {
+  StateDict model;
+  std::vector<char> optimizer;  // LibTorch's optimizer archive
+  TrainingPosition position;
+  std::string config_yaml;
+  std::vector<std::string> classes;
+  std::string dataset_fingerprint;
+  std::string model_signature;  // arch + shape of every tensor: a resumed model must match
+};
+
+inline constexpr const char* kCheckpointFormat = "nxt-checkpoint";
+inline constexpr int64_t kCheckpointVersion = 1;
+
+void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
+Checkpoint load_checkpoint(const std::string& path);
+
+std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer);
+void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<char>& bytes,
+                          const std::string& source);
+
+// A short text that changes whenever a tensor name or shape does.
+std::string model_signature(const std::string& arch, const StateDict& state);
+
+}  // namespace nxt

@@ -1,0 +1,67 @@
+// Implements the totals, the epoch line and the CSV file.
+#include "train/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "common/fs.h"
+
+namespace nxt {
+
+void MetricTotals::add(double loss_sum, int64_t batch_correct, int64_t batch_size) {
+  loss_micros += std::llround(loss_sum * 1e6);
+  correct += batch_correct;
+  seen += batch_size;
+}
+
+MetricTotals& MetricTotals::operator+=(const MetricTotals& other) {
+  loss_micros += other.loss_micros;
+  correct += other.correct;
+  seen += other.seen;
+  return *this;
+}
+
+MetricTotals MetricTotals::summed_over_ranks(Communicator& comm) const {
+  const auto sums = comm.all_reduce_integers({loss_micros, correct, seen}, ReduceOp::kSum);
+  return {sums[0], sums[1], sums[2]};
+}
+
+std::string notebook_line(const EpochRecord& r) {
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "Epoch: %lld, Train_acc: %.2f%%, Train_loss: %.4f, Test_acc: %.2f%%, "
+                "Test_loss: %.4f, Lr: %.6g, Time: %.1fs, Img/s: %.1f",
+                static_cast<long long>(r.epoch), 100 * r.train_acc, r.train_loss, 100 * r.val_acc,
+                r.val_loss, r.lr, r.seconds, r.images_per_second);
+  return line;
+}
+
+MetricsCsv::MetricsCsv(std::string path) : path_(std::move(path)) {}
+
+const char* MetricsCsv::header() {
+  return "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s";
+}
+
+void MetricsCsv::keep_rows_before(int64_t first_epoch) {
+  if (!std::filesystem::exists(path_)) return;
+  std::istringstream in(read_file_text(path_));
+  std::string row;
+  std::getline(in, row);  // header
+  while (std::getline(in, row))
+    if (!row.empty() && std::stoll(row) < first_epoch) rows_.push_back(row);
+}
+
+void MetricsCsv::append(const EpochRecord& r) {
+  char row[256];
+  std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f,%.2f",
+                static_cast<long long>(r.epoch), r.train_acc, r.train_loss, r.val_acc, r.val_loss,
+                r.lr, r.seconds, r.images_per_second);
+  rows_.push_back(row);
+  std::string text = std::string(header()) + "\n";
+  for (const auto& line : rows_) text += line + "\n";
+  write_file_atomic(path_, text);
+}
+
+}  // namespace nxt

@@ -1,0 +1,461 @@
+// Implements the trainer: a Trainer object per rank whose methods are the phases of the job.
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "common/check.h"
+#include "common/compat.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/process_tuning.h"
+#include "data/loader.h"
+#include "data/normalize.h"
+#include "dist/backends.h"
+#include "dist/communicator.h"
+#include "dist/reducer.h"
+#include "dist/replicas.h"
+#include "model/build.h"
+#include "train/checkpoint.h"
+#include "train/curves.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "train/progress.h"
+#include "train/stop_signals.h"
+
+#if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
+#include "dist/nccl_communicator.h"
+#endif
+
+namespace nxt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+torch::Device pick_device(const RunConfig& run, const ProcessPlace& place) {
+  const bool cuda = run.device == "cuda" || (run.device == "auto" && torch::cuda::is_available());
+  if (!cuda) return torch::kCPU;
+  NXT_CHECK(torch::cuda::is_available(), "run.device is cuda but no CUDA device is available ",
+            "(or this LibTorch has no CUDA)");
+#if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
+  return cuda_device_for(place);
+#else
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(place.local_rank));
+#endif
+}
+
+int cpu_threads_per_rank(const RunConfig& run, const ProcessPlace& place) {
+  if (run.threads_per_rank) return static_cast<int>(*run.threads_per_rank);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, place.local_size));
+}
+
+class Trainer {
+ public:
+  Trainer(const Config& config, const MpiSession& mpi)
+      : config_(config),
+        place_{mpi.rank(), mpi.world_size(), mpi.local_rank(), mpi.local_size()},
+        device_(pick_device(config.run, place_)) {}
+
+  int run(const std::string& resume);
+  int evaluate_only(const std::string& checkpoint_path);
+
+ private:
+  void set_up_compute();
+  void open_data();
+  void build_model();
+  void prepare_run_folder();
+  void resume_from(const std::string& resume);
+  bool train_epoch(int64_t epoch);  // false when stopped by a signal
+  struct StepResult {
+    double loss_sum = 0;  // summed per-sample loss of this rank's micro-batches
+    int64_t correct = 0, seen = 0;
+  };
+  StepResult run_step(EpochLoader& loader, int64_t epoch);
+  void check_step(const StepResult& step, int64_t epoch, bool* stop);
+  void finish_epoch(int64_t epoch, const MetricTotals& train, double seconds);
+  MetricTotals evaluate_val();
+  void set_training_mode();
+  Checkpoint checkpoint_now() const;
+  void save_last();
+  std::string run_file(const std::string& name) const { return run_dir_ + "/" + name; }
+  bool is_rank0() const { return place_.rank == 0; }
+  bool on_cuda() const { return device_.is_cuda(); }
+
+  Config config_;
+  ProcessPlace place_;
+  torch::Device device_;
+  std::unique_ptr<PackedDataset> dataset_;
+  std::unique_ptr<ImageReader> train_reader_, val_reader_;
+  std::unique_ptr<Normalizer> normalize_;
+  LoaderOptions loader_options_;
+  ResNeXt model_{nullptr};
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<Reducer> reducer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::vector<NamedTensor> parameters_;
+  std::vector<NamedTensor> buffers_;  // BatchNorm running statistics: each rank updates its own
+  std::unique_ptr<MetricsCsv> csv_;
+  std::unique_ptr<CurvePlotter> curves_;
+  std::string run_dir_;
+  TrainingPosition position_;
+  MetricTotals epoch_totals_;  // this rank's, for the epoch in progress
+  int64_t steps_per_epoch_ = 0;
+  double lr_ = 0;
+  bool stop_ = false;
+  int stop_signal_ = 0;  // agreed over ranks
+};
+
+void Trainer::set_up_compute() {
+  if (on_cuda()) {
+    torch::globalContext().setBenchmarkCuDNN(config_.train.cudnn_benchmark);
+  } else {
+    torch::set_num_threads(cpu_threads_per_rank(config_.run, place_));
+  }
+  keep_large_buffers_for_reuse();
+  single_threaded_opencv();
+  torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
+  comm_ = make_communicator(config_.dist.backend, device_, place_);
+  log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
+              << ", backend " << comm_->backend_name() << ", "
+              << (on_cuda()
+                      ? std::string("bf16 autocast ") + (config_.train.amp == "bf16" ? "on" : "off")
+                      : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
+              << "; " << nccl_description();
+}
+
+void Trainer::open_data() {
+  NXT_CHECK(!config_.data.path.empty(),
+            "data.path is empty: pack a dataset with "
+            "data_tools/pack_hdf5 and set data.path");
+  dataset_ = std::make_unique<PackedDataset>(config_.data.path);
+  NXT_CHECK(dataset_->has_split("val") && dataset_->split("val").size() > 0, "'", config_.data.path,
+            "' has no validation images (pack with --val-fraction > 0)");
+  const int64_t classes = dataset_->num_classes();
+  NXT_CHECK(!config_.model.num_classes || *config_.model.num_classes == classes,
+            "model.num_classes is ", config_.model.num_classes.value_or(0), " but '",
+            config_.data.path, "' has ", classes, " classes; set model.num_classes: auto");
+  config_.model.num_classes = classes;
+  train_reader_ = std::make_unique<ImageReader>(*dataset_, "train");
+  val_reader_ = std::make_unique<ImageReader>(*dataset_, "val");
+  if (config_.data.cache_in_memory) {
+    train_reader_->cache_in_memory();
+    val_reader_->cache_in_memory();
+  }
+  const bool imagenet = config_.data.normalize == "imagenet";
+  normalize_ = std::make_unique<Normalizer>(imagenet ? kImageNetMean : dataset_->mean(),
+                                            imagenet ? kImageNetStd : dataset_->stddev(), device_);
+  LoaderOptions& o = loader_options_;
+  o.batch_size = config_.data.batch_size;
+  o.output = {config_.data.image_size, config_.data.image_size};
+  o.augment.hflip = config_.data.hflip;
+  o.augment.crop = parse_crop_mode(config_.data.crop);
+  o.augment.crop_padding = config_.data.crop_padding;
+  o.augment.min_crop_scale = config_.data.min_crop_scale;
+  o.drop_last = config_.data.drop_last;
+  o.seed = static_cast<uint64_t>(config_.run.seed);
+  o.shard = {place_.rank, place_.world_size};
+  o.threads = static_cast<int>(config_.data.loader_threads.value_or(on_cuda() ? 4 : 1));
+  o.prefetch = static_cast<int>(config_.data.prefetch);
+  o.pin_memory = on_cuda();
+  const int64_t batches =
+      train_steps_per_epoch(train_reader_->size(), place_.world_size, o.batch_size, o.drop_last);
+  steps_per_epoch_ = batches / config_.train.grad_accum;
+  NXT_CHECK(steps_per_epoch_ >= 1, "the train split (", train_reader_->size(),
+            " images) gives no full optimizer step per epoch with ", place_.world_size,
+            " rank(s) x batch ", o.batch_size, " x grad_accum ", config_.train.grad_accum);
+  log::info() << "data: " << config_.data.path << ", " << classes << " classes, train "
+              << train_reader_->size() << ", val " << val_reader_->size() << " images ("
+              << train_reader_->access_path() << " reads), " << steps_per_epoch_
+              << " steps per epoch";
+}
+
+void Trainer::build_model() {
+  model_ = nxt::build_model(config_.model, *config_.model.num_classes);
+  model_->to(device_);
+  if (on_cuda() && config_.train.channels_last)
+    for (auto& p : model_->parameters())
+      p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  const auto state = parameters_and_buffers(*model_);
+  check_same_structure(state, *comm_);
+  broadcast_from_rank0(state, *comm_);
+  for (const auto& item : model_->named_parameters())
+    if (item.value().requires_grad()) parameters_.push_back({item.key(), item.value()});
+  for (const auto& item : model_->named_buffers()) buffers_.push_back({item.key(), item.value()});
+  reducer_ = std::make_unique<Reducer>(
+      parameters_, *comm_,
+      ReducerOptions{config_.dist.bucket_mb, config_.dist.allow_unused_parameters});
+  const int64_t global_batch =
+      config_.data.batch_size * place_.world_size * config_.train.grad_accum;
+  const double lr = scaled_lr(config_.optim, global_batch);
+  optimizer_ = make_optimizer(config_.optim, *model_, lr);
+  schedule_ =
+      std::make_unique<LrSchedule>(config_.optim, lr, config_.train.epochs, steps_per_epoch_);
+  log::info() << "model: " << config_.model.arch << ", " << reducer_->bucket_count()
+              << " gradient bucket(s); optimizer " << config_.optim.name << ", lr " << lr
+              << " (global batch " << global_batch << ")";
+}
+
+void Trainer::prepare_run_folder() {
+  run_dir_ = config_.run.out_dir + "/" + config_.run.name;
+  if (is_rank0()) {
+    make_dirs(run_dir_);
+    write_file_atomic(run_file("config.yaml"), to_yaml(config_));
+    log::set_log_file(run_file("log.txt"));
+    csv_ = std::make_unique<MetricsCsv>(run_file("metrics.csv"));
+    curves_ = std::make_unique<CurvePlotter>(run_file("metrics.csv"), run_file("curves.png"));
+  }
+  comm_->barrier();  // a rank-0 failure above aborts the job before anyone trains
+}
+
+void Trainer::resume_from(const std::string& resume) {
+  std::string path = resume;
+  if (resume == "auto") {
+    path = run_file("last.pt");
+    if (!std::filesystem::exists(path)) {
+      log::info() << "--resume auto: no " << path << ", starting fresh";
+      if (is_rank0()) csv_->keep_rows_before(1);
+      return;
+    }
+  }
+  const Checkpoint checkpoint = load_checkpoint(path);
+  const std::string expected = model_signature(config_.model.arch, state_dict_of(*model_));
+  NXT_CHECK(checkpoint.model_signature == expected, "checkpoint '", path, "' is of another model (",
+            checkpoint.model_signature, "; this config builds ", expected, ")");
+  NXT_CHECK(checkpoint.dataset_fingerprint == dataset_->fingerprint() &&
+                checkpoint.classes == dataset_->classes(),
+            "checkpoint '", path, "' was trained on another dataset (fingerprint ",
+            checkpoint.dataset_fingerprint, ", this one is ", dataset_->fingerprint(), ")");
+  copy_state_into(*model_, checkpoint.model, path);
+  load_optimizer_bytes(*optimizer_, checkpoint.optimizer, path);
+  position_ = checkpoint.position;
+  if (is_rank0()) {  // the epoch's totals so far are global: one rank carries them
+    epoch_totals_ = {std::llround(position_.loss_sum * 1e6), position_.correct, position_.seen};
+    csv_->keep_rows_before(position_.epoch + 1);
+  }
+  log::info() << "resumed from " << path << ": epoch " << position_.epoch + 1 << ", step "
+              << position_.step_in_epoch << "/" << steps_per_epoch_ << ", best val acc "
+              << position_.best_val_acc;
+}
+
+int Trainer::run(const std::string& resume) {
+  install_stop_handlers(config_.train.stop_signal);
+  set_up_compute();
+  open_data();
+  build_model();
+  prepare_run_folder();
+  if (!resume.empty())
+    resume_from(resume);
+  else if (is_rank0())
+    csv_->keep_rows_before(1);
+  for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
+    if (!train_epoch(epoch)) {
+      log::info() << "stopped by " << signal_name(stop_signal_)
+                  << " (on at least one rank) at epoch " << epoch + 1 << " step "
+                  << position_.step_in_epoch << ": " << run_file("last.pt")
+                  << " written; continue with --resume auto (exit status " << kExitCheckpointed
+                  << ")";
+      return kExitCheckpointed;
+    }
+  }
+  if (is_rank0()) {
+    curves_->wait();
+    log::info() << "done: best val acc " << 100 * position_.best_val_acc << "% at epoch "
+                << position_.best_epoch + 1 << "; best model " << run_file("best.pt") << ", curves "
+                << run_file("curves.png");
+  }
+  return 0;
+}
+
+void Trainer::set_training_mode() {
+  model_->train();
+  if (!config_.train.freeze_bn) return;
+  for (auto& module : model_->modules(/*include_self=*/false))
+    if (module->as<torch::nn::BatchNorm2d>()) module->eval();
+}
+
+bool Trainer::train_epoch(int64_t epoch) {
+  set_training_mode();
+  const auto start = Clock::now();
+  EpochLoader loader(*train_reader_, loader_options_, epoch,
+                     position_.step_in_epoch * config_.train.grad_accum);
+  Progress progress(is_rank0(), epoch + 1, steps_per_epoch_, config_.train.log_every_seconds);
+  while (position_.step_in_epoch < steps_per_epoch_) {
+    const StepResult step = run_step(loader, epoch);
+    check_step(step, epoch, &stop_);
+    progress.update(position_.step_in_epoch, step.loss_sum / std::max<int64_t>(1, step.seen),
+                    step.seen * place_.world_size);
+    const int64_t every = config_.train.checkpoint_every_steps;
+    if (stop_ || (every > 0 && position_.global_step % every == 0)) save_last();
+    if (stop_) {
+      progress.finish();
+      return false;
+    }
+  }
+  progress.finish();
+  finish_epoch(epoch, epoch_totals_.summed_over_ranks(*comm_),
+               std::chrono::duration<double>(Clock::now() - start).count());
+  return true;
+}
+
+Trainer::StepResult Trainer::run_step(EpochLoader& loader, int64_t epoch) {
+  const int64_t micro_batches = config_.train.grad_accum;
+  StepResult step;
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kDouble));
+  torch::Tensor correct = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kLong));
+  const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+      config_.train.label_smoothing);
+  for (int64_t micro = 0; micro < micro_batches; ++micro) {
+    std::optional<Batch> batch = loader.next();
+    NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
+              position_.step_in_epoch);
+    const DeviceBatch input =
+        to_device(*batch, *normalize_, on_cuda() && config_.train.channels_last);
+    reducer_->set_sync(micro == micro_batches - 1);
+    torch::Tensor logits, loss;
+    {
+      const compat::CudaAutocastGuard autocast(on_cuda() && config_.train.amp == "bf16",
+                                               torch::kBFloat16);
+      logits = model_->forward(input.images).to(torch::kFloat);
+      loss = torch::nn::functional::cross_entropy(logits, input.labels, loss_options);
+    }
+    (loss / static_cast<double>(micro_batches)).backward();
+    loss_sum += loss.detach().to(torch::kDouble) * input.labels.size(0);
+    correct += logits.detach().argmax(1).eq(input.labels).sum();
+    step.seen += input.labels.size(0);
+  }
+  reducer_->finish_backward();
+  step.loss_sum = loss_sum.item<double>();
+  step.correct = correct.item<int64_t>();
+  return step;
+}
+
+void Trainer::check_step(const StepResult& step, int64_t epoch, bool* stop) {
+  const bool nonfinite = !std::isfinite(step.loss_sum);
+  // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
+  // request, so all take the same branch.
+  const auto flags = comm_->all_reduce_integers({stop_signal_number(), nonfinite}, ReduceOp::kMax);
+  if (flags[1]) {
+    NXT_CHECK(config_.train.skip_nonfinite, "the loss is NaN or Inf at epoch ", epoch + 1,
+              ", step ", position_.step_in_epoch + 1, " (global step ", position_.global_step + 1,
+              ") on some rank; no checkpoint was written for it. Lower optim.lr, add warmup or "
+              "clipping, or set train.skip_nonfinite: true");
+    log::warn() << "skipping step " << position_.global_step + 1 << ": NaN or Inf loss";
+    reducer_->zero_grad();
+  } else {
+    if (config_.train.clip_grad_norm > 0)
+      torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.clip_grad_norm);
+    lr_ = schedule_->at(position_.global_step);
+    set_lr(*optimizer_, lr_);
+    optimizer_->step();
+    reducer_->zero_grad();
+    epoch_totals_.add(step.loss_sum, step.correct, step.seen);
+  }
+  ++position_.step_in_epoch;
+  ++position_.global_step;
+  const int64_t check_every = config_.dist.check_replicas_every;
+  if (check_every > 0 && position_.global_step % check_every == 0)
+    check_replicas_identical(parameters_, *comm_, position_.global_step);
+  *stop = flags[0] != 0;
+  stop_signal_ = static_cast<int>(flags[0]);
+}
+
+MetricTotals Trainer::evaluate_val() {
+  // As DDP does: every replica evaluates with rank 0's running statistics, which are also the
+  // ones checkpointed, so both eval modes and a reloaded best.pt see the same model.
+  if (!buffers_.empty()) broadcast_from_rank0(buffers_, *comm_);
+  EvalSetup eval;
+  eval.reader = val_reader_.get();
+  eval.loader = loader_options_;
+  eval.normalize = normalize_.get();
+  eval.channels_last = on_cuda() && config_.train.channels_last;
+  eval.bf16_autocast = on_cuda() && config_.train.amp == "bf16";
+  const MetricTotals val = evaluate(model_, eval, *comm_, config_.eval.mode);
+  set_training_mode();
+  return val;
+}
+
+int Trainer::evaluate_only(const std::string& checkpoint_path) {
+  set_up_compute();
+  open_data();
+  build_model();
+  const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
+  copy_state_into(*model_, checkpoint.model, checkpoint_path);
+  const MetricTotals val = evaluate_val();
+  if (is_rank0()) {
+    char line[160];
+    std::snprintf(line, sizeof line, "val_acc=%.6f val_loss=%.6f images=%lld", val.accuracy(),
+                  val.mean_loss(), static_cast<long long>(val.seen));
+    std::printf("%s\n", line);
+  }
+  return 0;
+}
+
+void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seconds) {
+  const MetricTotals val = evaluate_val();
+  EpochRecord record{epoch + 1,         train.accuracy(),
+                     train.mean_loss(), val.accuracy(),
+                     val.mean_loss(),   lr_,
+                     seconds,           seconds > 0 ? train.seen / seconds : 0};
+  const bool improved = val.accuracy() > position_.best_val_acc;
+  if (improved) {
+    position_.best_val_acc = val.accuracy();
+    position_.best_epoch = epoch;
+  }
+  position_.epoch = epoch + 1;
+  position_.step_in_epoch = 0;
+  epoch_totals_ = {};
+  if (is_rank0()) {
+    log::info() << notebook_line(record);
+    csv_->append(record);
+    const Checkpoint checkpoint = checkpoint_now();
+    if (improved) save_checkpoint(checkpoint, run_file("best.pt"));
+    save_checkpoint(checkpoint, run_file("last.pt"));
+    curves_->redraw();
+  }
+  comm_->barrier();
+}
+
+Checkpoint Trainer::checkpoint_now() const {
+  Checkpoint c;
+  c.model = state_dict_of(*model_);
+  c.optimizer = optimizer_bytes(*optimizer_);
+  c.position = position_;
+  c.config_yaml = to_yaml(config_);
+  c.classes = dataset_->classes();
+  c.dataset_fingerprint = dataset_->fingerprint();
+  c.model_signature = model_signature(config_.model.arch, c.model);
+  return c;
+}
+
+// Mid-epoch: the epoch's totals so far are summed over ranks into rank 0's checkpoint.
+void Trainer::save_last() {
+  const MetricTotals totals = epoch_totals_.summed_over_ranks(*comm_);
+  if (is_rank0()) {
+    Checkpoint checkpoint = checkpoint_now();
+    checkpoint.position.loss_sum = totals.loss_micros * 1e-6;
+    checkpoint.position.correct = totals.correct;
+    checkpoint.position.seen = totals.seen;
+    save_checkpoint(checkpoint, run_file("last.pt"));
+  }
+  comm_->barrier();
+}
+
+}  // namespace
+
+int run_training(const Config& config, const std::string& resume, const MpiSession& mpi) {
+  Trainer trainer(config, mpi);
+  return trainer.run(resume);
+}
+
+int evaluate_checkpoint(const Config& config, const std::string& checkpoint,
+                        const MpiSession& mpi) {
+  Trainer trainer(config, mpi);
+  return trainer.evaluate_only(checkpoint);
+}
+
+}  // namespace nxt

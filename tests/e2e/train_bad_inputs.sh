@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Each bad input ends the whole 2-rank job within 30 s, non-zero, with a clear message:
+# missing and corrupt datasets, an unknown key, a num_classes mismatch, a checkpoint of another
+# model, an unwritable output folder, a NaN loss, and a rank killed with SIGKILL mid-epoch.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+make_tiny_dataset "$work" 30
+config=$(tiny_config "$work" bad)
+ddp=("$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config")
+
+expect() {  # expect NAME PATTERN ARGS...: the job fails cleanly and prints PATTERN
+  local name=$1 pattern=$2
+  shift 2
+  run_bounded 60 "$work/$name.out" "${ddp[@]}" "$@" >/dev/null
+  expect_clean_failure 30
+  grep -qE "$pattern" "$work/$name.out" || { cat "$work/$name.out"; fail "$name: no message matching '$pattern'"; }
+  echo "ok: $name (exit $code, ${elapsed}s)"
+}
+
+expect missing_dataset "'$work/none.h5' is missing" --set data.path="$work/none.h5"
+head -c 3000 "$work/data.h5" >"$work/corrupt.h5"
+expect corrupt_dataset "corrupt\\.h5'.*(truncated|corrupt|not an HDF5)" --set data.path="$work/corrupt.h5"
+expect unknown_key "unknown key 'train.epohcs' \\(did you mean 'train.epochs'\\?\\)" --set train.epohcs=2
+expect classes_mismatch "model.num_classes is 5 but .* has 3 classes" --set model.num_classes=5
+run_bounded 120 "$work/first.out" "${ddp[@]}" --set train.epochs=1 >/dev/null
+[[ $code -eq 0 ]] || fail "could not make a checkpoint"
+expect other_model "checkpoint '.*last.pt' is of another model" --set model.blocks=[2,1] --resume auto
+touch "$work/a_file"
+expect unwritable_output "cannot create folder|Not a directory|cannot write" --set run.out_dir="$work/a_file/runs"
+expect nan_loss "loss is NaN or Inf at epoch 1, step [0-9]+" --set optim.lr=1e12 --set run.name=nan
+
+# A rank killed mid-epoch ends the job.
+"${ddp[@]}" --set train.epochs=50 --set run.name=killed >"$work/killed.out" 2>&1 &
+job=$!
+for _ in $(seq 300); do grep -q "epoch 1 \[" "$work/killed.out" 2>/dev/null && break; sleep 0.1; done
+start=$(date +%s)
+victim=$(pgrep -f "nxt_ddp --config $config" | sort -n | tail -1)
+kill -KILL "$victim"
+for _ in $(seq 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
+kill -0 $job 2>/dev/null && { kill -KILL $job; fail "the job hung after a rank was killed"; }
+wait $job
+code=$?
+[[ $code -ne 0 ]] || fail "the job exited 0 after a rank was killed"
+echo "ok: killed rank (exit $code, $(( $(date +%s) - start ))s)"
+echo "PASS: every bad input ended the job cleanly"
