@@ -71,7 +71,7 @@ struct TrainConfig {
   std::string amp = "bf16";            // CUDA: bf16 | none (CPU always fp32)
   bool channels_last = true;           // CUDA memory format
   bool cudnn_benchmark = true;
-  std::string stop_signal = "USR1";  // besides TERM and INT: USR1 | USR2
+  std::string stop_signal = "USR2";  // besides TERM and INT: USR2 | USR1 (USR1 can clash with NCCL)
   bool freeze_bn = false;            // BatchNorm layers use and keep their running statistics
 };
 

@@ -106,6 +106,11 @@ class Trainer {
   MetricTotals epoch_totals_;  // this rank's, for the epoch in progress
   int64_t steps_per_epoch_ = 0;
   double lr_ = 0;
+  // Where this rank's epoch time goes (seconds): waiting for data, forward + backward, waiting
+  // for the last gradient buckets, optimizer (+ the per-step flag all-reduce).
+  struct TimeSplit {
+    double data = 0, compute = 0, communication = 0, optimizer = 0;
+  } time_split_;
   bool stop_ = false;
   int stop_signal_ = 0;  // agreed over ranks
 };
@@ -280,6 +285,7 @@ void Trainer::set_training_mode() {
 
 bool Trainer::train_epoch(int64_t epoch) {
   set_training_mode();
+  time_split_ = {};
   const auto start = Clock::now();
   EpochLoader loader(*train_reader_, loader_options_, epoch,
                      position_.step_in_epoch * config_.train.grad_accum);
@@ -309,12 +315,19 @@ Trainer::StepResult Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   torch::Tensor correct = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kLong));
   const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
       config_.train.label_smoothing);
+  auto mark = Clock::now();
+  auto lap = [&mark](double& total) {
+    const auto now = Clock::now();
+    total += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  };
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch = loader.next();
     NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
               position_.step_in_epoch);
     const DeviceBatch input =
         to_device(*batch, *normalize_, on_cuda() && config_.train.channels_last);
+    lap(time_split_.data);
     reducer_->set_sync(micro == micro_batches - 1);
     torch::Tensor logits, loss;
     {
@@ -327,14 +340,17 @@ Trainer::StepResult Trainer::run_step(EpochLoader& loader, int64_t epoch) {
     loss_sum += loss.detach().to(torch::kDouble) * input.labels.size(0);
     correct += logits.detach().argmax(1).eq(input.labels).sum();
     step.seen += input.labels.size(0);
+    lap(time_split_.compute);
   }
   reducer_->finish_backward();
+  lap(time_split_.communication);
   step.loss_sum = loss_sum.item<double>();
   step.correct = correct.item<int64_t>();
   return step;
 }
 
 void Trainer::check_step(const StepResult& step, int64_t epoch, bool* stop) {
+  const auto start = Clock::now();
   const bool nonfinite = !std::isfinite(step.loss_sum);
   // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
   // request, so all take the same branch.
@@ -362,6 +378,7 @@ void Trainer::check_step(const StepResult& step, int64_t epoch, bool* stop) {
     check_replicas_identical(parameters_, *comm_, position_.global_step);
   *stop = flags[0] != 0;
   stop_signal_ = static_cast<int>(flags[0]);
+  time_split_.optimizer += std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 MetricTotals Trainer::evaluate_val() {
@@ -411,6 +428,15 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seco
   epoch_totals_ = {};
   if (is_rank0()) {
     log::info() << notebook_line(record);
+    const TimeSplit& t = time_split_;
+    const double total = std::max(1e-9, t.data + t.compute + t.communication + t.optimizer);
+    char split[200];
+    std::snprintf(split, sizeof split,
+                  "rank 0 step time: forward+backward %.1f%%, data %.1f%%, waiting for gradients "
+                  "%.1f%%, optimizer %.1f%%",
+                  100 * t.compute / total, 100 * t.data / total, 100 * t.communication / total,
+                  100 * t.optimizer / total);
+    log::info() << split;
     csv_->append(record);
     const Checkpoint checkpoint = checkpoint_now();
     if (improved) save_checkpoint(checkpoint, run_file("best.pt"));

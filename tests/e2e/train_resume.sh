@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Resume equivalence: 3 epochs straight, against 3 epochs interrupted by SIGUSR1 sent to one
+# Resume equivalence: 3 epochs straight, against 3 epochs interrupted by SIGUSR2 sent to one
 # rank only (mid-epoch 2) and continued with --resume auto, end with identical parameters and
 # identical metrics. The interrupted run must exit with 75 ("checkpointed, resume me").
 set -uo pipefail
@@ -16,12 +16,12 @@ csv="$work/runs/stopped/metrics.csv"
 for _ in $(seq 600); do [[ -f "$csv" && $(wc -l <"$csv") -ge 2 ]] && break; sleep 0.1; done
 sleep 0.3
 rank1=$(pgrep -f "nxt_ddp --config $stopped" | sort -n | tail -1)  # one rank's process
-kill -USR1 "$rank1" || fail "no rank process to signal"
+kill -USR2 "$rank1" || fail "no rank process to signal"
 wait $job
 code=$?
 cat "$work/out2"
 [[ $code -ne 0 ]] || fail "the stopped run finished instead of stopping (signal too late?)"
-grep -q "stopped by SIGUSR1" "$work/out2" || fail "no stop message"
+grep -q "stopped by SIGUSR2" "$work/out2" || fail "no stop message"
 grep -q "exited with status 75\|exit code: *75\|Exit code: *75" "$work/out2" || echo "(mpirun exit $code)"
 run_bounded 300 "$work/out3" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" --set run.threads_per_rank=1 --resume auto
 [[ $code -eq 0 ]] || fail "the resumed run exited $code"
