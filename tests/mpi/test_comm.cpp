@@ -103,6 +103,47 @@ TEST(Communicator, ScalarReductionsAreExact) {
   comm.barrier();
 }
 
+// ---- NCCL (runs where this build has a CUDA LibTorch and NCCL, and every rank has a GPU) -----
+
+TEST(Nccl, AllReduceBroadcastAndReducerOnGpus) {
+#if !(defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA))
+  GTEST_SKIP() << "NCCL communicator not built (needs the CUDA toolkit, NCCL and a CUDA LibTorch)";
+#else
+  if (!torch::cuda::is_available() ||
+      torch::cuda::device_count() < static_cast<int64_t>(mpi->local_size()))
+    GTEST_SKIP() << "no GPU for every rank on this node (" << torch::cuda::device_count()
+                 << " visible, " << mpi->local_size() << " local ranks)";
+  const torch::Device gpu(torch::kCUDA, static_cast<c10::DeviceIndex>(mpi->local_rank()));
+  auto comm = make_communicator("auto", gpu, place());
+  EXPECT_EQ(comm->backend_name(), "nccl");
+  const int world = comm->world_size(), rank = comm->rank();
+  for (auto dtype : {torch::kFloat, torch::kBFloat16, torch::kHalf, torch::kDouble, torch::kLong}) {
+    for (int64_t n : {1, 1001, 3 * 262144 + 5}) {
+      const torch::Tensor base = torch::arange(n, torch::kLong).remainder(7);
+      torch::Tensor sum = (base + rank).to(dtype).to(gpu);
+      comm->all_reduce(sum, ReduceOp::kSum);
+      EXPECT_TRUE(torch::equal(sum.cpu(), (base * world + world * (world - 1) / 2).to(dtype)));
+    }
+  }
+  torch::Tensor t = torch::full({5}, rank, torch::TensorOptions(gpu));
+  comm->broadcast(t, 0);
+  EXPECT_TRUE(torch::equal(t.cpu(), torch::zeros({5})));
+  torch::manual_seed(7);
+  ResNeXt model(tiny_spec());
+  model->to(gpu);
+  model->eval();
+  std::vector<NamedTensor> params;
+  for (const auto& item : model->named_parameters()) params.push_back({item.key(), item.value()});
+  Reducer reducer(params, *comm, {/*bucket_mb=*/0.01});
+  torch::manual_seed(100 + rank);
+  torch::nn::functional::cross_entropy(model->forward(torch::randn({4, 3, 32, 32}).to(gpu)),
+                                       torch::randint(0, 3, {4}, torch::kLong).to(gpu))
+      .backward();
+  reducer.finish_backward();
+  for (const auto& p : params) EXPECT_TRUE(same_on_all_ranks(p.tensor.grad(), *comm)) << p.name;
+#endif
+}
+
 // ---- replicas ------------------------------------------------------------------------------
 
 TEST(Replicas, BroadcastMakesParametersAndBuffersBitwiseEqual) {
