@@ -69,7 +69,7 @@ struct TrainConfig {
   int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
   double log_every_seconds = 30;       // progress lines when not on a terminal
   std::string amp = "bf16";            // CUDA: bf16 | none (CPU always fp32)
-  bool channels_last = true;           // CUDA memory format
+  bool channels_last = true;           // memory format of activations and conv weights
   bool cudnn_benchmark = true;
   std::string stop_signal = "USR2";  // besides TERM and INT: USR2 | USR1 (USR1 can clash with NCCL)
   bool freeze_bn = false;            // BatchNorm layers use and keep their running statistics

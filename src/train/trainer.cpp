@@ -182,9 +182,9 @@ void Trainer::open_data() {
 void Trainer::build_model() {
   model_ = nxt::build_model(config_.model, *config_.model.num_classes);
   model_->to(device_);
-  if (on_cuda() && config_.train.channels_last)
+  if (config_.train.channels_last)  // convolution weights only: the 4-D parameters
     for (auto& p : model_->parameters())
-      p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
   const auto state = parameters_and_buffers(*model_);
   check_same_structure(state, *comm_);
   broadcast_from_rank0(state, *comm_);
@@ -325,8 +325,7 @@ Trainer::StepResult Trainer::run_step(EpochLoader& loader, int64_t epoch) {
     std::optional<Batch> batch = loader.next();
     NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
               position_.step_in_epoch);
-    const DeviceBatch input =
-        to_device(*batch, *normalize_, on_cuda() && config_.train.channels_last);
+    const DeviceBatch input = to_device(*batch, *normalize_, config_.train.channels_last);
     lap(time_split_.data);
     reducer_->set_sync(micro == micro_batches - 1);
     torch::Tensor logits, loss;
@@ -389,7 +388,7 @@ MetricTotals Trainer::evaluate_val() {
   eval.reader = val_reader_.get();
   eval.loader = loader_options_;
   eval.normalize = normalize_.get();
-  eval.channels_last = on_cuda() && config_.train.channels_last;
+  eval.channels_last = config_.train.channels_last;
   eval.bf16_autocast = on_cuda() && config_.train.amp == "bf16";
   const MetricTotals val = evaluate(model_, eval, *comm_, config_.eval.mode);
   set_training_mode();

@@ -4,7 +4,11 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 make_tiny_dataset "$work" 40
-common=(--set train.freeze_bn=true --set data.hflip=false --set data.crop=none --set train.epochs=1)
+# NCHW: oneDNN's channels-last convolutions choose batch-size-dependent algorithms, whose
+# rounding differs by ~2e-5 between batch 4 and 8 (measured); the test is about data
+# parallelism, not kernels.
+common=(--set train.freeze_bn=true --set data.hflip=false --set data.crop=none --set train.epochs=1
+        --set train.channels_last=false)
 two=$(tiny_config "$work" two)
 one=$(tiny_config "$work" one)
 run_bounded 300 "$work/out2" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$two" "${common[@]}" --set data.batch_size=4
