@@ -11,18 +11,27 @@
 namespace nxt {
 namespace {
 
-size_t element_size(ShmElement element) {
+// Calls action(T{}) with the C++ type of `element`: the one place that maps the enum to types.
+template <class Action>
+void with_element_type(ShmElement element, Action action) {
   switch (element) {
     case ShmElement::kFloat32:
-    case ShmElement::kInt32:
-      return 4;
+      return action(float{});
     case ShmElement::kFloat64:
+      return action(double{});
+    case ShmElement::kInt32:
+      return action(int32_t{});
     case ShmElement::kInt64:
-      return 8;
+      return action(int64_t{});
     case ShmElement::kUInt8:
-      return 1;
+      return action(uint8_t{});
   }
-  return 1;
+}
+
+size_t element_size(ShmElement element) {
+  size_t size = 1;
+  with_element_type(element, [&](auto value) { size = sizeof value; });
+  return size;
 }
 
 template <class T>
@@ -124,23 +133,9 @@ void SharedMemoryAllReduce::reduce_chunk(char* data, int64_t count, ShmElement e
   const int64_t first = std::min<int64_t>(rank_ * slice, count);
   const int64_t n = std::min(slice, count - first);
   if (n > 0) {
-    switch (element) {
-      case ShmElement::kFloat32:
-        reduce_typed<float>(segments_, first, n, combine, rank_);
-        break;
-      case ShmElement::kFloat64:
-        reduce_typed<double>(segments_, first, n, combine, rank_);
-        break;
-      case ShmElement::kInt32:
-        reduce_typed<int32_t>(segments_, first, n, combine, rank_);
-        break;
-      case ShmElement::kInt64:
-        reduce_typed<int64_t>(segments_, first, n, combine, rank_);
-        break;
-      case ShmElement::kUInt8:
-        reduce_typed<uint8_t>(segments_, first, n, combine, rank_);
-        break;
-    }
+    with_element_type(element, [&](auto value) {
+      reduce_typed<decltype(value)>(segments_, first, n, combine, rank_);
+    });
   }
   barrier();
   for (int r = 0; r < world_; ++r) {
