@@ -56,13 +56,12 @@ void ImageReader::locate_chunks() {
     unsigned filter_mask = 0;
     haddr_t address = HADDR_UNDEF;
     hsize_t stored = 0;
-    const std::string where = "'" + path + "': /" + split_ + "/images[" + std::to_string(i) + "]";
     if (H5Dget_chunk_info_by_coord(images, coord, &filter_mask, &address, &stored) < 0 ||
         address == HADDR_UNDEF)
-      throw Error(where + " was never written (the file is incomplete; pack it again)");
+      throw Error(location_of(i) + " was never written (the file is incomplete; pack it again)");
     if (static_cast<int64_t>(stored) != image_bytes() || address + stored > file_size)
-      throw Error(where + " lies beyond the end of the file (" + std::to_string(file_size) +
-                  " bytes): the file is truncated; pack it again");
+      throw Error(location_of(i) + " lies beyond the end of the file (" +
+                  std::to_string(file_size) + " bytes): the file is truncated; pack it again");
     offsets[i] = address;
     if (i > 0)
       evenly_spaced = evenly_spaced && offsets[i] - offsets[i - 1] == offsets[1] - offsets[0];
@@ -74,6 +73,10 @@ void ImageReader::locate_chunks() {
     offsets_ = std::move(offsets);
   }
   access_ = Access::kDirect;
+}
+
+std::string ImageReader::location_of(int64_t index) const {
+  return "'" + dataset_.path() + "': /" + split_ + "/images[" + std::to_string(index) + "]";
 }
 
 uint64_t ImageReader::offset_of(int64_t index) const {
@@ -103,9 +106,8 @@ void ImageReader::read(int64_t index, uint8_t* out) const {
     const ssize_t got =
         ::pread(fd_, out + done, bytes - done, static_cast<off_t>(offset_of(index) + done));
     if (got <= 0)
-      throw Error(
-          "'" + dataset_.path() + "': cannot read /" + split_ + "/images[" + std::to_string(index) +
-          "]: " + (got == 0 ? std::string("unexpected end of file") : std::strerror(errno)));
+      throw Error("cannot read " + location_of(index) + ": " +
+                  (got == 0 ? std::string("unexpected end of file") : std::strerror(errno)));
     done += static_cast<size_t>(got);
   }
 }

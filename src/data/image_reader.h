@@ -43,6 +43,8 @@ class ImageReader {
   enum class Access { kDirect, kHdf5, kMemory };
   void locate_chunks();
   uint64_t offset_of(int64_t index) const;
+  // "'file': /split/images[i]", for error messages (built only when one is thrown).
+  std::string location_of(int64_t index) const;
 
   const PackedDataset& dataset_;
   const std::string split_;
