@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: installs the system packages, builds, makes the demo images, packs
 # them into demo_data/demo.h5, trains the demo model with mpirun on 2 CPU ranks
-# (configs/demo.yaml), and prints the best accuracy and where best.pt and curves.png are.
+# (configs/demo.yaml), evaluates best.pt with nxt_eval (per-class scores, confusion matrix),
+# classifies a few images with nxt_predict, and prints where everything is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install_deps.sh
@@ -16,4 +17,8 @@ data_tools/pack_hdf5 --inspect demo_data/demo.h5
 launch/nxt_mpirun -np 2 "$bin/nxt_ddp" --config configs/demo.yaml "$@"
 run=runs/demo
 best=$(awk -F, 'NR > 1 && $4 > best { best = $4; epoch = $1 } END { printf "%.1f%% (epoch %d)", 100 * best, epoch }' "$run/metrics.csv")
-echo "demo: best val accuracy $best; best model $run/best.pt; curves $run/curves.png; log $run/log.txt"
+"$bin/nxt_eval" --checkpoint "$run/best.pt" --data demo_data/demo.h5 --out "$run/eval"
+"$bin/nxt_predict" --checkpoint "$run/best.pt" --topk 2 \
+  $(find demo_data/images -name '00000.*' | sort)
+echo "demo: best val accuracy $best; best model $run/best.pt; curves $run/curves.png;" \
+  "evaluation $run/eval (confusion.png); log $run/log.txt"

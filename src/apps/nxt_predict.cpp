@@ -1,10 +1,70 @@
-// nxt_predict: classifies image files with a trained checkpoint.
-// The program name is fixed by the design; its implementation lands with the nxt_predict and
-// nxt_eval issue, and until then it says so and fails.
-#include <iostream>
+// nxt_predict: classifies image files and folders with a trained checkpoint and prints the top-k
+// classes of each (text, CSV or JSON lines). Exit code: 0 when every file was classified, 2 when
+// some could not be (each has an error line), 1 on a fatal error (bad checkpoint, no images).
+#include <CLI/CLI.hpp>
 
-int main() {
-  std::cerr
-      << "nxt_predict: not implemented in this build yet (see the nxt_predict/nxt_eval issue)\n";
-  return 2;
+#include <iostream>
+#include <thread>
+
+#include "common/check.h"
+#include "common/process_tuning.h"
+#include "dist/placement.h"
+#include "infer/image_files.h"
+#include "infer/inference_model.h"
+#include "infer/prediction_writer.h"
+#include "infer/predictor.h"
+
+namespace {
+
+constexpr int kSomeFilesFailed = 2;
+
+struct CommandLine {
+  std::string checkpoint, format = "text", device = "auto";
+  std::vector<std::string> inputs;
+  nxt::PredictOptions options;
+};
+
+int run(CommandLine& cli) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (cli.options.threads <= 0) cli.options.threads = cores;
+  const nxt::PredictionFormat format = nxt::parse_prediction_format(cli.format);
+  const torch::Device device = nxt::pick_device(cli.device, nxt::ProcessPlace{});
+  if (device.is_cpu()) torch::set_num_threads(cores);
+  nxt::single_threaded_opencv();  // parallel across files instead
+  const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
+  const std::vector<std::string> files = nxt::collect_image_files(cli.inputs);
+  const int64_t topk = std::clamp<int64_t>(cli.options.topk, 1, model.classes.size());
+  nxt::PredictionWriter writer(std::cout, format, model.classes, topk);
+  int64_t failed = 0;
+  nxt::predict_files(model, files, cli.options, [&](const nxt::Prediction& prediction) {
+    writer.write(prediction);
+    if (prediction.error.empty()) return;
+    ++failed;
+    std::cerr << "nxt_predict: '" << prediction.path << "': " << prediction.error << "\n";
+  });
+  std::cerr << "nxt_predict: " << files.size() - failed << " of " << files.size()
+            << " file(s) classified" << (failed ? ", " + std::to_string(failed) + " failed" : "")
+            << "\n";
+  return failed ? kSomeFilesFailed : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return nxt::run_guarded([&] {
+    CommandLine cli;
+    CLI::App app{"nxt_predict: classify image files and folders with a trained checkpoint"};
+    app.add_option("--checkpoint", cli.checkpoint, "best.pt of a training run")->required();
+    app.add_option("inputs", cli.inputs, "image files and folders (searched recursively)")
+        ->required();
+    app.add_option("--topk", cli.options.topk, "classes to show per image (default 5)");
+    app.add_option("--format", cli.format, "text | csv | jsonl")
+        ->check(CLI::IsMember({"text", "csv", "jsonl"}));
+    app.add_option("--batch-size", cli.options.batch_size, "images per forward pass (default 32)");
+    app.add_option("--threads", cli.options.threads, "decoding threads (default: all cores)");
+    app.add_option("--device", cli.device, "auto | cpu | cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    CLI11_PARSE(app, argc, argv);
+    return run(cli);
+  });
 }

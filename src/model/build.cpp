@@ -21,4 +21,9 @@ ResNeXt build_model(const ModelConfig& config, int64_t num_classes) {
   return model;
 }
 
+void use_channels_last(torch::nn::Module& model) {
+  for (auto& p : model.parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
 }  // namespace nxt

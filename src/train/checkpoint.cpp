@@ -29,6 +29,41 @@ c10::IValue entry(const c10::impl::GenericDict& dict, const std::string& key,
   return dict.at(key);
 }
 
+c10::List<double> double_list(const std::array<double, 3>& values) {
+  return c10::List<double>(std::vector<double>(values.begin(), values.end()));
+}
+
+std::array<double, 3> rgb_values(const c10::IValue& value, const std::string& what,
+                                 const std::string& path) {
+  const auto list = value.toDoubleList();
+  NXT_CHECK(list.size() == 3, "checkpoint '", path, "': preprocess ", what, " has ", list.size(),
+            " values, expected 3 (RGB)");
+  return {list.get(0), list.get(1), list.get(2)};
+}
+
+c10::impl::GenericDict preprocess_dict(const Preprocess& p) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("stored_size", c10::List<int64_t>({p.stored_height, p.stored_width}));
+  dict.insert("resize_mode", p.resize_mode);
+  dict.insert("input_size", p.input_size);
+  dict.insert("mean", double_list(p.mean));
+  dict.insert("std", double_list(p.stddev));
+  return dict;
+}
+
+Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string& path) {
+  Preprocess p;
+  const auto stored = entry(dict, "stored_size", path).toIntList();
+  NXT_CHECK(stored.size() == 2, "checkpoint '", path, "': preprocess stored_size needs [H, W]");
+  p.stored_height = stored.get(0);
+  p.stored_width = stored.get(1);
+  p.resize_mode = entry(dict, "resize_mode", path).toStringRef();
+  p.input_size = entry(dict, "input_size", path).toInt();
+  p.mean = rgb_values(entry(dict, "mean", path), "mean", path);
+  p.stddev = rgb_values(entry(dict, "std", path), "std", path);
+  return p;
+}
+
 }  // namespace
 
 std::string model_signature(const std::string& arch, const StateDict& state) {
@@ -85,6 +120,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   dict.insert("classes", classes);
   dict.insert("dataset_fingerprint", checkpoint.dataset_fingerprint);
   dict.insert("model_signature", checkpoint.model_signature);
+  if (checkpoint.preprocess) dict.insert("preprocess", preprocess_dict(*checkpoint.preprocess));
   const std::vector<char> bytes = torch::pickle_save(dict);
   write_file_atomic(path, bytes.data(), bytes.size());
 }
@@ -96,7 +132,10 @@ Checkpoint load_checkpoint(const std::string& path) {
     value = torch::pickle_load(bytes);
   } catch (const c10::Error& e) {
     throw Error("cannot read checkpoint '" + path +
-                "' (truncated or corrupt?): " + e.what_without_backtrace());
+                "': it is not an nxt checkpoint, or it is truncated or corrupt (a file from "
+                "Python's torch.save goes through data_tools/convert_state_dict.py into "
+                "model.pretrained instead): " +
+                e.what_without_backtrace());
   }
   NXT_CHECK(value.isGenericDict(), "'", path, "' is not an nxt checkpoint");
   const auto dict = value.toGenericDict();
@@ -122,6 +161,8 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.classes.push_back(name.toStringRef());
   c.dataset_fingerprint = entry(dict, "dataset_fingerprint", path).toStringRef();
   c.model_signature = entry(dict, "model_signature", path).toStringRef();
+  if (dict.contains("preprocess"))
+    c.preprocess = preprocess_from(dict.at("preprocess").toGenericDict(), path);
   return c;
 }
 

@@ -2,6 +2,7 @@
 // torch.save's zip format, so Python's torch.load reads it and torch.load(path)["model"] is a
 // torchvision state dict. Written atomically by rank 0.
 #pragma once
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ struct TrainingPosition {
   int64_t correct = 0, seen = 0;
 };
 
+// How an image file becomes the model's input, so nxt_predict repeats training exactly:
+// pack_hdf5's decode and resize to the stored size, the evaluation resize to the model's input
+// size, then normalisation.
+struct Preprocess {
+  int64_t stored_height = 0, stored_width = 0;
+  std::string resize_mode;                 // pack_hdf5 --resize: stretch | crop | pad
+  int64_t input_size = 0;                  // data.image_size
+  std::array<double, 3> mean{}, stddev{};  // RGB, pixels in [0, 1]
+};
+
 struct Checkpoint {
   StateDict model;
   std::vector<char> optimizer;  // LibTorch's optimizer archive
@@ -30,7 +41,8 @@ struct Checkpoint {
   std::string config_yaml;
   std::vector<std::string> classes;
   std::string dataset_fingerprint;
-  std::string model_signature;  // arch + shape of every tensor: a resumed model must match
+  std::string model_signature;           // arch + shape of every tensor: a resumed model must match
+  std::optional<Preprocess> preprocess;  // absent in checkpoints of nxt before nxt_predict
 };
 
 inline constexpr const char* kCheckpointFormat = "nxt-checkpoint";

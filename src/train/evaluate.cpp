@@ -6,16 +6,32 @@
 
 namespace nxt {
 
+torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normalize,
+                          bool channels_last) {
+  const torch::Tensor input = normalize(images);  // NCHW sizes, channels-last memory
+  return channels_last ? input.contiguous(torch::MemoryFormat::ChannelsLast) : input.contiguous();
+}
+
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last) {
-  torch::Tensor images = normalize(batch.images);  // NCHW sizes, channels-last memory
-  images =
-      channels_last ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images.contiguous();
-  return {images, batch.labels.to(normalize.device(), /*non_blocking=*/batch.labels.is_pinned())};
+  return {model_input(batch.images, normalize, channels_last),
+          batch.labels.to(normalize.device(), /*non_blocking=*/batch.labels.is_pinned())};
 }
 
 namespace {
 
-MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec shard) {
+// Predictions are stored as class + 1 so that the ranks' vectors (0 where another rank owns the
+// sample) add up to every sample's prediction.
+void record(EvalDetails& details, const std::vector<int64_t>& indices, int64_t first,
+            const torch::Tensor& labels, const torch::Tensor& predicted) {
+  details.confusion.add(labels, predicted);
+  const torch::Tensor host = predicted.cpu();
+  for (int64_t row = 0; row < host.size(0); ++row)
+    details.predicted[static_cast<size_t>(indices[static_cast<size_t>(first + row)])] =
+        host[row].item<int64_t>() + 1;
+}
+
+MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec shard,
+                            EvalDetails* details) {
   LoaderOptions options = setup.loader;
   options.training = false;
   options.shard = shard;
@@ -28,7 +44,10 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
     const torch::Tensor loss_sum = torch::nn::functional::cross_entropy(
         logits, input.labels,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    const torch::Tensor correct = logits.argmax(1).eq(input.labels).sum();
+    const torch::Tensor predicted = logits.argmax(1);
+    const torch::Tensor correct = predicted.eq(input.labels).sum();
+    if (details)
+      record(*details, loader.indices(), batch->step * options.batch_size, input.labels, predicted);
     totals.add(loss_sum.item<double>(), correct.item<int64_t>(), input.labels.size(0));
   }
   return totals;
@@ -37,17 +56,23 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
 }  // namespace
 
 MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm,
-                      const std::string& mode) {
+                      const std::string& mode, EvalDetails* details) {
   torch::NoGradGuard no_grad;
+  if (details) details->predicted.assign(static_cast<size_t>(setup.reader->size()), 0);
   model->eval();
   MetricTotals mine;
   const int world = comm.world_size();
   if (mode == "sharded") {
-    mine = evaluate_shard(model, setup, {comm.rank(), world});
+    mine = evaluate_shard(model, setup, {comm.rank(), world}, details);
   } else {
     NXT_CHECK(mode == "rank0", "eval.mode: unknown mode '", mode, "'");
     if (comm.rank() == 0)
-      for (int r = 0; r < world; ++r) mine += evaluate_shard(model, setup, {r, world});
+      for (int r = 0; r < world; ++r) mine += evaluate_shard(model, setup, {r, world}, details);
+  }
+  if (details) {
+    details->confusion.sum_over_ranks(comm);
+    details->predicted = comm.all_reduce_integers(details->predicted, ReduceOp::kSum);
+    for (int64_t& p : details->predicted) --p;  // -1: never evaluated (cannot happen)
   }
   return mine.summed_over_ranks(comm);  // the caller restores its training mode
 }

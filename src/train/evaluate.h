@@ -5,12 +5,14 @@
 // in fixed point, so both modes give bit-identical accuracy and loss.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "common/torch_pch.h"
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "dist/communicator.h"
 #include "model/resnext.h"
+#include "train/confusion.h"
 #include "train/metrics.h"
 
 namespace nxt {
@@ -22,6 +24,10 @@ struct DeviceBatch {
 };
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last);
 
+// uint8 NHWC images (any device) -> the model's normalised float input on its device.
+torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normalize,
+                          bool channels_last);
+
 struct EvalSetup {
   const ImageReader* reader = nullptr;
   LoaderOptions loader;  // batch size, output size, threads; training and shard are set here
@@ -30,7 +36,13 @@ struct EvalSetup {
   bool bf16_autocast = false;
 };
 
+// What nxt_eval reports beyond the totals, gathered from all ranks.
+struct EvalDetails {
+  ConfusionMatrix confusion;       // construct with the class count
+  std::vector<int64_t> predicted;  // per sample of the split, in file order
+};
+
 MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm,
-                      const std::string& mode);
+                      const std::string& mode, EvalDetails* details = nullptr);
 
 }  // namespace nxt

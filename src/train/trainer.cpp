@@ -11,10 +11,12 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
+#include "data/dataset_format.h"
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "dist/backends.h"
 #include "dist/communicator.h"
+#include "dist/placement.h"
 #include "dist/reducer.h"
 #include "dist/replicas.h"
 #include "model/build.h"
@@ -26,39 +28,17 @@
 #include "train/progress.h"
 #include "train/stop_signals.h"
 
-#if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
-#include "dist/nccl_communicator.h"
-#endif
-
 namespace nxt {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-torch::Device pick_device(const RunConfig& run, const ProcessPlace& place) {
-  const bool cuda = run.device == "cuda" || (run.device == "auto" && torch::cuda::is_available());
-  if (!cuda) return torch::kCPU;
-  NXT_CHECK(torch::cuda::is_available(), "run.device is cuda but no CUDA device is available ",
-            "(or this LibTorch has no CUDA)");
-#if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
-  return cuda_device_for(place);
-#else
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(place.local_rank));
-#endif
-}
-
-int cpu_threads_per_rank(const RunConfig& run, const ProcessPlace& place) {
-  if (run.threads_per_rank) return static_cast<int>(*run.threads_per_rank);
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, place.local_size));
-}
 
 class Trainer {
  public:
   Trainer(const Config& config, const MpiSession& mpi)
       : config_(config),
         place_{mpi.rank(), mpi.world_size(), mpi.local_rank(), mpi.local_size()},
-        device_(pick_device(config.run, place_)) {}
+        device_(pick_device(config.run.device, place_)) {}
 
   int run(const std::string& resume);
   int evaluate_only(const std::string& checkpoint_path);
@@ -91,6 +71,7 @@ class Trainer {
   std::unique_ptr<PackedDataset> dataset_;
   std::unique_ptr<ImageReader> train_reader_, val_reader_;
   std::unique_ptr<Normalizer> normalize_;
+  Preprocess preprocess_;  // recorded in checkpoints for nxt_predict
   LoaderOptions loader_options_;
   ResNeXt model_{nullptr};
   std::unique_ptr<Communicator> comm_;
@@ -119,7 +100,7 @@ void Trainer::set_up_compute() {
   if (on_cuda()) {
     torch::globalContext().setBenchmarkCuDNN(config_.train.cudnn_benchmark);
   } else {
-    torch::set_num_threads(cpu_threads_per_rank(config_.run, place_));
+    torch::set_num_threads(cpu_threads_per_rank(config_.run.threads_per_rank, place_));
   }
   keep_large_buffers_for_reuse();
   single_threaded_opencv();
@@ -152,8 +133,13 @@ void Trainer::open_data() {
     val_reader_->cache_in_memory();
   }
   const bool imagenet = config_.data.normalize == "imagenet";
-  normalize_ = std::make_unique<Normalizer>(imagenet ? kImageNetMean : dataset_->mean(),
-                                            imagenet ? kImageNetStd : dataset_->stddev(), device_);
+  preprocess_ = {dataset_->height(),
+                 dataset_->width(),
+                 dataset_->attribute(format::kAttrResizeMode),
+                 config_.data.image_size,
+                 imagenet ? kImageNetMean : dataset_->mean(),
+                 imagenet ? kImageNetStd : dataset_->stddev()};
+  normalize_ = std::make_unique<Normalizer>(preprocess_.mean, preprocess_.stddev, device_);
   LoaderOptions& o = loader_options_;
   o.batch_size = config_.data.batch_size;
   o.output = {config_.data.image_size, config_.data.image_size};
@@ -182,9 +168,7 @@ void Trainer::open_data() {
 void Trainer::build_model() {
   model_ = nxt::build_model(config_.model, *config_.model.num_classes);
   model_->to(device_);
-  if (config_.train.channels_last)  // convolution weights only: the 4-D parameters
-    for (auto& p : model_->parameters())
-      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  if (config_.train.channels_last) use_channels_last(*model_);
   const auto state = parameters_and_buffers(*model_);
   check_same_structure(state, *comm_);
   broadcast_from_rank0(state, *comm_);
@@ -454,6 +438,7 @@ Checkpoint Trainer::checkpoint_now() const {
   c.classes = dataset_->classes();
   c.dataset_fingerprint = dataset_->fingerprint();
   c.model_signature = model_signature(config_.model.arch, c.model);
+  c.preprocess = preprocess_;
   return c;
 }
 

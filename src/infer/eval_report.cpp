@@ -1,0 +1,141 @@
+// Implements the evaluation report's text, CSV, JSON and PNG forms.
+#include "infer/eval_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "common/fs.h"
+#include "common/text_format.h"
+#include "infer/confusion_png.h"
+
+namespace nxt {
+namespace {
+
+std::string padded(const std::string& text, size_t width, bool right_align) {
+  if (text.size() >= width) return text;
+  const std::string fill(width - text.size(), ' ');
+  return right_align ? fill + text : text + fill;
+}
+
+std::string score_row(const std::string& name, size_t name_width, const ClassScores& s) {
+  return padded(name, name_width, false) + padded(fixed(s.precision, 4), 11, true) +
+         padded(fixed(s.recall, 4), 9, true) + padded(fixed(s.f1, 4), 9, true) +
+         padded(std::to_string(s.support), 9, true) + "\n";
+}
+
+std::string confusion_table(const EvalReport& r, size_t name_width) {
+  const int64_t k = r.confusion.classes();
+  size_t cell = 6;
+  for (const auto& name : r.classes) cell = std::max(cell, std::min<size_t>(name.size(), 12) + 1);
+  std::string out = padded("true \\ predicted", name_width, false);
+  for (const auto& name : r.classes) out += padded(name.substr(0, cell - 1), cell, true);
+  out += "\n";
+  for (int64_t row = 0; row < k; ++row) {
+    out += padded(r.classes[static_cast<size_t>(row)], name_width, false);
+    for (int64_t col = 0; col < k; ++col)
+      out += padded(std::to_string(r.confusion.count(row, col)), cell, true);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_report(const EvalReport& r) {
+  const ConfusionMatrix& c = r.confusion;
+  size_t name_width = std::string("true \\ predicted").size() + 2;
+  for (const auto& name : r.classes) name_width = std::max(name_width, name.size() + 2);
+  std::ostringstream out;
+  out << "checkpoint " << r.checkpoint << "\n"
+      << "data       " << r.data << " [" << r.split << "], " << c.total() << " images\n"
+      << "accuracy   " << fixed(c.accuracy(), 6) << " (" << c.correct() << "/" << c.total()
+      << "), mean loss " << fixed(r.mean_loss, 6) << "\n\n"
+      << padded("class", name_width, false) << "  precision   recall       f1  support\n";
+  const auto scores = class_scores(c);
+  for (size_t i = 0; i < scores.size(); ++i) out << score_row(r.classes[i], name_width, scores[i]);
+  out << score_row("macro avg", name_width, macro_average(scores)) << "\n"
+      << confusion_table(r, name_width);
+  return out.str();
+}
+
+std::string report_json(const EvalReport& r) {
+  const ConfusionMatrix& c = r.confusion;
+  const auto scores = class_scores(c);
+  std::ostringstream out;
+  out << "{\n  \"checkpoint\": " << json_string(r.checkpoint)
+      << ",\n  \"data\": " << json_string(r.data) << ",\n  \"split\": " << json_string(r.split)
+      << ",\n  \"images\": " << c.total() << ",\n  \"correct\": " << c.correct()
+      << ",\n  \"accuracy\": " << fixed(c.accuracy(), 8)
+      << ",\n  \"mean_loss\": " << fixed(r.mean_loss, 8) << ",\n  \"classes\": [";
+  for (size_t i = 0; i < r.classes.size(); ++i) out << (i ? ", " : "") << json_string(r.classes[i]);
+  out << "],\n  \"per_class\": [";
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const ClassScores& s = scores[i];
+    out << (i ? "," : "") << "\n    {\"class\": " << json_string(r.classes[i])
+        << ", \"precision\": " << fixed(s.precision, 8) << ", \"recall\": " << fixed(s.recall, 8)
+        << ", \"f1\": " << fixed(s.f1, 8) << ", \"support\": " << s.support << "}";
+  }
+  const ClassScores macro = macro_average(scores);
+  out << "\n  ],\n  \"macro_avg\": {\"precision\": " << fixed(macro.precision, 8)
+      << ", \"recall\": " << fixed(macro.recall, 8) << ", \"f1\": " << fixed(macro.f1, 8)
+      << "},\n  \"confusion_matrix\": [";
+  for (int64_t row = 0; row < c.classes(); ++row) {
+    out << (row ? ", " : "") << "[";
+    for (int64_t col = 0; col < c.classes(); ++col) out << (col ? ", " : "") << c.count(row, col);
+    out << "]";
+  }
+  out << "]\n}\n";
+  return out.str();
+}
+
+std::string per_class_csv(const EvalReport& r) {
+  std::string out = "class,precision,recall,f1,support,predicted,true_positives\n";
+  const auto scores = class_scores(r.confusion);
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const ClassScores& s = scores[i];
+    out += csv_field(r.classes[i]) + "," + fixed(s.precision, 8) + "," + fixed(s.recall, 8) + "," +
+           fixed(s.f1, 8) + "," + std::to_string(s.support) + "," + std::to_string(s.predicted) +
+           "," + std::to_string(s.true_positives) + "\n";
+  }
+  return out;
+}
+
+std::string confusion_csv(const EvalReport& r) {
+  std::string out = "true_class";
+  for (const auto& name : r.classes) out += "," + csv_field(name);
+  out += "\n";
+  for (int64_t row = 0; row < r.confusion.classes(); ++row) {
+    out += csv_field(r.classes[static_cast<size_t>(row)]);
+    for (int64_t col = 0; col < r.confusion.classes(); ++col)
+      out += "," + std::to_string(r.confusion.count(row, col));
+    out += "\n";
+  }
+  return out;
+}
+
+std::string predictions_csv(const EvalReport& r) {
+  std::string out = "index,path,true_class,predicted_class,correct\n";
+  for (size_t i = 0; i < r.predicted.size(); ++i) {
+    const auto truth = static_cast<size_t>(r.labels[i]);
+    const auto predicted = static_cast<size_t>(r.predicted[i]);
+    out += std::to_string(i) + "," + csv_field(i < r.paths.size() ? r.paths[i] : "") + "," +
+           csv_field(r.classes[truth]) + "," + csv_field(r.classes[predicted]) + "," +
+           (truth == predicted ? "1" : "0") + "\n";
+  }
+  return out;
+}
+
+void write_report_files(const EvalReport& r, const std::string& dir) {
+  make_dirs(dir);
+  write_file_atomic(dir + "/metrics.json", report_json(r));
+  write_file_atomic(dir + "/per_class.csv", per_class_csv(r));
+  write_file_atomic(dir + "/confusion.csv", confusion_csv(r));
+  write_file_atomic(dir + "/predictions.csv", predictions_csv(r));
+  const std::string title = "confusion matrix, " + r.split + " split, accuracy " +
+                            fixed(100 * r.confusion.accuracy(), 2) + "%";
+  const std::vector<unsigned char> png = confusion_png(r.confusion, r.classes, title);
+  write_file_atomic(dir + "/confusion.png", png.data(), png.size());
+}
+
+}  // namespace nxt

@@ -1,0 +1,31 @@
+// A trained model ready to apply: a training checkpoint (best.pt, last.pt) rebuilt from the
+// config it embeds, with its weights, class names and preprocessing, in eval mode on a device.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/torch_pch.h"
+#include "model/resnext.h"
+#include "train/checkpoint.h"
+
+namespace nxt {
+
+struct InferenceModel {
+  ResNeXt model{nullptr};
+  Config config;  // the training run's resolved config
+  std::vector<std::string> classes;
+  Preprocess preprocess;
+  torch::Device device{torch::kCPU};
+  bool channels_last = false;
+  bool bf16_autocast = false;  // CUDA only, as the run trained
+
+  // Logits (float) for a normalised float NCHW batch on `device`.
+  torch::Tensor logits(const torch::Tensor& images) const;
+};
+
+// Errors name `path` and say what is wrong: missing, not an nxt checkpoint, or written by an
+// nxt too old to record its preprocessing.
+InferenceModel load_inference_model(const std::string& path, torch::Device device);
+
+}  // namespace nxt

@@ -1,0 +1,80 @@
+// Implements the three prediction formats.
+#include "infer/prediction_writer.h"
+
+#include "common/enum_names.h"
+#include "common/text_format.h"
+
+namespace nxt {
+namespace {
+
+const EnumNames<PredictionFormat> kFormatNames = {
+    {PredictionFormat::kText, "text"},
+    {PredictionFormat::kCsv, "csv"},
+    {PredictionFormat::kJsonl, "jsonl"},
+};
+
+}  // namespace
+
+PredictionFormat parse_prediction_format(const std::string& name) {
+  return enum_from_name(name, kFormatNames, "--format");
+}
+
+PredictionWriter::PredictionWriter(std::ostream& out, PredictionFormat format,
+                                   std::vector<std::string> classes, int64_t topk)
+    : out_(out), format_(format), classes_(std::move(classes)), topk_(topk) {
+  if (format_ != PredictionFormat::kCsv) return;
+  out_ << "path";
+  for (int64_t j = 1; j <= topk_; ++j) out_ << ",class_" << j << ",probability_" << j;
+  out_ << ",error\n";
+}
+
+void PredictionWriter::write(const Prediction& p) {
+  switch (format_) {
+    case PredictionFormat::kText:
+      write_text(p);
+      break;
+    case PredictionFormat::kCsv:
+      write_csv(p);
+      break;
+    case PredictionFormat::kJsonl:
+      write_jsonl(p);
+      break;
+  }
+  out_.flush();  // a long run shows its progress line by line
+}
+
+void PredictionWriter::write_text(const Prediction& p) {
+  out_ << p.path << ":";
+  if (!p.error.empty()) {
+    out_ << " error: " << p.error << "\n";
+    return;
+  }
+  for (size_t j = 0; j < p.classes.size(); ++j)
+    out_ << (j ? ", " : " ") << name(p.classes[j]) << " " << fixed(p.probability[j], 4);
+  out_ << "\n";
+}
+
+void PredictionWriter::write_csv(const Prediction& p) {
+  out_ << csv_field(p.path);
+  for (int64_t j = 0; j < topk_; ++j) {
+    const bool have = static_cast<size_t>(j) < p.classes.size();
+    out_ << "," << (have ? csv_field(name(p.classes[j])) : "") << ","
+         << (have ? fixed(p.probability[j], 6) : "");
+  }
+  out_ << "," << csv_field(p.error) << "\n";
+}
+
+void PredictionWriter::write_jsonl(const Prediction& p) {
+  out_ << "{\"path\": " << json_string(p.path);
+  if (!p.error.empty()) {
+    out_ << ", \"error\": " << json_string(p.error) << "}\n";
+    return;
+  }
+  out_ << ", \"top\": [";
+  for (size_t j = 0; j < p.classes.size(); ++j)
+    out_ << (j ? ", " : "") << "{\"class\": " << json_string(name(p.classes[j]))
+         << ", \"probability\": " << fixed(p.probability[j], 6) << "}";
+  out_ << "]}\n";
+}
+
+}  // namespace nxt
