@@ -15,6 +15,8 @@ PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # tests
   libgtest-dev googletest
+  # cluster/ tests: a one-host Slurm (tests/slurm/local_slurm.sh)
+  slurm-wlm slurmctld slurmd slurm-client munge
   # benchmarks: peak memory and ratios
   time bc
   # Python interop tests, benchmarks and curves (run with /usr/bin/python3)

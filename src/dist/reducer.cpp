@@ -56,7 +56,11 @@ struct Reducer::State {
       int64_t offset = 0;
       for (size_t k : bucket.members) {
         torch::Tensor& p = parameters[k].tensor;
-        p.mutable_grad() = bucket.buffer.slice(0, offset, offset + p.numel()).view(p.sizes());
+        // The view takes the parameter's own strides (channels-last conv weights included), so
+        // autograd accumulates into it in place without a layout mismatch.
+        NXT_CHECK(p.is_non_overlapping_and_dense(), "parameter '", parameters[k].name,
+                  "' is not dense; its gradient cannot be a bucket view");
+        p.mutable_grad() = bucket.buffer.as_strided(p.sizes(), p.strides(), offset);
         offset += p.numel();
       }
     }
