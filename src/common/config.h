@@ -65,7 +65,10 @@ struct TrainConfig {
   int64_t grad_accum = 1;     // micro-batches per optimizer step
   double clip_grad_norm = 0;  // 0 = off
   double label_smoothing = 0;
-  bool skip_nonfinite = false;         // skip a step whose loss is NaN/Inf instead of stopping
+  bool skip_nonfinite = false;  // skip a step whose loss is NaN/Inf instead of stopping
+  // Read the training loss/accuracy off the device (and check for NaN) every N steps;
+  // nullopt = auto: every step on CPU, every 25 on CUDA (no host sync in between).
+  std::optional<int64_t> metrics_every_steps;
   int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
   double log_every_seconds = 30;       // progress lines when not on a terminal
   std::string amp = "bf16";            // CUDA: bf16 | none (CPU always fp32)

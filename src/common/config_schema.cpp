@@ -257,6 +257,10 @@ std::vector<ConfigKey> build_schema() {
             "cross-entropy label smoothing", at_least_real(0)),
       field("train.skip_nonfinite", &C::train, &TrainConfig::skip_nonfinite,
             "skip steps with a NaN/Inf loss instead of stopping with an error"),
+      field("train.metrics_every_steps", &C::train, &TrainConfig::metrics_every_steps,
+            "read loss/accuracy off the device and check for NaN every N steps (auto: 1 on "
+            "CPU, 25 on CUDA; skip_nonfinite needs 1)",
+            auto_or_at_least(1)),
       field("train.checkpoint_every_steps", &C::train, &TrainConfig::checkpoint_every_steps,
             "also write last.pt every N steps (0 = at each epoch end only)", at_least(0)),
       field("train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,

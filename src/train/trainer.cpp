@@ -23,6 +23,7 @@
 #include "train/checkpoint.h"
 #include "train/curves.h"
 #include "train/evaluate.h"
+#include "train/memory_stats.h"
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/progress.h"
@@ -50,12 +51,21 @@ class Trainer {
   void prepare_run_folder();
   void resume_from(const std::string& resume);
   bool train_epoch(int64_t epoch);  // false when stopped by a signal
-  struct StepResult {
-    double loss_sum = 0;  // summed per-sample loss of this rank's micro-batches
-    int64_t correct = 0, seen = 0;
+  // Training metrics accumulate on the device and are read (a host sync) only every
+  // metrics_every_ steps, at checkpoints and at the epoch's end.
+  struct PendingMetrics {
+    torch::Tensor loss_sum;  // double scalar: summed per-sample loss of this rank's samples
+    torch::Tensor correct;   // int64 scalar
+    int64_t seen = 0;
+    // The step in progress, added to the above unless it is skipped.
+    torch::Tensor step_loss_sum, step_correct;
+    int64_t step_seen = 0;
+    int64_t since_global_step = 0;  // global_step at the last read
   };
-  StepResult run_step(EpochLoader& loader, int64_t epoch);
-  void check_step(const StepResult& step, int64_t epoch, bool* stop);
+  void run_step(EpochLoader& loader, int64_t epoch);
+  void check_step(int64_t epoch, bool* stop);
+  void flush_metrics(int64_t epoch);
+  void reset_pending();
   void finish_epoch(int64_t epoch, const MetricTotals& train, double seconds);
   MetricTotals evaluate_val();
   void set_training_mode();
@@ -84,7 +94,10 @@ class Trainer {
   std::unique_ptr<CurvePlotter> curves_;
   std::string run_dir_;
   TrainingPosition position_;
-  MetricTotals epoch_totals_;  // this rank's, for the epoch in progress
+  MetricTotals epoch_totals_;  // this rank's, for the epoch in progress (read so far)
+  PendingMetrics pending_;     // this rank's, not read yet
+  int64_t metrics_every_ = 1;
+  double last_loss_ = 0;  // mean loss at the last read, for the progress line
   int64_t steps_per_epoch_ = 0;
   double lr_ = 0;
   // Where this rank's epoch time goes (seconds): waiting for data, forward + backward, waiting
@@ -106,6 +119,12 @@ void Trainer::set_up_compute() {
   single_threaded_opencv();
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   comm_ = make_communicator(config_.dist.backend, device_, place_);
+  metrics_every_ = config_.train.metrics_every_steps.value_or(on_cuda() ? 25 : 1);
+  if (config_.train.skip_nonfinite && metrics_every_ != 1) {
+    log::warn() << "train.skip_nonfinite reads every step's loss: metrics_every_steps "
+                << metrics_every_ << " -> 1";
+    metrics_every_ = 1;
+  }
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
@@ -270,17 +289,23 @@ void Trainer::set_training_mode() {
 bool Trainer::train_epoch(int64_t epoch) {
   set_training_mode();
   time_split_ = {};
+  reset_peak_memory(device_);
   const auto start = Clock::now();
   EpochLoader loader(*train_reader_, loader_options_, epoch,
                      position_.step_in_epoch * config_.train.grad_accum);
   Progress progress(is_rank0(), epoch + 1, steps_per_epoch_, config_.train.log_every_seconds);
+  reset_pending();
   while (position_.step_in_epoch < steps_per_epoch_) {
-    const StepResult step = run_step(loader, epoch);
-    check_step(step, epoch, &stop_);
-    progress.update(position_.step_in_epoch, step.loss_sum / std::max<int64_t>(1, step.seen),
-                    step.seen * place_.world_size);
+    run_step(loader, epoch);
+    check_step(epoch, &stop_);
     const int64_t every = config_.train.checkpoint_every_steps;
-    if (stop_ || (every > 0 && position_.global_step % every == 0)) save_last();
+    const bool checkpoint = stop_ || (every > 0 && position_.global_step % every == 0);
+    if (checkpoint || position_.global_step % metrics_every_ == 0 ||
+        position_.step_in_epoch == steps_per_epoch_)
+      flush_metrics(epoch);
+    progress.update(position_.step_in_epoch, last_loss_,
+                    config_.data.batch_size * config_.train.grad_accum * place_.world_size);
+    if (checkpoint) save_last();
     if (stop_) {
       progress.finish();
       return false;
@@ -292,11 +317,11 @@ bool Trainer::train_epoch(int64_t epoch) {
   return true;
 }
 
-Trainer::StepResult Trainer::run_step(EpochLoader& loader, int64_t epoch) {
+void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   const int64_t micro_batches = config_.train.grad_accum;
-  StepResult step;
-  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kDouble));
-  torch::Tensor correct = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kLong));
+  pending_.step_loss_sum.zero_();
+  pending_.step_correct.zero_();
+  pending_.step_seen = 0;
   const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
       config_.train.label_smoothing);
   auto mark = Clock::now();
@@ -320,29 +345,25 @@ Trainer::StepResult Trainer::run_step(EpochLoader& loader, int64_t epoch) {
       loss = torch::nn::functional::cross_entropy(logits, input.labels, loss_options);
     }
     (loss / static_cast<double>(micro_batches)).backward();
-    loss_sum += loss.detach().to(torch::kDouble) * input.labels.size(0);
-    correct += logits.detach().argmax(1).eq(input.labels).sum();
-    step.seen += input.labels.size(0);
+    pending_.step_loss_sum += loss.detach().to(torch::kDouble) * input.labels.size(0);
+    pending_.step_correct += logits.detach().argmax(1).eq(input.labels).sum();
+    pending_.step_seen += input.labels.size(0);
     lap(time_split_.compute);
   }
   reducer_->finish_backward();
   lap(time_split_.communication);
-  step.loss_sum = loss_sum.item<double>();
-  step.correct = correct.item<int64_t>();
-  return step;
 }
 
-void Trainer::check_step(const StepResult& step, int64_t epoch, bool* stop) {
+void Trainer::check_step(int64_t epoch, bool* stop) {
   const auto start = Clock::now();
-  const bool nonfinite = !std::isfinite(step.loss_sum);
+  // With skip_nonfinite the step's loss is read now (metrics_every_ is 1), so a bad step is
+  // skipped before it reaches the weights; otherwise flush_metrics() stops the run.
+  const bool nonfinite =
+      config_.train.skip_nonfinite && !std::isfinite(pending_.step_loss_sum.item<double>());
   // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
   // request, so all take the same branch.
   const auto flags = comm_->all_reduce_integers({stop_signal_number(), nonfinite}, ReduceOp::kMax);
   if (flags[1]) {
-    NXT_CHECK(config_.train.skip_nonfinite, "the loss is NaN or Inf at epoch ", epoch + 1,
-              ", step ", position_.step_in_epoch + 1, " (global step ", position_.global_step + 1,
-              ") on some rank; no checkpoint was written for it. Lower optim.lr, add warmup or "
-              "clipping, or set train.skip_nonfinite: true");
     log::warn() << "skipping step " << position_.global_step + 1 << ": NaN or Inf loss";
     reducer_->zero_grad();
   } else {
@@ -352,7 +373,9 @@ void Trainer::check_step(const StepResult& step, int64_t epoch, bool* stop) {
     set_lr(*optimizer_, lr_);
     optimizer_->step();
     reducer_->zero_grad();
-    epoch_totals_.add(step.loss_sum, step.correct, step.seen);
+    pending_.loss_sum += pending_.step_loss_sum;  // device ops: no host sync
+    pending_.correct += pending_.step_correct;
+    pending_.seen += pending_.step_seen;
   }
   ++position_.step_in_epoch;
   ++position_.global_step;
@@ -395,6 +418,39 @@ int Trainer::evaluate_only(const std::string& checkpoint_path) {
   return 0;
 }
 
+void Trainer::reset_pending() {
+  const auto on_device = torch::TensorOptions(device_);
+  pending_.loss_sum = torch::zeros({}, on_device.dtype(torch::kDouble));
+  pending_.step_loss_sum = torch::zeros({}, on_device.dtype(torch::kDouble));
+  pending_.correct = torch::zeros({}, on_device.dtype(torch::kLong));
+  pending_.step_correct = torch::zeros({}, on_device.dtype(torch::kLong));
+  pending_.seen = 0;
+  pending_.since_global_step = position_.global_step;
+}
+
+void Trainer::flush_metrics(int64_t epoch) {
+  const double loss_sum = pending_.loss_sum.item<double>();  // the host sync
+  const int64_t correct = pending_.correct.item<int64_t>();
+  const bool nonfinite = !std::isfinite(loss_sum);
+  const bool any_nonfinite =
+      comm_->all_reduce_integers({nonfinite ? 1 : 0}, ReduceOp::kMax).front() != 0;
+  if (any_nonfinite) {
+    const int64_t steps = position_.global_step - pending_.since_global_step;
+    const int64_t last = position_.step_in_epoch;
+    const std::string where =
+        steps <= 1 ? "step " + std::to_string(last)
+                   : "steps " + std::to_string(last - steps + 1) + "-" + std::to_string(last);
+    throw Error("the loss is NaN or Inf at epoch " + std::to_string(epoch + 1) + ", " + where +
+                " on some rank; no checkpoint was written for it. Lower optim.lr, add warmup or "
+                "clipping, or set train.skip_nonfinite: true");
+  }
+  if (pending_.seen > 0) {
+    epoch_totals_.add(loss_sum, correct, pending_.seen);
+    last_loss_ = loss_sum / pending_.seen;
+  }
+  reset_pending();
+}
+
 void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seconds) {
   const MetricTotals val = evaluate_val();
   EpochRecord record{epoch + 1,         train.accuracy(),
@@ -419,7 +475,7 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seco
                   "%.1f%%, optimizer %.1f%%",
                   100 * t.compute / total, 100 * t.data / total, 100 * t.communication / total,
                   100 * t.optimizer / total);
-    log::info() << split;
+    log::info() << split << "; rank 0 " << peak_memory_text(device_);
     csv_->append(record);
     const Checkpoint checkpoint = checkpoint_now();
     if (improved) save_checkpoint(checkpoint, run_file("best.pt"));

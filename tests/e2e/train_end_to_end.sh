@@ -36,4 +36,11 @@ assert 'conv1.weight' in m and 'fc.weight' in m and 'layer1.0.bn1.running_mean' 
 assert m['fc.weight'].shape[0] == 3 and c['classes'] == ['circle', 'square', 'triangle']
 print('python reads best.pt:', len(m), 'tensors, best val acc', c['best_val_acc'])
 " || fail "Python cannot read best.pt"
+# Metrics read off the device every 5 steps (the CUDA default is 25) give the same metrics.
+run_bounded 300 "$work/out5" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" "${learn[@]}" \
+  --set train.metrics_every_steps=5 --set run.name=every5 >/dev/null
+[[ $code -eq 0 ]] || fail "training with metrics_every_steps=5 exited $code"
+diff <(cut -d, -f1-6 "$run/metrics.csv") <(cut -d, -f1-6 "$work/runs/every5/metrics.csv") ||
+  fail "metrics differ when read every 5 steps"
+grep -q "peak RSS [0-9.]* GiB" "$work/out" || fail "no peak memory in the epoch log"
 echo "PASS: best val acc $best_acc, files valid"
