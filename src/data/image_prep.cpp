@@ -141,7 +141,11 @@ cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes, int min_side) {
   }
   cv::Mat decoded;
   try {
+#if defined(NXT_HAVE_IMAGE_CODECS)
     decoded = cv::imdecode(bytes, flags);
+#else
+    throw Error("this nxt was built without image decoding (NXT_WITH_IMAGE_CODECS=OFF)");
+#endif
   } catch (const cv::Exception& e) {
     throw Error(std::string("cannot decode: ") + e.what());
   }

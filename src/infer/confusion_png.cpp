@@ -76,7 +76,11 @@ std::vector<unsigned char> confusion_png(const ConfusionMatrix& confusion,
     }
   }
   std::vector<unsigned char> png;
+#if defined(NXT_HAVE_IMAGE_CODECS)
   NXT_CHECK(cv::imencode(".png", image, png), "confusion_png: PNG encoding failed");
+#else
+  throw Error("this nxt was built without image encoding (NXT_WITH_IMAGE_CODECS=OFF)");
+#endif
   return png;
 }
 
