@@ -33,8 +33,9 @@ int run(CommandLine& cli) {
   nxt::single_threaded_opencv();  // parallel across files instead
   const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
   const std::vector<std::string> files = nxt::collect_image_files(cli.inputs);
-  const int64_t topk = std::clamp<int64_t>(cli.options.topk, 1, model.classes.size());
-  nxt::PredictionWriter writer(std::cout, format, model.classes, topk);
+  // More classes than the model has, or fewer than one, is taken as "all" / "the best".
+  cli.options.topk = std::clamp<int64_t>(cli.options.topk, 1, model.classes.size());
+  nxt::PredictionWriter writer(std::cout, format, model.classes, cli.options.topk);
   int64_t failed = 0;
   nxt::predict_files(model, files, cli.options, [&](const nxt::Prediction& prediction) {
     writer.write(prediction);

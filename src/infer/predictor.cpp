@@ -47,11 +47,13 @@ void classify(const InferenceModel& model, const Normalizer& normalize, const De
       model_input(batch.images.to(model.device), normalize, model.channels_last);
   const auto [probability, index] = torch::softmax(model.logits(input), 1).topk(topk, 1);
   const torch::Tensor p = probability.cpu(), k = index.cpu();
+  const auto p_rows = p.accessor<float, 2>();
+  const auto k_rows = k.accessor<int64_t, 2>();
   for (size_t row = 0; row < batch.decoded.size(); ++row) {
     Prediction& out = predictions[batch.decoded[row] - batch.first];
     for (int64_t j = 0; j < topk; ++j) {
-      out.classes.push_back(k[static_cast<int64_t>(row)][j].item<int64_t>());
-      out.probability.push_back(p[static_cast<int64_t>(row)][j].item<float>());
+      out.classes.push_back(k_rows[static_cast<int64_t>(row)][j]);
+      out.probability.push_back(p_rows[static_cast<int64_t>(row)][j]);
     }
   }
 }
@@ -73,7 +75,9 @@ void predict_files(const InferenceModel& model, const std::vector<std::string>& 
                    const PredictOptions& options,
                    const std::function<void(const Prediction&)>& emit) {
   NXT_CHECK(options.batch_size >= 1, "batch size must be >= 1, got ", options.batch_size);
-  const int64_t topk = std::clamp<int64_t>(options.topk, 1, model.classes.size());
+  const int64_t topk = options.topk;
+  NXT_CHECK(topk >= 1 && topk <= static_cast<int64_t>(model.classes.size()),
+            "top-k must be in [1, ", model.classes.size(), "], got ", topk);
   const size_t batch_size = static_cast<size_t>(options.batch_size);
   const size_t batches = (files.size() + batch_size - 1) / batch_size;
   const Normalizer normalize(model.preprocess.mean, model.preprocess.stddev, model.device);

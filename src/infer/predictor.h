@@ -21,8 +21,8 @@ struct Prediction {
 
 struct PredictOptions {
   int64_t batch_size = 32;
-  int threads = 1;  // decoding threads
-  int64_t topk = 5;
+  int threads = 1;   // decoding threads
+  int64_t topk = 5;  // 1 .. the class count
 };
 
 // Calls `emit` once per file, in the order of `files`.
