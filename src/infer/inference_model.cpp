@@ -4,17 +4,16 @@
 #include <filesystem>
 
 #include "common/check.h"
-#include "common/compat.h"
 #include "model/build.h"
 #include "model/state_dict_io.h"
+#include "train/evaluate.h"
 
 namespace nxt {
 
 torch::Tensor InferenceModel::logits(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;
-  const compat::CudaAutocastGuard autocast(bf16_autocast, torch::kBFloat16);
   ResNeXt net = model;  // a handle: forward() is not const, the weights do not change
-  return net->forward(images).to(torch::kFloat);
+  return eval_logits(net, images, bf16_autocast);
 }
 
 InferenceModel load_inference_model(const std::string& path, torch::Device device) {

@@ -30,7 +30,4 @@ void predict_files(const InferenceModel& model, const std::vector<std::string>& 
                    const PredictOptions& options,
                    const std::function<void(const Prediction&)>& emit);
 
-// The uint8 HWC image the model sees for `path` (before normalisation), as in training.
-torch::Tensor prepared_image(const std::string& path, const Preprocess& preprocess);
-
 }  // namespace nxt

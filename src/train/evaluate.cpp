@@ -12,6 +12,11 @@ torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normali
   return channels_last ? input.contiguous(torch::MemoryFormat::ChannelsLast) : input.contiguous();
 }
 
+torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast) {
+  const compat::CudaAutocastGuard autocast(bf16_autocast, torch::kBFloat16);
+  return model->forward(input).to(torch::kFloat);
+}
+
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last) {
   return {model_input(batch.images, normalize, channels_last),
           batch.labels.to(normalize.device(), /*non_blocking=*/batch.labels.is_pinned())};
@@ -39,8 +44,7 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
   MetricTotals totals;
   while (auto batch = loader.next()) {
     const DeviceBatch input = to_device(*batch, *setup.normalize, setup.channels_last);
-    const compat::CudaAutocastGuard autocast(setup.bf16_autocast, torch::kBFloat16);
-    const torch::Tensor logits = model->forward(input.images).to(torch::kFloat);
+    const torch::Tensor logits = eval_logits(model, input.images, setup.bf16_autocast);
     const torch::Tensor loss_sum = torch::nn::functional::cross_entropy(
         logits, input.labels,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));

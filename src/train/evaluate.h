@@ -36,6 +36,10 @@ struct EvalSetup {
   bool bf16_autocast = false;
 };
 
+// The model's float logits for a prepared input, under bf16 autocast when asked (CUDA); the
+// caller holds the NoGradGuard. Evaluation and inference (infer/) share it.
+torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast);
+
 // What nxt_eval reports beyond the totals, gathered from all ranks.
 struct EvalDetails {
   ConfusionMatrix confusion;       // construct with the class count
