@@ -2,6 +2,7 @@
 // either prints the model summary (no dataset, no MPI) or starts the distributed job.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "common/check.h"
@@ -44,12 +45,33 @@ int list_keys() {
   return 0;
 }
 
+// NXT_EXIT_STATUS_FILE: rank 0 leaves its exit status there, so a batch script decides on a
+// requeue (75) from what rank 0 did, not from how the launcher reports many ranks' exits.
+// Not written when rank 0 is killed (by a peer's MPI_Abort, for one): no file means failure.
+void write_exit_status(const nxt::MpiSession& mpi, int code) {
+  const char* path = std::getenv("NXT_EXIT_STATUS_FILE");
+  if (mpi.rank() != 0 || !path || !*path) return;
+  try {
+    nxt::write_file_atomic(path, std::to_string(code) + "\n");
+  } catch (const std::exception& e) {
+    nxt::log::warn() << "NXT_EXIT_STATUS_FILE: " << e.what();
+  }
+}
+
 int run_job(int argc, char** argv, const CommandLine& cli) {
   nxt::MpiSession mpi(&argc, &argv);
-  const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
-  nxt::log::info() << "resolved config:\n" << nxt::to_yaml(config);
-  if (!cli.evaluate.empty()) return nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
-  return nxt::run_training(config, cli.resume, mpi);
+  try {
+    const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
+    nxt::log::info() << "resolved config:\n" << nxt::to_yaml(config);
+    const int code = cli.evaluate.empty()
+                         ? nxt::run_training(config, cli.resume, mpi)
+                         : nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
+    write_exit_status(mpi, code);
+    return code;
+  } catch (...) {
+    write_exit_status(mpi, 1);
+    throw;
+  }
 }
 
 }  // namespace

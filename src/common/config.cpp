@@ -3,6 +3,7 @@
 #include "common/config.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/check.h"
@@ -110,6 +111,13 @@ void validate(const Config& config, const std::string& source) {
 }
 
 }  // namespace
+
+std::string default_out_dir() {
+  if (const char* out = std::getenv("NXT_OUT_DIR"); out && *out) return out;
+  if (const char* scratch = std::getenv("SCRATCH"); scratch && *scratch)
+    return std::string(scratch) + "/nxt-runs";
+  return "runs";
+}
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::vector<std::string>& overrides) {

@@ -8,9 +8,13 @@
 
 namespace nxt {
 
+// Where run folders go unless the config says: $NXT_OUT_DIR, else $SCRATCH/nxt-runs (a
+// cluster's scratch file system, where checkpoints belong), else "runs".
+std::string default_out_dir();
+
 struct RunConfig {
   std::string name = "default";
-  std::string out_dir = "runs";
+  std::string out_dir = default_out_dir();  // NXT_OUT_DIR, else $SCRATCH/nxt-runs, else runs
   int64_t seed = 42;
   std::string device = "auto";              // auto (CUDA when available) | cpu | cuda
   std::optional<int64_t> threads_per_rank;  // CPU compute threads; nullopt = cores / local ranks

@@ -172,7 +172,7 @@ std::vector<ConfigKey> build_schema() {
   using C = Config;
   return {
       field("run.name", &C::run, &RunConfig::name, "run folder name under run.out_dir"),
-      field("run.out_dir", &C::run, &RunConfig::out_dir, "folder that holds run folders"),
+      field("run.out_dir", &C::run, &RunConfig::out_dir, "folder that holds run folders (default: $NXT_OUT_DIR, else $SCRATCH/nxt-runs, else runs)"),
       field("run.seed", &C::run, &RunConfig::seed, "seed for init, sampling and augmentation",
             at_least(0)),
       field("run.device", &C::run, &RunConfig::device, "auto (CUDA when available), cpu or cuda",

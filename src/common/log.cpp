@@ -48,7 +48,7 @@ Line::~Line() {
   }
   const std::string line = prefix(level_) + text_.str() + "\n";
   std::lock_guard<std::mutex> lock(g_mutex);
-  std::FILE* stream = level_ == Level::kInfo ? stdout : stderr;
+  std::FILE* stream = level_ == Level::kInfo || level_ == Level::kAll ? stdout : stderr;
   std::fputs(line.c_str(), stream);
   std::fflush(stream);
   if (g_file.is_open()) g_file << line << std::flush;

@@ -1,12 +1,13 @@
 // Rank-aware logging: "[HH:MM:SS r<rank>] message". Info lines print on rank 0 only unless
-// set_info_on_all_ranks(true); warnings and errors print on every rank, to stderr.
+// set_info_on_all_ranks(true); `all` lines print on every rank (to stdout, like info);
+// warnings and errors print on every rank, to stderr.
 #pragma once
 #include <sstream>
 #include <string>
 
 namespace nxt::log {
 
-enum class Level { kInfo, kWarn, kError };
+enum class Level { kInfo, kAll, kWarn, kError };
 
 void set_info_on_all_ranks(bool enabled);
 // Also appends every line this rank prints to `path` (rank 0's log.txt); "" stops it.
@@ -32,6 +33,9 @@ class Line {
 
 inline Line info() {
   return Line(Level::kInfo);
+}
+inline Line all() {
+  return Line(Level::kAll);
 }
 inline Line warn() {
   return Line(Level::kWarn);

@@ -1,6 +1,8 @@
 // Implements the HDF5 handle and attribute/string helpers.
 #include "data/h5.h"
 
+#include <filesystem>
+
 #include "common/check.h"
 
 namespace nxt::h5 {
@@ -76,13 +78,41 @@ Handle create_file(const std::string& path) {
                  "create '" + path + "'");
 }
 
+std::string library_error_text() {
+  std::string text;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
+        auto& joined = *static_cast<std::string*>(out);
+        if (error->desc && *error->desc) joined += (joined.empty() ? "" : "; ") + std::string(error->desc);
+        return 0;
+      },
+      &text);
+  return text.empty() ? "no detail from HDF5" : text;
+}
+
+// Read-only opens take no file lock: a lock fails on Lustre, GPFS and NFS mounts without flock,
+// and many ranks only read the file anyway.
 Handle open_file_readonly(const std::string& path) {
   silence_library_errors();
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+#if (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7) || \
+    (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 12 && H5_VERS_RELEASE >= 1) || \
+    (H5_VERS_MAJOR == 1 && H5_VERS_MINOR > 12) || H5_VERS_MAJOR > 1
+  H5Pset_file_locking(access, /*use_file_locking=*/false, /*ignore_when_disabled=*/true);
+#else
+  setenv("HDF5_USE_FILE_LOCKING", "FALSE", /*overwrite=*/0);
+#endif
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access);
   if (id < 0) {
+    const std::string detail = library_error_text();  // before any other HDF5 call clears it
+    std::error_code error;
+    if (!std::filesystem::exists(path, error))
+      throw Error("'" + path + "' does not exist (data.path or the file name is wrong, or this " +
+                  "node does not see that file system)");
     if (H5Fis_hdf5(path.c_str()) <= 0)
-      throw Error("'" + path + "' is missing, unreadable, or not an HDF5 file");
-    throw Error("cannot open HDF5 file '" + path + "' (truncated or corrupt?)");
+      throw Error("'" + path + "' is unreadable or not an HDF5 file (HDF5: " + detail + ")");
+    throw Error("cannot open HDF5 file '" + path + "' (HDF5: " + detail + ")");
   }
   return Handle(id, H5Fclose);
 }

@@ -35,7 +35,10 @@ std::mutex& library_mutex();
 void silence_library_errors();
 
 Handle create_file(const std::string& path);
+// Without file locking (see h5.cpp); errors name the file and keep HDF5's own reason.
 Handle open_file_readonly(const std::string& path);
+// HDF5's error stack of the last failed call on this thread, as one line.
+std::string library_error_text();
 Handle create_group(hid_t parent, const std::string& name);
 Handle open_dataset(hid_t parent, const std::string& name, const std::string& file_for_errors);
 bool exists(hid_t parent, const std::string& path);

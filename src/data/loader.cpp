@@ -5,25 +5,26 @@
 
 namespace nxt {
 
-int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last) {
-  return batches_in(train_shard_size(samples, world, drop_last), batch_size);
+int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last,
+                              int64_t start) {
+  return batches_in(train_shard_size(samples, world, drop_last, start), batch_size);
 }
 
 EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64_t epoch,
-                         int64_t start_step)
+                         int64_t start_position)
     : reader_(reader), options_(std::move(options)), epoch_(epoch) {
   NXT_CHECK(options_.batch_size >= 1, "batch size must be at least 1");
+  NXT_CHECK(start_position >= 0 && (options_.training || start_position == 0),
+            "cannot start epoch ", epoch, " at sample ", start_position);
+  start_position_ = start_position;
   indices_ = options_.training ? train_shard(reader.size(), options_.seed, epoch, options_.shard,
-                                             options_.drop_last)
+                                             options_.drop_last, start_position)
                                : eval_shard(reader.size(), options_.shard);
   steps_ = batches_in(samples(), options_.batch_size);
-  NXT_CHECK(start_step >= 0 && start_step <= steps_, "cannot start epoch ", epoch, " at step ",
-            start_step, ": it has ", steps_, " steps");
-  start_step_ = start_step;
   pipeline_ = std::make_unique<OrderedPipeline<Batch>>(
-      static_cast<size_t>(steps_ - start_step_), static_cast<size_t>(options_.threads),
+      static_cast<size_t>(steps_), static_cast<size_t>(options_.threads),
       static_cast<size_t>(std::max(options_.prefetch, 1)),
-      [this](size_t i) { return make_batch(start_step_ + static_cast<int64_t>(i)); });
+      [this](size_t i) { return make_batch(static_cast<int64_t>(i)); });
 }
 
 std::optional<Batch> EpochLoader::next() {
@@ -41,6 +42,7 @@ Batch EpochLoader::make_batch(int64_t step) const {
       torch::empty({count, out.height, out.width, 3},
                    torch::TensorOptions(torch::kUInt8).pinned_memory(options_.pin_memory));
   batch.labels = torch::empty({count}, torch::kInt64);
+  batch.sample_indices.reserve(static_cast<size_t>(count));
   auto* images = batch.images.data_ptr<uint8_t>();
   auto* labels = batch.labels.data_ptr<int64_t>();
   // Same size and no crop: read straight into the batch, and at most flip it there.
@@ -49,6 +51,7 @@ Batch EpochLoader::make_batch(int64_t step) const {
   std::vector<uint8_t> staging(read_in_place ? 0 : static_cast<size_t>(stored.bytes()));
   for (int64_t k = 0; k < count; ++k) {
     const int64_t index = indices_[static_cast<size_t>(first + k)];
+    batch.sample_indices.push_back(index);
     uint8_t* target = images + k * out.bytes();
     labels[k] = reader_.label(index);
     reader_.read(index, read_in_place ? target : staging.data());
@@ -56,9 +59,10 @@ Batch EpochLoader::make_batch(int64_t step) const {
       if (!read_in_place) prepare_for_eval(staging.data(), stored, target, out);
       continue;
     }
-    SplitMix64 rng(mix_seed({options_.seed, static_cast<uint64_t>(epoch_),
-                             static_cast<uint64_t>(options_.shard.rank),
-                             static_cast<uint64_t>(step), static_cast<uint64_t>(k)}));
+    const int64_t position = train_position(start_position_, first + k, options_.shard);
+    batch.sample_positions.push_back(position);
+    SplitMix64 rng(mix_seed(
+        {options_.seed, static_cast<uint64_t>(epoch_), static_cast<uint64_t>(position), 0xa5ULL}));
     if (read_in_place) {
       random_flip(target, out, options_.augment, rng);
     } else {

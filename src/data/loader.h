@@ -3,10 +3,11 @@
 // batches, up to `prefetch` batches ahead of the trainer. Batches go to the device as uint8
 // (4x less traffic than float) and are normalised there (data/normalize.h).
 //
-// Everything a batch holds is a pure function of (seed, epoch, rank, step): the indices come
-// from the sampler and each sample's augmentation from its own seeded stream. So a loader that
-// starts at step k yields exactly the batches k, k+1, ... of a full epoch; resuming from a
-// mid-epoch checkpoint relies on this.
+// Everything a batch holds is a pure function of (seed, epoch, global position): the indices
+// come from the sampler and each sample's augmentation from its own stream, seeded by the
+// sample's global position in the epoch. So a loader that starts at position g yields exactly
+// the rest of the epoch, on any number of ranks; resuming from a mid-epoch checkpoint relies on
+// this (Note [World-size-independent epochs] in data/sampler.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -24,14 +25,16 @@ namespace nxt {
 struct Batch {
   torch::Tensor images;  // uint8 [B, H, W, 3], pinned when LoaderOptions::pin_memory
   torch::Tensor labels;  // int64 [B]
-  int64_t step = 0;      // index of this batch within the epoch
+  int64_t step = 0;      // index of this batch within its loader (0 = the first it yields)
+  std::vector<int64_t> sample_indices;    // the samples, in batch order
+  std::vector<int64_t> sample_positions;  // their global positions in the epoch (training)
 };
 
 struct LoaderOptions {
   int64_t batch_size = 32;
   ImageShape output;  // the size the model sees
-  bool training =
-      true;  // training: shuffled shard + augmentation; else eval shard, no augmentation
+  // training: shuffled shard + augmentation; else eval shard, no augmentation
+  bool training = true;
   AugmentOptions augment;
   bool drop_last = false;
   uint64_t seed = 0;
@@ -43,12 +46,13 @@ struct LoaderOptions {
 
 class EpochLoader {
  public:
-  // Batches of `epoch`, starting at batch `start_step` (0 = the whole epoch).
+  // Batches of `epoch` from global position `start_position` (training only; 0 = the whole
+  // epoch), sharded over options.shard.
   EpochLoader(const ImageReader& reader, LoaderOptions options, int64_t epoch,
-              int64_t start_step = 0);
+              int64_t start_position = 0);
 
   std::optional<Batch> next();
-  int64_t steps() const { return steps_; }  // batches in the whole epoch
+  int64_t steps() const { return steps_; }  // batches this loader yields
   int64_t samples() const { return static_cast<int64_t>(indices_.size()); }
   const std::vector<int64_t>& indices() const { return indices_; }  // this rank's, in order
 
@@ -60,11 +64,13 @@ class EpochLoader {
   const int64_t epoch_;
   std::vector<int64_t> indices_;
   int64_t steps_ = 0;
-  int64_t start_step_ = 0;
+  int64_t start_position_ = 0;
   std::unique_ptr<OrderedPipeline<Batch>> pipeline_;
 };
 
-// Batches per epoch on every rank for training (the same on all ranks by construction).
-int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last);
+// Training batches on every rank for the rest of an epoch from global position `start` (the
+// same on all ranks by construction).
+int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last,
+                              int64_t start = 0);
 
 }  // namespace nxt

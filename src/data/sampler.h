@@ -5,7 +5,19 @@
 // Training follows PyTorch's DistributedSampler: one seeded shuffle of [0, n) per epoch, padded
 // by repeating its head until the length is a multiple of `world` (or, with drop_last, cut
 // down to one), and rank r takes positions r, r + world, r + 2*world, ... So every rank gets
-// the same count, which keeps the collectives of every step matched.
+// the same count, which keeps the collectives of every step matched (Note [Collective order]
+// in dist/communicator.h).
+//
+// Note [World-size-independent epochs]
+// The permutation depends on (seed, epoch) only, never on the world size, and the strided
+// shards consume it as a prefix: after every rank has taken k samples, exactly the positions
+// [0, k * world) are done. So a training position is recorded as a count of global samples
+// (`start`), and the rest of the epoch, positions [start, n), can be re-sharded over any number
+// of ranks: rank r takes start + r, start + r + world', ... A job requeued on fewer or more
+// nodes then sees each sample of the interrupted epoch exactly once, in the same global order.
+// Augmentation is seeded by the global position too (data/loader.h), so it does not change
+// with the world size either.
+//
 // Evaluation is unshuffled and unpadded: rank r takes r, r + world, ..., so each sample is
 // counted exactly once across ranks, and shard sizes differ by at most one.
 #pragma once
@@ -19,11 +31,23 @@ struct ShardSpec {
   int world = 1;
 };
 
-// Samples per rank per training epoch.
-int64_t train_shard_size(int64_t n, int world, bool drop_last);
+// Samples per rank for the rest of a training epoch from global position `start` (0: the whole
+// epoch). Positions past n (the padding) repeat the permutation's head.
+int64_t train_shard_size(int64_t n, int world, bool drop_last, int64_t start = 0);
 
+// This rank's sample indices for the rest of the epoch from `start`; the k-th of them is at
+// global position train_position(start, k, shard).
 std::vector<int64_t> train_shard(int64_t n, uint64_t seed, int64_t epoch, ShardSpec shard,
-                                 bool drop_last);
+                                 bool drop_last, int64_t start = 0);
+
+inline int64_t train_position(int64_t start, int64_t k, ShardSpec shard) {
+  return start + k * shard.world + shard.rank;
+}
+
+// Global positions consumed once every rank has taken `taken` samples from `start`.
+inline int64_t positions_consumed(int64_t start, int64_t taken, int world) {
+  return start + taken * world;
+}
 
 std::vector<int64_t> eval_shard(int64_t n, ShardSpec shard);
 

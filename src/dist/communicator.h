@@ -3,8 +3,21 @@
 // MPI for CPU tensors (dist/mpi_communicator.h) and NCCL for CUDA tensors
 // (dist/nccl_communicator.h), chosen once at start-up by make_communicator().
 //
-// Collectives run in the order they are issued, on every rank; callers must issue the same
-// collectives in the same order on all ranks (the reducer's bucket order guarantees it).
+// Note [Collective order]
+// Collectives run in the order they are issued, and every rank must issue the same collectives
+// in the same order: a rank that skips one, or calls another, leaves its peers waiting for ever
+// (or, worse, pairs unrelated buffers). So the code never lets a rank's own view decide whether
+// a collective happens:
+// - Per-step branches (a stop signal on one rank, a NaN loss, skipping a step) are decided by a
+//   small all-reduce of flags that every rank makes each step, and all take the same branch.
+// - Step counts come from pure functions of (dataset size, world size, batch, start position)
+//   that every rank computes alike (data/sampler.h); the reducer launches buckets in a fixed
+//   order, not in readiness order (dist/reducer.h).
+// - Rank 0 alone looks at the run folder (out_dir/name), whose view may lag or differ on other
+//   nodes: it decides whether `--resume auto` finds a checkpoint, reads the file, and
+//   broadcasts the decision and the bytes; a file it cannot read fails every rank with its
+//   reason. It alone writes checkpoints, metrics and logs there, between barriers.
+// - Early stops and model choices that depend on evaluation are made on rank 0 and broadcast.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -49,6 +62,8 @@ class Communicator {
   Communicator& operator=(const Communicator&) = delete;
 
   virtual std::string backend_name() const = 0;
+  // How gradients travel: "shm" (shared memory, one node), "mpi" or "nccl".
+  virtual std::string allreduce_path() const { return backend_name(); }
   int rank() const { return place_.rank; }
   int world_size() const { return place_.world_size; }
   int local_rank() const { return place_.local_rank; }

@@ -38,6 +38,7 @@ class MpiCommunicator final : public Communicator {
   ~MpiCommunicator() override;
 
   std::string backend_name() const override { return "mpi"; }
+  std::string allreduce_path() const override { return shared_memory_ ? "shm" : "mpi"; }
   std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override;
   void broadcast(torch::Tensor tensor, int root) override;
   void barrier() override;

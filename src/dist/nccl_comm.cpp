@@ -9,17 +9,6 @@
 
 namespace nxt {
 
-int device_for_local_rank(int local_rank, int local_size) {
-  int devices = 0;
-  NXT_CUDA_CHECK(cudaGetDeviceCount(&devices));
-  NXT_CHECK(devices > 0, "no CUDA device is visible to this rank (CUDA_VISIBLE_DEVICES?)");
-  NXT_CHECK(local_size <= devices, local_size, " ranks share this node but only ", devices,
-            " GPU(s) are visible: NCCL cannot run two ranks on one GPU. Start at most ", devices,
-            " rank(s) per node (mpirun -np ", devices, ", or Slurm --ntasks-per-node=", devices,
-            ")");
-  return local_rank;
-}
-
 NcclComm::NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap) : device_(device) {
   NXT_CUDA_CHECK(cudaSetDevice(device));
   ncclUniqueId id{};

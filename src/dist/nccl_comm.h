@@ -16,10 +16,6 @@
 
 namespace nxt {
 
-// The GPU for this rank: its node-local rank. Two ranks on one GPU (more local ranks than
-// visible GPUs) is refused here, before NCCL would fail on it obscurely.
-int device_for_local_rank(int local_rank, int local_size);
-
 class NcclComm {
  public:
   NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap);

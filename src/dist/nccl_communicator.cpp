@@ -153,11 +153,6 @@ class NcclCommunicator final : public Communicator {
 
 }  // namespace
 
-torch::Device cuda_device_for(const ProcessPlace& place) {
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_for_local_rank(
-                                         place.local_rank, place.local_size)));
-}
-
 std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device) {
   return std::make_unique<NcclCommunicator>(place, device);
 }

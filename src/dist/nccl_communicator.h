@@ -9,9 +9,6 @@
 
 namespace nxt {
 
-// The CUDA device this rank should use (its node-local rank), refusing two ranks on one GPU.
-torch::Device cuda_device_for(const ProcessPlace& place);
-
 std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device);
 
 }  // namespace nxt

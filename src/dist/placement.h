@@ -1,5 +1,6 @@
-// Where a rank computes: its device (one GPU per local rank, or the CPU) and, on the CPU, how
-// many compute threads it takes so the ranks on one node share its cores.
+// Where a rank computes: its device (one GPU per local rank, or the CPU), how many compute
+// threads it takes so the ranks on one node share its cores, and the one-line description of
+// that placement that every rank logs at start-up.
 #pragma once
 #include <optional>
 #include <string>
@@ -9,11 +10,33 @@
 
 namespace nxt {
 
-// device_name: auto (CUDA when available) | cpu | cuda. CUDA ranks get the GPU of their local
-// rank; errors say when CUDA was asked for and is missing.
+// device_name: auto (CUDA when available) | cpu | cuda. CUDA ranks get the GPU that
+// gpu_index_for_rank() picks; errors say when CUDA was asked for and is missing.
 torch::Device pick_device(const std::string& device_name, const ProcessPlace& place);
 
-// The configured count, or the node's cores divided among its local ranks (at least 1).
+// Which of the `visible` GPUs (after CUDA_VISIBLE_DEVICES) a rank uses: with one visible GPU,
+// device 0 (Slurm's --gpus-per-task=1 or --gpu-bind gives each rank its own); with several,
+// the local rank's. Fewer GPUs than local ranks (but more than one) is an error that says how
+// many ranks to start.
+int gpu_index_for_rank(int visible, int local_rank, int local_size);
+
+// The CPUs this process may run on (sched_getaffinity: Slurm's binding, cgroups, taskset,
+// mpirun --bind-to), as a count and a list such as "0-3,8".
+struct CpuAllowance {
+  int count = 1;
+  std::string list;
+};
+CpuAllowance allowed_cpus();
+
+// The configured count; else OMP_NUM_THREADS when set; else the allowed CPUs when the launcher
+// bound this rank to a subset of the machine, or the machine's CPUs divided among the node's
+// ranks when it did not. Never more than the allowed CPUs, at least 1.
 int cpu_threads_per_rank(std::optional<int64_t> configured, const ProcessPlace& place);
+
+// "rank=R world=W host=H local_rank=L local_size=S cpus=N cpu_list=... compute_threads=T
+// loader_threads=U device=D allreduce=P": one line per rank, so a cluster log shows how every
+// rank was placed.
+std::string placement_text(const ProcessPlace& place, const torch::Device& device,
+                           int loader_threads, const Communicator& comm);
 
 }  // namespace nxt

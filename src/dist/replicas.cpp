@@ -76,6 +76,20 @@ void broadcast_from_rank0(const std::vector<NamedTensor>& state, Communicator& c
   }
 }
 
+std::vector<char> broadcast_bytes_from_rank0(const std::vector<char>& bytes, Communicator& comm,
+                                             torch::Device device) {
+  const int64_t size = comm.all_reduce_integers(
+      {comm.rank() == 0 ? static_cast<int64_t>(bytes.size()) : 0}, ReduceOp::kSum)[0];
+  if (size == 0) return {};
+  torch::Tensor buffer = torch::empty({size}, torch::TensorOptions(torch::kUInt8).device(device));
+  if (comm.rank() == 0)
+    buffer.copy_(torch::from_blob(const_cast<char*>(bytes.data()), {size}, torch::kUInt8));
+  comm.broadcast(buffer, 0);
+  const torch::Tensor host = buffer.to(torch::kCPU).contiguous();
+  const auto* data = reinterpret_cast<const char*>(host.data_ptr<uint8_t>());
+  return std::vector<char>(data, data + size);
+}
+
 std::vector<int64_t> bit_checksums(const std::vector<NamedTensor>& state) {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> sums;

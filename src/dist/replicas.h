@@ -25,6 +25,12 @@ void check_same_structure(const std::vector<NamedTensor>& state, Communicator& c
 // Overwrites every rank's parameters and buffers with rank 0's (after check_same_structure).
 void broadcast_from_rank0(const std::vector<NamedTensor>& state, Communicator& comm);
 
+// Rank 0's `bytes` on every rank (the argument is ignored on the others), sent as a tensor on
+// `device` (the communicator's kind). Note [Collective order]: how rank 0's decisions reach
+// the others.
+std::vector<char> broadcast_bytes_from_rank0(const std::vector<char>& bytes, Communicator& comm,
+                                             torch::Device device);
+
 // One checksum per tensor: the sum of its raw bit patterns, cheap next to a step.
 std::vector<int64_t> bit_checksums(const std::vector<NamedTensor>& state);
 

@@ -84,17 +84,38 @@ std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer) {
   return std::vector<char>(text.begin(), text.end());
 }
 
+void move_optimizer_state(torch::optim::Optimizer& optimizer, torch::Device device) {
+  const auto to = [device](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  for (auto& entry : optimizer.state()) {
+    torch::optim::OptimizerParamState* state = entry.second.get();
+    if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state)) {
+      adam->exp_avg(to(adam->exp_avg()));
+      adam->exp_avg_sq(to(adam->exp_avg_sq()));
+      adam->max_exp_avg_sq(to(adam->max_exp_avg_sq()));
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
+      adamw->exp_avg(to(adamw->exp_avg()));
+      adamw->exp_avg_sq(to(adamw->exp_avg_sq()));
+      adamw->max_exp_avg_sq(to(adamw->max_exp_avg_sq()));
+    } else if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(state)) {
+      sgd->momentum_buffer(to(sgd->momentum_buffer()));
+    } else {
+      throw Error("move_optimizer_state: an optimizer state of unknown type");
+    }
+  }
+}
+
 void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<char>& bytes,
-                          const std::string& source) {
+                          const std::string& source, torch::Device device) {
   try {
     std::istringstream in(std::string(bytes.begin(), bytes.end()));
     torch::serialize::InputArchive archive;
-    archive.load_from(in);
+    archive.load_from(in, torch::Device(torch::kCPU));
     optimizer.load(archive);
   } catch (const c10::Error& e) {
     throw Error("cannot restore the optimizer from '" + source +
                 "' (another optimizer or model?): " + e.what_without_backtrace());
   }
+  move_optimizer_state(optimizer, device);
 }
 
 void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
@@ -111,6 +132,9 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   dict.insert("epoch", p.epoch);
   dict.insert("step_in_epoch", p.step_in_epoch);
   dict.insert("global_step", p.global_step);
+  dict.insert("epoch_samples_done", p.samples_in_epoch);
+  dict.insert("world_size", p.world_size);
+  dict.insert("global_batch", p.global_batch);
   dict.insert("best_val_acc", p.best_val_acc);
   dict.insert("best_epoch", p.best_epoch);
   dict.insert("epoch_loss_sum", p.loss_sum);
@@ -126,7 +150,10 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  const std::vector<char> bytes = read_file_bytes(path);
+  return parse_checkpoint(read_file_bytes(path), path);
+}
+
+Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& path) {
   c10::IValue value;
   try {
     value = torch::pickle_load(bytes);
@@ -151,6 +178,13 @@ Checkpoint load_checkpoint(const std::string& path) {
   p.epoch = entry(dict, "epoch", path).toInt();
   p.step_in_epoch = entry(dict, "step_in_epoch", path).toInt();
   p.global_step = entry(dict, "global_step", path).toInt();
+  // Absent before nxt 0.2: the trainer derives them from step_in_epoch.
+  const auto optional_int = [&dict](const char* key) {
+    return dict.contains(key) ? dict.at(key).toInt() : int64_t{0};
+  };
+  p.samples_in_epoch = optional_int("epoch_samples_done");
+  p.world_size = optional_int("world_size");
+  p.global_batch = optional_int("global_batch");
   p.best_val_acc = entry(dict, "best_val_acc", path).toDouble();
   p.best_epoch = entry(dict, "best_epoch", path).toInt();
   p.loss_sum = entry(dict, "epoch_loss_sum", path).toDouble();

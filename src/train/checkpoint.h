@@ -17,6 +17,11 @@ struct TrainingPosition {
   int64_t epoch = 0;          // the epoch in progress (or next to start)
   int64_t step_in_epoch = 0;  // optimizer steps done in that epoch
   int64_t global_step = 0;    // optimizer steps done in all
+  // Global sample positions of that epoch done (Note [World-size-independent epochs] in
+  // data/sampler.h): what a resume on another world size continues from.
+  int64_t samples_in_epoch = 0;
+  // The job that wrote it: ranks and samples per optimizer step (0: unknown, nxt before 0.2).
+  int64_t world_size = 0, global_batch = 0;
   double best_val_acc = -1;   // best validation accuracy so far (-1: none yet)
   int64_t best_epoch = -1;
   // The epoch's training totals so far, so a resumed epoch reports the same metrics.
@@ -50,10 +55,17 @@ inline constexpr int64_t kCheckpointVersion = 1;
 
 void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
 Checkpoint load_checkpoint(const std::string& path);
+// The same from the file's bytes (read by rank 0 and broadcast); `path` names it in errors.
+Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& path);
 
 std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer);
+// Restores the optimizer's state onto `device` (each rank's own), whatever device wrote it: a
+// checkpoint saved on cuda:0 must not put rank 3's Adam moments on cuda:0. The archive is
+// read on the CPU, then move_optimizer_state() places it.
 void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<char>& bytes,
-                          const std::string& source);
+                          const std::string& source, torch::Device device);
+// Every state tensor of an Adam, AdamW or SGD optimizer onto `device`.
+void move_optimizer_state(torch::optim::Optimizer& optimizer, torch::Device device);
 
 // A short text that changes whenever a tensor name or shape does.
 std::string model_signature(const std::string& arch, const StateDict& state);

@@ -45,14 +45,14 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
   while (auto batch = loader.next()) {
     const DeviceBatch input = to_device(*batch, *setup.normalize, setup.channels_last);
     const torch::Tensor logits = eval_logits(model, input.images, setup.bf16_autocast);
-    const torch::Tensor loss_sum = torch::nn::functional::cross_entropy(
+    const torch::Tensor losses = torch::nn::functional::cross_entropy(
         logits, input.labels,
-        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     const torch::Tensor predicted = logits.argmax(1);
     const torch::Tensor correct = predicted.eq(input.labels).sum();
     if (details)
       record(*details, loader.indices(), batch->step * options.batch_size, input.labels, predicted);
-    totals.add(loss_sum.item<double>(), correct.item<int64_t>(), input.labels.size(0));
+    totals.add_per_sample(losses, correct.item<int64_t>());
   }
   return totals;
 }

@@ -16,6 +16,13 @@ void MetricTotals::add(double loss_sum, int64_t batch_correct, int64_t batch_siz
   seen += batch_size;
 }
 
+void MetricTotals::add_per_sample(const torch::Tensor& losses, int64_t batch_correct) {
+  loss_micros +=
+      losses.detach().to(torch::kDouble).mul(1e6).round().to(torch::kLong).sum().item<int64_t>();
+  correct += batch_correct;
+  seen += losses.size(0);
+}
+
 MetricTotals& MetricTotals::operator+=(const MetricTotals& other) {
   loss_micros += other.loss_micros;
   correct += other.correct;

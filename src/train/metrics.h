@@ -15,6 +15,9 @@ struct MetricTotals {
   int64_t seen = 0;
 
   void add(double loss_sum, int64_t batch_correct, int64_t batch_size);
+  // Per-sample losses (a [B] tensor), each rounded to fixed point before summing: the total
+  // then does not depend on how samples were batched (1 process or N ranks evaluate alike).
+  void add_per_sample(const torch::Tensor& losses, int64_t batch_correct);
   MetricTotals& operator+=(const MetricTotals& other);
   MetricTotals summed_over_ranks(Communicator& comm) const;
   double mean_loss() const { return seen ? loss_micros * 1e-6 / seen : 0.0; }

@@ -2,6 +2,7 @@
 // schedules.
 #include "train/optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/check.h"
@@ -59,22 +60,18 @@ double scaled_lr(const OptimConfig& config, int64_t global_batch) {
   return config.lr * static_cast<double>(global_batch) / static_cast<double>(config.base_batch);
 }
 
-LrSchedule::LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs,
-                       int64_t steps_per_epoch)
-    : config_(config),
-      base_lr_(base_lr),
-      total_steps_(epochs * steps_per_epoch),
-      steps_per_epoch_(std::max<int64_t>(1, steps_per_epoch)),
-      warmup_steps_(static_cast<int64_t>(std::llround(config.warmup_epochs * steps_per_epoch))) {}
+LrSchedule::LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs)
+    : config_(config), base_lr_(base_lr), epochs_(epochs) {}
 
-double LrSchedule::at(int64_t step) const {
-  if (step < warmup_steps_) return base_lr_ * static_cast<double>(step + 1) / warmup_steps_;
+double LrSchedule::at(int64_t epoch, double epoch_fraction) const {
+  const double done = static_cast<double>(epoch) + epoch_fraction;
+  if (done < config_.warmup_epochs) return base_lr_ * done / config_.warmup_epochs;
   if (config_.schedule == "step")
-    return base_lr_ * std::pow(config_.step_gamma, static_cast<double>(step / steps_per_epoch_ /
-                                                                       config_.step_every_epochs));
+    return base_lr_ * std::pow(config_.step_gamma,
+                               static_cast<double>(epoch / config_.step_every_epochs));
   if (config_.schedule == "cosine") {
-    const double span = std::max<int64_t>(1, total_steps_ - warmup_steps_);
-    const double progress = std::min(1.0, static_cast<double>(step - warmup_steps_) / span);
+    const double span = std::max(1e-9, static_cast<double>(epochs_) - config_.warmup_epochs);
+    const double progress = std::clamp((done - config_.warmup_epochs) / span, 0.0, 1.0);
     return config_.min_lr + 0.5 * (base_lr_ - config_.min_lr) * (1 + std::cos(M_PI * progress));
   }
   return base_lr_;

@@ -12,18 +12,24 @@ namespace nxt {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& config,
                                                         torch::nn::Module& model, double lr);
 
-// The learning rate at each optimizer step: a pure function, so a resumed run continues the
-// schedule exactly.
+// The learning rate of an optimizer step as a pure function of how far training is, in epochs,
+// not of a step count: the step count of an epoch changes with the world size, the fraction
+// does not. So a resumed run continues the schedule exactly, even on another number of ranks
+// (Note [World-size-independent epochs] in data/sampler.h).
 class LrSchedule {
  public:
-  // `base_lr` after scaling; `steps_per_epoch` optimizer steps.
-  LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs, int64_t steps_per_epoch);
-  double at(int64_t step) const;
+  // `base_lr` after scaling.
+  LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs);
+  // The step that ends with `epoch_fraction` (in (0, 1]) of epoch `epoch` done: warmup and
+  // cosine follow epoch + epoch_fraction (so the last step of the run gets min_lr exactly);
+  // the step schedule follows the epoch index.
+  double at(int64_t epoch, double epoch_fraction) const;
+  double base_lr() const { return base_lr_; }
 
  private:
   OptimConfig config_;
   double base_lr_;
-  int64_t total_steps_, steps_per_epoch_, warmup_steps_;
+  int64_t epochs_;
 };
 
 // optim.lr, scaled by the linear rule when optim.scale_lr is linear.

@@ -1,9 +1,14 @@
 // Implements the trainer: a Trainer object per rank whose methods are the phases of the job.
+// Which rank decides what, and why every rank calls the same collectives in the same order:
+// Note [Collective order] in dist/communicator.h.
 #include "train/trainer.h"
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/check.h"
@@ -47,9 +52,16 @@ class Trainer {
  private:
   void set_up_compute();
   void open_data();
+  void start_communicator();
   void build_model();
   void prepare_run_folder();
+  std::optional<Checkpoint> read_checkpoint_on_rank0(const std::string& path, bool missing_ok);
   void resume_from(const std::string& resume);
+  void continue_position(const TrainingPosition& saved, const std::string& path);
+  int64_t global_batch() const {
+    return config_.data.batch_size * place_.world_size * config_.train.grad_accum;
+  }
+  void trace_samples(int64_t epoch, const Batch& batch);
   bool train_epoch(int64_t epoch);  // false when stopped by a signal
   // Training metrics accumulate on the device and are read (a host sync) only every
   // metrics_every_ steps, at checkpoints and at the epoch's end.
@@ -63,7 +75,7 @@ class Trainer {
     int64_t since_global_step = 0;  // global_step at the last read
   };
   void run_step(EpochLoader& loader, int64_t epoch);
-  void check_step(int64_t epoch, bool* stop);
+  void check_step(int64_t epoch, double epoch_fraction, bool* stop);
   void flush_metrics(int64_t epoch);
   void reset_pending();
   void finish_epoch(int64_t epoch, const MetricTotals& train, double seconds);
@@ -98,8 +110,12 @@ class Trainer {
   PendingMetrics pending_;     // this rank's, not read yet
   int64_t metrics_every_ = 1;
   double last_loss_ = 0;  // mean loss at the last read, for the progress line
-  int64_t steps_per_epoch_ = 0;
+  int64_t steps_per_epoch_ = 0;  // optimizer steps of a whole epoch at this world size
   double lr_ = 0;
+  // Test hooks: NXT_TRACE_SAMPLES (a folder: every trained sample, per rank) and
+  // NXT_STOP_AT_STEP (rank 0 acts as if signalled after that global step).
+  std::ofstream sample_trace_;
+  int64_t inject_stop_at_step_ = 0;
   // Where this rank's epoch time goes (seconds): waiting for data, forward + backward, waiting
   // for the last gradient buckets, optimizer (+ the per-step flag all-reduce).
   struct TimeSplit {
@@ -118,19 +134,31 @@ void Trainer::set_up_compute() {
   keep_large_buffers_for_reuse();
   single_threaded_opencv();
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
-  comm_ = make_communicator(config_.dist.backend, device_, place_);
   metrics_every_ = config_.train.metrics_every_steps.value_or(on_cuda() ? 25 : 1);
   if (config_.train.skip_nonfinite && metrics_every_ != 1) {
     log::warn() << "train.skip_nonfinite reads every step's loss: metrics_every_steps "
                 << metrics_every_ << " -> 1";
     metrics_every_ = 1;
   }
+  if (const char* dir = std::getenv("NXT_TRACE_SAMPLES")) {
+    sample_trace_.open(std::string(dir) + "/samples.rank" + std::to_string(place_.rank) + ".txt",
+                       std::ios::app);
+    NXT_CHECK(sample_trace_.good(), "NXT_TRACE_SAMPLES: cannot write to '", dir, "'");
+  }
+  if (const char* step = std::getenv("NXT_STOP_AT_STEP")) inject_stop_at_step_ = std::atoll(step);
+}
+
+// After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
+void Trainer::start_communicator() {
+  comm_ = make_communicator(config_.dist.backend, device_, place_);
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
                       ? std::string("bf16 autocast ") + (config_.train.amp == "bf16" ? "on" : "off")
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
+  log::all() << "placement: "
+             << placement_text(place_, device_, loader_options_.threads, *comm_);
 }
 
 void Trainer::open_data() {
@@ -197,15 +225,12 @@ void Trainer::build_model() {
   reducer_ = std::make_unique<Reducer>(
       parameters_, *comm_,
       ReducerOptions{config_.dist.bucket_mb, config_.dist.allow_unused_parameters});
-  const int64_t global_batch =
-      config_.data.batch_size * place_.world_size * config_.train.grad_accum;
-  const double lr = scaled_lr(config_.optim, global_batch);
+  const double lr = scaled_lr(config_.optim, global_batch());
   optimizer_ = make_optimizer(config_.optim, *model_, lr);
-  schedule_ =
-      std::make_unique<LrSchedule>(config_.optim, lr, config_.train.epochs, steps_per_epoch_);
+  schedule_ = std::make_unique<LrSchedule>(config_.optim, lr, config_.train.epochs);
   log::info() << "model: " << config_.model.arch << ", " << reducer_->bucket_count()
               << " gradient bucket(s); optimizer " << config_.optim.name << ", lr " << lr
-              << " (global batch " << global_batch << ")";
+              << " (global batch " << global_batch() << ")";
 }
 
 void Trainer::prepare_run_folder() {
@@ -220,40 +245,93 @@ void Trainer::prepare_run_folder() {
   comm_->barrier();  // a rank-0 failure above aborts the job before anyone trains
 }
 
-void Trainer::resume_from(const std::string& resume) {
-  std::string path = resume;
-  if (resume == "auto") {
-    path = run_file("last.pt");
-    if (!std::filesystem::exists(path)) {
-      log::info() << "--resume auto: no " << path << ", starting fresh";
-      if (is_rank0()) csv_->keep_rows_before(1);
-      return;
+// Note [Collective order]: rank 0 alone looks at the run folder and reads the file; every rank
+// gets its decision and bytes, so all resume from the same state whatever their file system
+// shows. nullopt: `missing_ok` and there is no file.
+std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& path,
+                                                            bool missing_ok) {
+  enum Reply : int64_t { kMissing = 1, kBytes = 2, kError = 3 };
+  int64_t reply = 0;
+  std::vector<char> bytes;
+  if (is_rank0()) {
+    try {
+      if (missing_ok && !std::filesystem::exists(path)) {
+        reply = kMissing;
+      } else {
+        bytes = read_file_bytes(path);
+        reply = kBytes;
+      }
+    } catch (const std::exception& e) {
+      const std::string text = e.what();
+      bytes.assign(text.begin(), text.end());
+      reply = kError;
     }
   }
-  const Checkpoint checkpoint = load_checkpoint(path);
+  reply = comm_->all_reduce_integers({reply}, ReduceOp::kMax)[0];
+  if (reply == kMissing) return std::nullopt;
+  bytes = broadcast_bytes_from_rank0(bytes, *comm_, device_);
+  if (reply == kError)
+    throw Error("rank 0 cannot read the checkpoint: " + std::string(bytes.begin(), bytes.end()));
+  return parse_checkpoint(bytes, path);
+}
+
+void Trainer::resume_from(const std::string& resume) {
+  const std::string path = resume == "auto" ? run_file("last.pt") : resume;
+  const std::optional<Checkpoint> checkpoint = read_checkpoint_on_rank0(path, resume == "auto");
+  if (!checkpoint) {
+    log::info() << "--resume auto: no " << path << " on rank 0, starting fresh";
+    if (is_rank0()) csv_->keep_rows_before(1);
+    return;
+  }
   const std::string expected = model_signature(config_.model.arch, state_dict_of(*model_));
-  NXT_CHECK(checkpoint.model_signature == expected, "checkpoint '", path, "' is of another model (",
-            checkpoint.model_signature, "; this config builds ", expected, ")");
-  NXT_CHECK(checkpoint.dataset_fingerprint == dataset_->fingerprint() &&
-                checkpoint.classes == dataset_->classes(),
+  NXT_CHECK(checkpoint->model_signature == expected, "checkpoint '", path,
+            "' is of another model (", checkpoint->model_signature, "; this config builds ",
+            expected, ")");
+  NXT_CHECK(checkpoint->dataset_fingerprint == dataset_->fingerprint() &&
+                checkpoint->classes == dataset_->classes(),
             "checkpoint '", path, "' was trained on another dataset (fingerprint ",
-            checkpoint.dataset_fingerprint, ", this one is ", dataset_->fingerprint(), ")");
-  copy_state_into(*model_, checkpoint.model, path);
-  load_optimizer_bytes(*optimizer_, checkpoint.optimizer, path);
-  position_ = checkpoint.position;
+            checkpoint->dataset_fingerprint, ", this one is ", dataset_->fingerprint(), ")");
+  copy_state_into(*model_, checkpoint->model, path);
+  load_optimizer_bytes(*optimizer_, checkpoint->optimizer, path, device_);
+  continue_position(checkpoint->position, path);
+}
+
+// Note [World-size-independent epochs] (data/sampler.h): the position is a count of global
+// samples, so the rest of the epoch is re-sharded over however many ranks this job has.
+void Trainer::continue_position(const TrainingPosition& saved, const std::string& path) {
+  position_ = saved;
+  const int64_t batch = global_batch();
+  if (saved.world_size == 0) {  // an older checkpoint: written by a job of this size
+    position_.world_size = place_.world_size;
+    position_.samples_in_epoch = saved.step_in_epoch * batch;
+  }
+  position_.step_in_epoch = position_.samples_in_epoch / batch;
   if (is_rank0()) {  // the epoch's totals so far are global: one rank carries them
     epoch_totals_ = {std::llround(position_.loss_sum * 1e6), position_.correct, position_.seen};
     csv_->keep_rows_before(position_.epoch + 1);
   }
+  const int64_t n = train_reader_->size();
   log::info() << "resumed from " << path << ": epoch " << position_.epoch + 1 << ", step "
-              << position_.step_in_epoch << "/" << steps_per_epoch_ << ", best val acc "
+              << position_.step_in_epoch << "/" << steps_per_epoch_ << " (sample "
+              << position_.samples_in_epoch << " of " << n << "), best val acc "
               << position_.best_val_acc;
+  if (position_.world_size != place_.world_size) {
+    const double old_lr = scaled_lr(config_.optim, saved.global_batch);
+    log::info() << "world size changed: " << position_.world_size << " -> " << place_.world_size
+                << " rank(s), global batch " << saved.global_batch << " -> " << batch
+                << "; the rest of epoch " << position_.epoch + 1 << " (samples "
+                << position_.samples_in_epoch << ".." << n << ") is re-sharded over "
+                << place_.world_size << " rank(s); lr rule optim.scale_lr="
+                << config_.optim.scale_lr << ": base lr " << old_lr << " -> "
+                << schedule_->base_lr() << "; the schedule follows epochs, not steps";
+  }
 }
 
 int Trainer::run(const std::string& resume) {
   install_stop_handlers(config_.train.stop_signal);
   set_up_compute();
   open_data();
+  start_communicator();
   build_model();
   prepare_run_folder();
   if (!resume.empty())
@@ -264,7 +342,8 @@ int Trainer::run(const std::string& resume) {
     if (!train_epoch(epoch)) {
       log::info() << "stopped by " << signal_name(stop_signal_)
                   << " (on at least one rank) at epoch " << epoch + 1 << " step "
-                  << position_.step_in_epoch << ": " << run_file("last.pt")
+                  << position_.step_in_epoch << " (sample " << position_.samples_in_epoch
+                  << "): " << run_file("last.pt")
                   << " written; continue with --resume auto (exit status " << kExitCheckpointed
                   << ")";
       return kExitCheckpointed;
@@ -291,20 +370,30 @@ bool Trainer::train_epoch(int64_t epoch) {
   time_split_ = {};
   reset_peak_memory(device_);
   const auto start = Clock::now();
-  EpochLoader loader(*train_reader_, loader_options_, epoch,
-                     position_.step_in_epoch * config_.train.grad_accum);
-  Progress progress(is_rank0(), epoch + 1, steps_per_epoch_, config_.train.log_every_seconds);
+  const int64_t start_position = position_.samples_in_epoch;
+  EpochLoader loader(*train_reader_, loader_options_, epoch, start_position);
+  const int64_t micro_batch = config_.data.batch_size;
+  const int64_t accum = config_.train.grad_accum;
+  const int64_t steps = loader.steps() / accum;  // this rank's, the same on every rank
+  const int64_t epoch_positions = positions_consumed(start_position, loader.samples(),
+                                                     place_.world_size);
+  Progress progress(is_rank0(), epoch + 1, position_.step_in_epoch + steps,
+                    config_.train.log_every_seconds);
   reset_pending();
-  while (position_.step_in_epoch < steps_per_epoch_) {
+  for (int64_t step = 0; step < steps; ++step) {
     run_step(loader, epoch);
-    check_step(epoch, &stop_);
+    const int64_t taken = std::min((step + 1) * accum * micro_batch, loader.samples());
+    position_.samples_in_epoch = positions_consumed(start_position, taken, place_.world_size);
+    // The schedule follows the epoch's fraction done; its last step ends the epoch exactly.
+    const double fraction = step + 1 == steps ? 1.0
+                                              : static_cast<double>(position_.samples_in_epoch) /
+                                                    static_cast<double>(epoch_positions);
+    check_step(epoch, fraction, &stop_);
     const int64_t every = config_.train.checkpoint_every_steps;
     const bool checkpoint = stop_ || (every > 0 && position_.global_step % every == 0);
-    if (checkpoint || position_.global_step % metrics_every_ == 0 ||
-        position_.step_in_epoch == steps_per_epoch_)
+    if (checkpoint || position_.global_step % metrics_every_ == 0 || step + 1 == steps)
       flush_metrics(epoch);
-    progress.update(position_.step_in_epoch, last_loss_,
-                    config_.data.batch_size * config_.train.grad_accum * place_.world_size);
+    progress.update(position_.step_in_epoch, last_loss_, global_batch());
     if (checkpoint) save_last();
     if (stop_) {
       progress.finish();
@@ -315,6 +404,13 @@ bool Trainer::train_epoch(int64_t epoch) {
   finish_epoch(epoch, epoch_totals_.summed_over_ranks(*comm_),
                std::chrono::duration<double>(Clock::now() - start).count());
   return true;
+}
+
+void Trainer::trace_samples(int64_t epoch, const Batch& batch) {
+  for (size_t k = 0; k < batch.sample_indices.size(); ++k)
+    sample_trace_ << epoch << " " << batch.sample_positions[k] << " " << batch.sample_indices[k]
+                  << "\n";
+  sample_trace_.flush();
 }
 
 void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
@@ -334,6 +430,7 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
     std::optional<Batch> batch = loader.next();
     NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
               position_.step_in_epoch);
+    if (sample_trace_.is_open()) trace_samples(epoch, *batch);
     const DeviceBatch input = to_device(*batch, *normalize_, config_.train.channels_last);
     lap(time_split_.data);
     reducer_->set_sync(micro == micro_batches - 1);
@@ -354,7 +451,7 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   lap(time_split_.communication);
 }
 
-void Trainer::check_step(int64_t epoch, bool* stop) {
+void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
   const auto start = Clock::now();
   // With skip_nonfinite the step's loss is read now (metrics_every_ is 1), so a bad step is
   // skipped before it reaches the weights; otherwise flush_metrics() stops the run.
@@ -362,14 +459,17 @@ void Trainer::check_step(int64_t epoch, bool* stop) {
       config_.train.skip_nonfinite && !std::isfinite(pending_.step_loss_sum.item<double>());
   // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
   // request, so all take the same branch.
-  const auto flags = comm_->all_reduce_integers({stop_signal_number(), nonfinite}, ReduceOp::kMax);
+  int64_t stop_request = stop_signal_number();
+  if (is_rank0() && inject_stop_at_step_ > 0 && position_.global_step + 1 == inject_stop_at_step_)
+    stop_request = SIGUSR2;  // as if Slurm had signalled
+  const auto flags = comm_->all_reduce_integers({stop_request, nonfinite}, ReduceOp::kMax);
   if (flags[1]) {
     log::warn() << "skipping step " << position_.global_step + 1 << ": NaN or Inf loss";
     reducer_->zero_grad();
   } else {
     if (config_.train.clip_grad_norm > 0)
       torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.clip_grad_norm);
-    lr_ = schedule_->at(position_.global_step);
+    lr_ = schedule_->at(epoch, epoch_fraction);
     set_lr(*optimizer_, lr_);
     optimizer_->step();
     reducer_->zero_grad();
@@ -405,8 +505,9 @@ MetricTotals Trainer::evaluate_val() {
 int Trainer::evaluate_only(const std::string& checkpoint_path) {
   set_up_compute();
   open_data();
+  start_communicator();
   build_model();
-  const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
+  const Checkpoint checkpoint = *read_checkpoint_on_rank0(checkpoint_path, /*missing_ok=*/false);
   copy_state_into(*model_, checkpoint.model, checkpoint_path);
   const MetricTotals val = evaluate_val();
   if (is_rank0()) {
@@ -464,6 +565,7 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seco
   }
   position_.epoch = epoch + 1;
   position_.step_in_epoch = 0;
+  position_.samples_in_epoch = 0;
   epoch_totals_ = {};
   if (is_rank0()) {
     log::info() << notebook_line(record);
@@ -490,6 +592,8 @@ Checkpoint Trainer::checkpoint_now() const {
   c.model = state_dict_of(*model_);
   c.optimizer = optimizer_bytes(*optimizer_);
   c.position = position_;
+  c.position.world_size = place_.world_size;
+  c.position.global_batch = global_batch();
   c.config_yaml = to_yaml(config_);
   c.classes = dataset_->classes();
   c.dataset_fingerprint = dataset_->fingerprint();

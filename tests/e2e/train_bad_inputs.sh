@@ -17,7 +17,7 @@ expect() {  # expect NAME PATTERN ARGS...: the job fails cleanly and prints PATT
   echo "ok: $name (exit $code, ${elapsed}s)"
 }
 
-expect missing_dataset "'$work/none.h5' is missing" --set data.path="$work/none.h5"
+expect missing_dataset "'$work/none.h5' does not exist" --set data.path="$work/none.h5"
 head -c 3000 "$work/data.h5" >"$work/corrupt.h5"
 expect corrupt_dataset "corrupt\\.h5'.*(truncated|corrupt|not an HDF5)" --set data.path="$work/corrupt.h5"
 expect unknown_key "unknown key 'train.epohcs' \\(did you mean 'train.epochs'\\?\\)" --set train.epohcs=2

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "data/augment.h"
@@ -259,7 +260,8 @@ TEST_F(LoaderTest, EvalLoaderVisitsEachSampleOnceWithItsLabel) {
 void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].step, b[i].step);
+    EXPECT_EQ(a[i].sample_indices, b[i].sample_indices);
+    EXPECT_EQ(a[i].sample_positions, b[i].sample_positions);
     EXPECT_TRUE(torch::equal(a[i].images, b[i].images)) << "batch " << i;
     EXPECT_TRUE(torch::equal(a[i].labels, b[i].labels)) << "batch " << i;
   }
@@ -272,7 +274,7 @@ TEST_F(LoaderTest, ResumingAtStepKRepeatsTheRestOfTheEpoch) {
   EpochLoader full(reader, o, 2);
   std::vector<Batch> all = drain(full);
   ASSERT_GE(all.size(), 5u);
-  EpochLoader resumed(reader, o, 2, 3);
+  EpochLoader resumed(reader, o, 2, 3 * o.batch_size * o.shard.world);
   expect_same_batches(std::vector<Batch>(all.begin() + 3, all.end()), drain(resumed));
   // The thread count does not change the batches either.
   LoaderOptions one_thread = o;
@@ -283,6 +285,54 @@ TEST_F(LoaderTest, ResumingAtStepKRepeatsTheRestOfTheEpoch) {
   EpochLoader next_epoch(reader, o, 3);
   EXPECT_FALSE(torch::equal(all[0].labels, next_epoch.next()->labels) &&
                torch::equal(all[0].images, EpochLoader(reader, o, 3).next()->images));
+}
+
+// Note [World-size-independent epochs]: 2 ranks stop after 2 steps; the rest of the epoch on 3
+// ranks covers exactly the remaining samples, and every sample gets the same augmented pixels
+// as in a 1-rank epoch (augmentation follows the global position, not the rank).
+TEST_F(LoaderTest, TheRestOfAnEpochReshardsOverAnotherWorldSize) {
+  const PackedDataset dataset(plain());
+  const ImageReader reader(dataset, "train");
+  LoaderOptions o = options(true);
+  o.shard = {0, 1};
+  std::map<int64_t, torch::Tensor> single;  // position -> image, one rank
+  for (const Batch& b : drain(*std::make_unique<EpochLoader>(reader, o, 4)))
+    for (size_t k = 0; k < b.sample_positions.size(); ++k)
+      single[b.sample_positions[k]] = b.images[static_cast<int64_t>(k)];
+  const int64_t n = reader.size();
+  ASSERT_EQ(static_cast<int64_t>(single.size()), n);
+  std::multiset<int64_t> seen;
+  auto collect = [&](int world, int64_t start, int64_t max_batches) {
+    int64_t taken = 0;
+    for (int r = 0; r < world; ++r) {
+      LoaderOptions ranked = o;
+      ranked.shard = {r, world};
+      EpochLoader loader(reader, ranked, 4, start);
+      int64_t mine = 0;
+      for (int64_t i = 0; i < max_batches; ++i) {
+        std::optional<Batch> b = loader.next();
+        if (!b) break;
+        for (size_t k = 0; k < b->sample_positions.size(); ++k) {
+          const int64_t p = b->sample_positions[k];
+          seen.insert(b->sample_indices[k]);
+          if (p >= n) continue;  // padding: the head again, with its own augmentation
+          EXPECT_TRUE(torch::equal(single.at(p), b->images[static_cast<int64_t>(k)]))
+              << "position " << p << " on rank " << r << " of " << world;
+        }
+        mine += static_cast<int64_t>(b->sample_positions.size());
+      }
+      taken = std::max(taken, mine);
+    }
+    return positions_consumed(start, taken, world);
+  };
+  const int64_t consumed = collect(2, 0, 2);
+  EXPECT_EQ(consumed, 2 * o.batch_size * 2);
+  ASSERT_LT(consumed, n);
+  collect(3, consumed, 1 << 20);
+  // Padding to a multiple of 3 may repeat the head; every sample is seen, the extras are few.
+  std::set<int64_t> distinct(seen.begin(), seen.end());
+  EXPECT_EQ(static_cast<int64_t>(distinct.size()), n);
+  EXPECT_LT(static_cast<int64_t>(seen.size()), n + 3);
 }
 
 TEST_F(LoaderTest, TrainingBatchesAreAugmentedEvalBatchesAreNot) {

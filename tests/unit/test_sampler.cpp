@@ -98,6 +98,41 @@ TEST(Sampler, EpochsDifferAndSeedsRepeat) {
   EXPECT_NE(epoch0, sorted) << "the training shard is not shuffled";
 }
 
+// Note [World-size-independent epochs]: after k samples per rank, the positions [0, k * world)
+// are done; the rest of the epoch from there, on the same world, is each shard's tail, and on
+// any other world it covers exactly the remaining positions, in permutation order.
+TEST(Sampler, TheRestOfAnEpochContinuesOnAnyWorldSize) {
+  for (int64_t n : {12, 37, 90}) {
+    const auto order = train_shard(n, 7, 2, {0, 1}, false);  // the epoch's permutation
+    for (int world : {1, 2, 3, 4}) {
+      for (int64_t taken : {int64_t{0}, int64_t{1}, int64_t{3}}) {
+        const int64_t start = positions_consumed(0, taken, world);
+        if (start >= n) continue;
+        for (int r = 0; r < world; ++r) {
+          const auto full = train_shard(n, 7, 2, {r, world}, false);
+          const auto rest = train_shard(n, 7, 2, {r, world}, false, start);
+          EXPECT_EQ(rest, std::vector<int64_t>(full.begin() + taken, full.end()));
+        }
+        for (int next_world : {1, 2, 3, 5}) {
+          std::map<int64_t, int64_t> by_position;
+          for (int r = 0; r < next_world; ++r) {
+            const auto rest = train_shard(n, 7, 2, {r, next_world}, false, start);
+            EXPECT_EQ(static_cast<int64_t>(rest.size()),
+                      train_shard_size(n, next_world, false, start));
+            for (size_t k = 0; k < rest.size(); ++k)
+              by_position[train_position(start, static_cast<int64_t>(k), {r, next_world})] =
+                  rest[k];
+          }
+          for (int64_t p = start; p < n; ++p)
+            EXPECT_EQ(by_position.at(p), order[static_cast<size_t>(p)])
+                << "n " << n << " world " << world << " -> " << next_world << " position " << p;
+          EXPECT_LT(static_cast<int64_t>(by_position.size()), n - start + next_world);
+        }
+      }
+    }
+  }
+}
+
 TEST(Sampler, RejectsAnImpossibleShard) {
   EXPECT_THROW(train_shard(10, 1, 0, {3, 3}, false), std::exception);
   EXPECT_THROW(eval_shard(10, {0, 0}), std::exception);

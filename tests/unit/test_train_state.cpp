@@ -1,0 +1,125 @@
+// What a resumed job rests on: the learning-rate schedule as a function of epochs done
+// (warmup, step, cosine, linear scaling, at their boundaries), the optimizer state restored
+// onto the resuming rank's device, the GPU each rank picks, and the checkpoint position fields.
+#include <gtest/gtest.h>
+
+#include "dist/placement.h"
+#include "model/resnext.h"
+#include "train/checkpoint.h"
+#include "train/optim.h"
+#include "test_support.h"
+#include "tiny_model.h"
+
+namespace nxt {
+namespace {
+
+using testing_support::error_of;
+using testing_support::tiny_spec;
+
+OptimConfig optim(const std::string& schedule) {
+  OptimConfig c;
+  c.name = "sgd";
+  c.lr = 0.1;
+  c.schedule = schedule;
+  return c;
+}
+
+TEST(LrSchedule, WarmupRisesLinearlyToTheBaseRate) {
+  OptimConfig c = optim("constant");
+  c.warmup_epochs = 2;
+  const LrSchedule s(c, 0.1, 10);
+  EXPECT_DOUBLE_EQ(s.at(0, 0.5), 0.1 * 0.25);
+  EXPECT_DOUBLE_EQ(s.at(1, 0.5), 0.1 * 0.75);
+  EXPECT_DOUBLE_EQ(s.at(1, 1.0), 0.1);  // the warmup's last step reaches the base rate
+  EXPECT_DOUBLE_EQ(s.at(5, 0.3), 0.1);
+}
+
+TEST(LrSchedule, StepDecaysAtEpochBoundaries) {
+  OptimConfig c = optim("step");
+  c.step_every_epochs = 3;
+  c.step_gamma = 0.5;
+  const LrSchedule s(c, 0.1, 10);
+  EXPECT_DOUBLE_EQ(s.at(2, 1.0), 0.1);  // the last step of epoch 3 still has the old rate
+  EXPECT_DOUBLE_EQ(s.at(3, 0.01), 0.05);
+  EXPECT_DOUBLE_EQ(s.at(6, 0.5), 0.025);
+}
+
+TEST(LrSchedule, CosineEndsAtTheFloorWhateverTheStepsPerEpoch) {
+  OptimConfig c = optim("cosine");
+  c.warmup_epochs = 1;
+  c.min_lr = 0.001;
+  const LrSchedule s(c, 0.1, 5);
+  EXPECT_DOUBLE_EQ(s.at(0, 1.0), 0.1);           // end of warmup: the top of the cosine
+  EXPECT_NEAR(s.at(2, 1.0), 0.001 + 0.099 * 0.5, 1e-12);  // half-way (epoch 3 of 5 after 1)
+  EXPECT_DOUBLE_EQ(s.at(4, 1.0), 0.001);         // the run's last step
+  // The same fraction of an epoch gives the same rate, however many steps the epoch has.
+  EXPECT_DOUBLE_EQ(s.at(3, 32.0 / 75), s.at(3, 64.0 / 150));
+}
+
+TEST(LrSchedule, LinearScalingFollowsTheGlobalBatch) {
+  OptimConfig c = optim("constant");
+  c.scale_lr = "linear";
+  c.base_batch = 256;
+  EXPECT_DOUBLE_EQ(scaled_lr(c, 2048), 0.8);
+  EXPECT_DOUBLE_EQ(scaled_lr(c, 128), 0.05);
+  c.scale_lr = "none";
+  EXPECT_DOUBLE_EQ(scaled_lr(c, 2048), 0.1);
+}
+
+// A checkpoint written on one device restores its optimizer state onto the resuming rank's
+// device. Without a GPU, the meta device stands in for "another device": every state tensor
+// must land there, and the restored moments equal the saved ones.
+TEST(OptimizerState, IsRestoredAndMovedOntoTheGivenDevice) {
+  ResNeXt model(tiny_spec());
+  for (const char* name : {"adam", "adamw", "sgd"}) {
+    OptimConfig oc = optim("constant");
+    oc.name = name;
+    oc.momentum = 0.9;
+    auto optimizer = make_optimizer(oc, *model, 1e-3);
+    optimizer->zero_grad();
+    model->forward(torch::rand({2, 3, 16, 16})).sum().backward();
+    optimizer->step();
+    const std::vector<char> bytes = optimizer_bytes(*optimizer);
+
+    auto restored = make_optimizer(oc, *model, 1e-3);
+    load_optimizer_bytes(*restored, bytes, "test", torch::kCPU);
+    EXPECT_EQ(optimizer_bytes(*restored), bytes) << name;  // nothing lost on the way
+    move_optimizer_state(*restored, torch::kMeta);
+    int64_t moved = 0;
+    for (const auto& entry : restored->state()) {
+      const auto* state = entry.second.get();
+      if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(state)) {
+        EXPECT_TRUE(adam->exp_avg().is_meta() && adam->exp_avg_sq().is_meta()) << name;
+      } else if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state)) {
+        EXPECT_TRUE(adamw->exp_avg().is_meta() && adamw->exp_avg_sq().is_meta()) << name;
+      } else if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(state)) {
+        EXPECT_TRUE(sgd->momentum_buffer().is_meta()) << name;
+      }
+      ++moved;
+    }
+    EXPECT_EQ(moved, static_cast<int64_t>(model->parameters().size())) << name;
+  }
+}
+
+TEST(Placement, OneVisibleGpuIsDeviceZeroSeveralFollowTheLocalRank) {
+  EXPECT_EQ(gpu_index_for_rank(1, 5, 8), 0);  // --gpus-per-task=1: each rank sees its own
+  EXPECT_EQ(gpu_index_for_rank(8, 5, 8), 5);
+  EXPECT_EQ(gpu_index_for_rank(8, 1, 2), 1);
+  const std::string error = error_of([] { gpu_index_for_rank(2, 3, 4); });
+  EXPECT_NE(error.find("4 ranks share this node but only 2 GPU(s)"), std::string::npos) << error;
+  EXPECT_NE(error_of([] { gpu_index_for_rank(0, 0, 1); }).find("no CUDA device"),
+            std::string::npos);
+}
+
+TEST(Placement, ThreadsFollowTheAllowedCpus) {
+  const CpuAllowance cpus = allowed_cpus();
+  EXPECT_GE(cpus.count, 1);
+  EXPECT_FALSE(cpus.list.empty());
+  EXPECT_EQ(cpu_threads_per_rank(3, {0, 2, 0, 2}), 3);
+  const int automatic = cpu_threads_per_rank(std::nullopt, {0, 1, 0, 1});
+  EXPECT_GE(automatic, 1);
+  EXPECT_LE(automatic, cpus.count);
+}
+
+}  // namespace
+}  // namespace nxt
