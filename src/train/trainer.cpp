@@ -458,7 +458,7 @@ void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
   const bool nonfinite =
       config_.train.skip_nonfinite && !std::isfinite(pending_.step_loss_sum.item<double>());
   // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
-  // request, so all take the same branch.
+  // request, so all take the same branch (Note [Collective order]).
   int64_t stop_request = stop_signal_number();
   if (is_rank0() && inject_stop_at_step_ > 0 && position_.global_step + 1 == inject_stop_at_step_)
     stop_request = SIGUSR2;  // as if Slurm had signalled
