@@ -1,6 +1,10 @@
 // Implements state dict (de)serialisation and the checked copy into a module.
 #include "model/state_dict_io.h"
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include <map>
 #include <sstream>
 
@@ -38,10 +42,31 @@ StateDict state_dict_of(const torch::nn::Module& module) {
   return state;
 }
 
+std::vector<char> pickle_save_plain(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler(
+      [&pickle](const char* data, size_t size) { pickle.insert(pickle.end(), data, data + size); },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> container;
+  caffe2::serialize::PyTorchStreamWriter writer([&container](const void* data, size_t size) {
+    const auto* bytes = static_cast<const char*>(data);
+    container.insert(container.end(), bytes, bytes + size);
+    return size;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
+                                     writer);
+  writer.writeEndOfFile();
+  return container;
+}
+
 std::vector<char> state_dict_bytes(const StateDict& state) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, tensor] : state) dict.insert(name, tensor);
-  return torch::pickle_save(dict);
+  return pickle_save_plain(dict);
 }
 
 StateDict state_dict_from_bytes(const std::vector<char>& bytes, const std::string& source) {

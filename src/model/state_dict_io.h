@@ -15,6 +15,13 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
 // Parameters then buffers, each under its registered dotted name, as CPU tensors.
 StateDict state_dict_of(const torch::nn::Module& module);
 
+// `value` pickled in torch.save's zip format with nothing but what PyTorch's weights-only
+// unpickler accepts (torch.load's default since 2.6): dicts, lists, str, int, float, bool and
+// tensors. torch::pickle_save tags typed dicts and int/float lists with TorchScript globals
+// (torch.jit._pickle.restore_type_tag, build_intlist) that it refuses; this writes them plain.
+// Int, float and bool lists must be generic lists (c10::impl::GenericList) to stay plain.
+std::vector<char> pickle_save_plain(const c10::IValue& value);
+
 // A pickled {name: tensor} dict in torch.save's zip format.
 std::vector<char> state_dict_bytes(const StateDict& state);
 StateDict state_dict_from_bytes(const std::vector<char>& bytes, const std::string& source);

@@ -29,34 +29,38 @@ c10::IValue entry(const c10::impl::GenericDict& dict, const std::string& key,
   return dict.at(key);
 }
 
-c10::List<double> double_list(const std::array<double, 3>& values) {
-  return c10::List<double>(std::vector<double>(values.begin(), values.end()));
+// Numbers go in generic lists, which pickle as plain Python lists (model/state_dict_io.h).
+template <class T>
+c10::impl::GenericList plain_list(const std::vector<T>& values) {
+  c10::impl::GenericList list(c10::AnyType::get());
+  for (const T& value : values) list.push_back(value);
+  return list;
 }
 
 std::array<double, 3> rgb_values(const c10::IValue& value, const std::string& what,
                                  const std::string& path) {
-  const auto list = value.toDoubleList();
+  const auto list = value.toListRef();  // typed (older files) or generic
   NXT_CHECK(list.size() == 3, "checkpoint '", path, "': preprocess ", what, " has ", list.size(),
             " values, expected 3 (RGB)");
-  return {list.get(0), list.get(1), list.get(2)};
+  return {list[0].toDouble(), list[1].toDouble(), list[2].toDouble()};
 }
 
 c10::impl::GenericDict preprocess_dict(const Preprocess& p) {
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
-  dict.insert("stored_size", c10::List<int64_t>({p.stored_height, p.stored_width}));
+  dict.insert("stored_size", plain_list(std::vector<int64_t>{p.stored_height, p.stored_width}));
   dict.insert("resize_mode", p.resize_mode);
   dict.insert("input_size", p.input_size);
-  dict.insert("mean", double_list(p.mean));
-  dict.insert("std", double_list(p.stddev));
+  dict.insert("mean", plain_list(std::vector<double>(p.mean.begin(), p.mean.end())));
+  dict.insert("std", plain_list(std::vector<double>(p.stddev.begin(), p.stddev.end())));
   return dict;
 }
 
 Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string& path) {
   Preprocess p;
-  const auto stored = entry(dict, "stored_size", path).toIntList();
+  const auto stored = entry(dict, "stored_size", path).toListRef();
   NXT_CHECK(stored.size() == 2, "checkpoint '", path, "': preprocess stored_size needs [H, W]");
-  p.stored_height = stored.get(0);
-  p.stored_width = stored.get(1);
+  p.stored_height = stored[0].toInt();
+  p.stored_width = stored[1].toInt();
   p.resize_mode = entry(dict, "resize_mode", path).toStringRef();
   p.input_size = entry(dict, "input_size", path).toInt();
   p.mean = rgb_values(entry(dict, "mean", path), "mean", path);
@@ -145,7 +149,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   dict.insert("dataset_fingerprint", checkpoint.dataset_fingerprint);
   dict.insert("model_signature", checkpoint.model_signature);
   if (checkpoint.preprocess) dict.insert("preprocess", preprocess_dict(*checkpoint.preprocess));
-  const std::vector<char> bytes = torch::pickle_save(dict);
+  const std::vector<char> bytes = pickle_save_plain(dict);
   write_file_atomic(path, bytes.data(), bytes.size());
 }
 

@@ -26,10 +26,14 @@ best_acc=$(awk -F, 'NR > 1 && $4 > best { best = $4 } END { printf "%.6f", best 
 "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" "${learn[@]}" --evaluate "$run/best.pt" >"$work/eval" 2>&1 ||
   { cat "$work/eval"; fail "--evaluate best.pt failed"; }
 grep -q "val_acc=$best_acc " "$work/eval" || fail "best.pt evaluates to $(grep val_acc "$work/eval"), logged best $best_acc"
-# Python reads the checkpoint; its "model" entry is a state dict with torchvision's names.
+# Python reads the checkpoint with torch.load's defaults: the weights-only unpickler since 2.6
+# (no TorchScript globals allowed: tests/compat runs this under 2.6), the full one in 1.13
+# (whose weights-only unpickler knows no floats). Its "model" entry is a state dict with
+# torchvision's names.
 py "
 import torch
 c = torch.load('$run/best.pt')
+assert c['preprocess']['stored_size'] == [32, 32] and len(c['preprocess']['mean']) == 3, c['preprocess']
 assert c['format'] == 'nxt-checkpoint', c.keys()
 m = c['model']
 assert 'conv1.weight' in m and 'fc.weight' in m and 'layer1.0.bn1.running_mean' in m, list(m)[:5]

@@ -19,7 +19,7 @@ def build(arch, classes):
 
 def check(arch, classes, weights_path, io_path):
     model = build(arch, classes)
-    state = torch.load(weights_path)
+    state = torch.load(weights_path, weights_only=True)  # a plain pickle of tensors
     expected, actual = set(model.state_dict().keys()), set(state.keys())
     if expected != actual:
         print("key sets differ: only torchvision:", sorted(expected - actual)[:5],
