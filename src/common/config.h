@@ -91,6 +91,7 @@ struct DistConfig {
   double bucket_mb = 25;
   bool allow_unused_parameters = false;
   int64_t check_replicas_every = 0;  // compare parameter checksums every N steps (0 = off)
+  int64_t timeout_s = 600;  // a collective (or start-up) not done in this time ends the job
 };
 
 struct Config {

@@ -287,6 +287,10 @@ std::vector<ConfigKey> build_schema() {
             "allow parameters that get no gradient in a step"),
       field("dist.check_replicas_every", &C::dist, &DistConfig::check_replicas_every,
             "compare parameter checksums across ranks every N steps (0 = off)", at_least(0)),
+      field("dist.timeout_s", &C::dist, &DistConfig::timeout_s,
+            "seconds a collective or the communicator's start-up may take before the job is "
+            "ended on every rank (a hung or stopped peer); above the longest rank-0-only phase",
+            at_least(1)),
   };
 }
 

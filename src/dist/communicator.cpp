@@ -12,19 +12,21 @@
 namespace nxt {
 
 std::unique_ptr<Communicator> make_communicator(const std::string& backend, torch::Device device,
-                                                ProcessPlace place) {
+                                                ProcessPlace place, std::chrono::seconds timeout) {
   const std::string chosen = backend == "auto" ? (device.is_cuda() ? "nccl" : "mpi") : backend;
   if (chosen == "mpi") {
     NXT_CHECK(!device.is_cuda(),
               "dist.backend: mpi reduces CPU tensors; this run's tensors are on ", device.str(),
               " (use nccl or auto)");
-    return std::make_unique<MpiCommunicator>(place);
+    MpiCommunicatorOptions options;
+    options.timeout = timeout;
+    return std::make_unique<MpiCommunicator>(place, MPI_COMM_WORLD, options);
   }
   NXT_CHECK(chosen == "nccl", "dist.backend: unknown backend '", backend, "'");
   NXT_CHECK(device.is_cuda(), "dist.backend: nccl needs CUDA tensors; this run's are on ",
             device.str(), " (use mpi or auto)");
 #if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
-  return make_nccl_communicator(place, device);
+  return make_nccl_communicator(place, device, timeout);
 #else
   throw Error("dist.backend: nccl is not in this build (" + nccl_description() +
               "; it also needs a CUDA LibTorch)");

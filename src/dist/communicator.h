@@ -18,6 +18,17 @@
 //   broadcasts the decision and the bytes; a file it cannot read fails every rank with its
 //   reason. It alone writes checkpoints, metrics and logs there, between barriers.
 // - Early stops and model choices that depend on evaluation are made on rank 0 and broadcast.
+//
+// Note [Watchdog]
+// A peer that hangs without dying (a stuck GPU, a SIGSTOPped process, a lost node whose TCP
+// connections linger) never fails a collective: it just never completes. So every host-side
+// wait has a deadline, dist.timeout_s: a collective not done by then throws on the waiting
+// rank (naming the rank, the collective and the time waited), and the job ends through
+// MPI_Abort (run_guarded). The MPI communicator bounds each CommWork::wait(); NCCL bounds its
+// start-up (non-blocking init, polled) and every host wait (event polling plus
+// ncclCommGetAsyncError, then ncclCommAbort), and the trainer waits on the host for the last
+// bucket before each metric read, so the read itself cannot hang. The deadline must exceed the
+// longest phase in which the other ranks wait for rank 0 (rank-0 evaluation, checkpoints).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -26,6 +37,7 @@
 #include <vector>
 
 #include "common/torch_pch.h"
+#include "dist/watchdog.h"
 
 namespace nxt {
 
@@ -33,11 +45,14 @@ enum class ReduceOp { kSum, kAverage, kMin, kMax };
 
 // A collective in flight. wait() returns when its result may be used by the caller's next
 // operation (on a GPU: ordered on the compute stream), and rethrows the collective's failure.
+// wait_on_host() returns when it has finished on the device too. Both throw when the
+// communicator's timeout passes first (Note [Watchdog]).
 class CommWork {
  public:
   using Clock = std::chrono::steady_clock;
   virtual ~CommWork() = default;
   virtual void wait() = 0;
+  virtual void wait_on_host() { wait(); }
   // When the backend began and finished moving data (for overlap measurements); equal to
   // the epoch of Clock until known.
   Clock::time_point started() const { return started_; }
@@ -93,9 +108,10 @@ class Communicator {
 };
 
 // "auto": NCCL when `device` is CUDA, else MPI. "nccl" on a CPU device, or in a build without
-// NCCL, is a clear error.
+// NCCL, is a clear error. `timeout`: Note [Watchdog].
 std::unique_ptr<Communicator> make_communicator(const std::string& backend, torch::Device device,
-                                                ProcessPlace place);
+                                                ProcessPlace place,
+                                                std::chrono::seconds timeout = kDefaultTimeout);
 
 const char* reduce_op_name(ReduceOp op);
 

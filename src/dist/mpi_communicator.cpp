@@ -3,6 +3,7 @@
 #include "dist/mpi_communicator.h"
 
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -142,6 +143,15 @@ ShmCombine shm_combine(ReduceOp op) {
   return combines[op_slot(op)];
 }
 
+// "all-reduce of 6.2 MB (Float)": how the watchdog names a collective.
+std::string collective_text(const char* name, const torch::Tensor& tensor) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%s of %.1f MB (%s)", name,
+                static_cast<double>(tensor.numel() * tensor.element_size()) / 1e6,
+                c10::toString(tensor.scalar_type()));
+  return text;
+}
+
 void check_communicable(const torch::Tensor& tensor, const char* what) {
   NXT_CHECK(tensor.defined() && tensor.is_cpu() && tensor.is_contiguous(), what,
             ": the MPI communicator needs a dense contiguous CPU tensor");
@@ -149,12 +159,20 @@ void check_communicable(const torch::Tensor& tensor, const char* what) {
 
 }  // namespace
 
-// A collective run by the communication thread; wait() blocks until it has finished.
+// A collective run by the communication thread; wait() blocks until it has finished, or throws
+// when the timeout passes first (Note [Watchdog]): the thread may be polling a peer that will
+// never answer, and is then abandoned while the job aborts.
 class MpiCommunicator::Work final : public CommWork {
  public:
+  Work(std::string what, int rank, std::chrono::seconds timeout)
+      : what_(std::move(what)), rank_(rank), timeout_(timeout) {}
   void wait() override {
+    const auto since = Clock::now();
     std::unique_lock<std::mutex> lock(mutex_);
-    done_changed_.wait(lock, [&] { return done_; });
+    if (!done_changed_.wait_for(lock, timeout_, [&] { return done_; }))
+      throw_collective_timeout(rank_, what_,
+                               std::chrono::duration<double>(Clock::now() - since).count(),
+                               timeout_);
     if (failure_) std::rethrow_exception(failure_);
   }
   void start() { started_ = Clock::now(); }
@@ -169,11 +187,15 @@ class MpiCommunicator::Work final : public CommWork {
   }
 
  private:
+  const std::string what_;
+  const int rank_;
+  const std::chrono::seconds timeout_;
   std::mutex mutex_;
   std::condition_variable done_changed_;
   bool done_ = false;
   std::exception_ptr failure_;
 };
+
 
 struct MpiCommunicator::Queue {
   std::mutex mutex;
@@ -244,8 +266,9 @@ MpiCommunicator::~MpiCommunicator() {
   thread_.join();
 }
 
-std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::function<void()> task) {
-  auto work = std::make_shared<Work>();
+std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::string what,
+                                                               std::function<void()> task) {
+  auto work = std::make_shared<Work>(std::move(what), rank(), options_.timeout);
   {
     std::lock_guard<std::mutex> lock(queue_->mutex);
     NXT_CHECK(!queue_->closing, "communicator is shutting down");
@@ -267,8 +290,9 @@ std::shared_ptr<CommWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor
   std::shared_ptr<SharedMemoryAllReduce> shared_memory;
   if (element && tensor.numel() * tensor.element_size() >= options_.shm_min_bytes)
     shared_memory = shared_memory_;
-  return submit([tensor, op, mpi, element, shared_memory, comm = comm_, options = options_,
-                 world = world_size()] {
+  return submit(collective_text("all-reduce", tensor), [tensor, op, mpi, element, shared_memory,
+                                                       comm = comm_, options = options_,
+                                                       world = world_size()] {
     if (shared_memory) {
       shared_memory->all_reduce(tensor.data_ptr(), tensor.numel(), *element, shm_combine(op));
     } else {
@@ -284,7 +308,8 @@ void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
   check_communicable(tensor, "broadcast");
   NXT_CHECK(root >= 0 && root < world_size(), "broadcast root ", root, " is not a rank");
   const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), ReduceOp::kSum);
-  submit([tensor, root, mpi, comm = comm_, options = options_] {
+  submit(collective_text("broadcast", tensor), [tensor, root, mpi, comm = comm_,
+                                                 options = options_] {
     run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
       NXT_MPI_CHECK(MPI_Ibcast(data, count, mpi.type, root, comm, request));
     });
@@ -292,7 +317,7 @@ void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
 }
 
 void MpiCommunicator::barrier() {
-  submit([comm = comm_, poll = options_.poll_interval] {
+  submit("barrier", [comm = comm_, poll = options_.poll_interval] {
     std::vector<MPI_Request> request(1);
     NXT_MPI_CHECK(MPI_Ibarrier(comm, request.data()));
     wait_for(request, poll);
@@ -303,7 +328,8 @@ template <class T>
 std::vector<T> MpiCommunicator::reduce_host_values(const std::vector<T>& values, MPI_Datatype type,
                                                    ReduceOp op) {
   auto result = std::make_shared<std::vector<T>>(values);
-  submit([result, type, op, comm = comm_, poll = options_.poll_interval] {
+  submit("all-reduce of " + std::to_string(values.size()) + " host value(s)",
+         [result, type, op, comm = comm_, poll = options_.poll_interval] {
     std::vector<MPI_Request> request(1);
     NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result->data(), static_cast<int>(result->size()),
                                  type, builtin_op(op), comm, request.data()));

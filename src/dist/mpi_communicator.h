@@ -26,6 +26,7 @@ struct MpiCommunicatorOptions {
   // memory (dist/shm_allreduce.h), in chunks of shm_segment_bytes. 0 turns it off.
   size_t shm_segment_bytes = size_t{32} << 20;
   int64_t shm_min_bytes = 64 << 10;
+  std::chrono::seconds timeout = kDefaultTimeout;  // Note [Watchdog] in dist/communicator.h
 };
 
 class MpiCommunicator final : public Communicator {
@@ -49,7 +50,7 @@ class MpiCommunicator final : public Communicator {
  private:
   class Work;
   struct Queue;  // shared with the thread, so that an abandoned thread never touches freed memory
-  std::shared_ptr<Work> submit(std::function<void()> task);
+  std::shared_ptr<Work> submit(std::string what, std::function<void()> task);
   template <class T>
   std::vector<T> reduce_host_values(const std::vector<T>& values, MPI_Datatype type, ReduceOp op);
 

@@ -3,18 +3,47 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/check.h"
 #include "dist/cuda_check.h"
+#include "dist/watchdog.h"
 
 namespace nxt {
 
-NcclComm::NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap) : device_(device) {
+NcclComm::NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap,
+                   std::chrono::seconds timeout)
+    : rank_(rank), device_(device), timeout_(timeout) {
   NXT_CUDA_CHECK(cudaSetDevice(device));
   ncclUniqueId id{};
   if (rank == 0) NXT_NCCL_CHECK(ncclGetUniqueId(&id));
-  NXT_MPI_CHECK(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, bootstrap));
+  std::vector<MPI_Request> request(1);
+  NXT_MPI_CHECK(MPI_Ibcast(&id, sizeof id, MPI_BYTE, 0, bootstrap, request.data()));
+  wait_for_requests(request, std::chrono::microseconds(200), timeout_, rank_,
+                    "the NCCL bootstrap (MPI broadcast of the unique id)");
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  settle(ncclCommInitRankConfig(&comm_, world_size, id, rank, &config), "ncclCommInitRank");
+#else
   NXT_NCCL_CHECK(ncclCommInitRank(&comm_, world_size, id, rank));
+#endif
+}
+
+void NcclComm::settle(ncclResult_t rc, const char* call) {
+  const auto start = std::chrono::steady_clock::now();
+  while (rc == ncclInProgress) {
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited > static_cast<double>(timeout_.count())) {
+      abort();
+      throw_collective_timeout(rank_, std::string(call) + " (NCCL_SOCKET_IFNAME? a missing peer?)",
+                               waited, timeout_);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    NXT_NCCL_CHECK(ncclCommGetAsyncError(comm_, &rc));
+  }
+  abort_on_failure(rc, call);
 }
 
 NcclComm::~NcclComm() {
@@ -46,26 +75,28 @@ void NcclComm::abort_on_failure(ncclResult_t rc, const char* call) {
 void NcclComm::all_reduce(void* data, size_t count, ncclDataType_t type, ncclRedOp_t op,
                           cudaStream_t stream) {
   check_async_error();
-  abort_on_failure(ncclAllReduce(data, data, count, type, op, comm_, stream), "ncclAllReduce");
+  settle(ncclAllReduce(data, data, count, type, op, comm_, stream), "ncclAllReduce");
 }
 
 void NcclComm::broadcast(void* data, size_t count, ncclDataType_t type, int root,
                          cudaStream_t stream) {
   check_async_error();
-  abort_on_failure(ncclBroadcast(data, data, count, type, root, comm_, stream), "ncclBroadcast");
+  settle(ncclBroadcast(data, data, count, type, root, comm_, stream), "ncclBroadcast");
 }
 
-void NcclComm::wait_event(cudaEvent_t done, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+void NcclComm::wait_event(cudaEvent_t done, const std::string& what) {
+  const auto start = std::chrono::steady_clock::now();
   for (;;) {
     const cudaError_t state = cudaEventQuery(done);
     if (state == cudaSuccess) return;
     if (state != cudaErrorNotReady) NXT_CUDA_CHECK(state);
     check_async_error();
-    if (std::chrono::steady_clock::now() > deadline) {
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (waited > static_cast<double>(timeout_.count())) {
       abort();
-      throw Error("an NCCL collective did not finish within " + std::to_string(timeout.count()) +
-                  " s; communicator aborted. A peer rank has probably stopped.");
+      throw_collective_timeout(rank_, "NCCL " + what + " (communicator aborted)", waited,
+                               timeout_);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }

@@ -2,10 +2,13 @@
 // wherever the CUDA toolkit and NCCL are found, even next to a CPU-only LibTorch, so it cannot
 // rot unseen. The torch-facing communicator (dist/nccl_communicator.h) wraps it.
 //
-// Bootstrap: rank 0's ncclUniqueId travels by MPI_Bcast (MPI's only job here). Failure: every
-// wait polls ncclCommGetAsyncError; on an error, or a peer that stops answering within the
-// timeout, the communicator is aborted (ncclCommAbort, which never blocks, unlike destroy) and
-// the caller gets an exception, so the job ends with a message instead of hanging.
+// Bootstrap: rank 0's ncclUniqueId travels by a polled MPI_Ibcast, then ncclCommInitRankConfig
+// runs non-blocking (NCCL >= 2.14) and is polled: a wrong NCCL_SOCKET_IFNAME or a missing peer
+// ends the start-up after the timeout instead of hanging. Failure: every wait polls
+// ncclCommGetAsyncError; on an error, or a peer that stops answering within the timeout, the
+// communicator is aborted (ncclCommAbort, which never blocks, unlike destroy) and the caller
+// gets an exception, so the job ends with a message instead of hanging (Note [Watchdog] in
+// dist/communicator.h).
 #pragma once
 #include <cuda_runtime_api.h>
 #include <mpi.h>
@@ -13,12 +16,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 namespace nxt {
 
 class NcclComm {
  public:
-  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap);
+  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap,
+           std::chrono::seconds timeout);
   ~NcclComm();
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;
@@ -27,19 +32,25 @@ class NcclComm {
                   cudaStream_t stream);
   void broadcast(void* data, size_t count, ncclDataType_t type, int root, cudaStream_t stream);
 
-  // Blocks the host until `done` has happened on the device, checking for NCCL errors.
-  void wait_event(cudaEvent_t done, std::chrono::seconds timeout);
+  // Blocks the host until `done` has happened on the device, checking for NCCL errors; aborts
+  // and throws, naming `what`, after the timeout.
+  void wait_event(cudaEvent_t done, const std::string& what);
   // Throws (after aborting) if NCCL reported an asynchronous error.
   void check_async_error();
   void abort();
 
   int device() const { return device_; }
+  std::chrono::seconds timeout() const { return timeout_; }
 
  private:
   void abort_on_failure(ncclResult_t rc, const char* call);
+  // A non-blocking communicator's call may return ncclInProgress: poll until it has settled.
+  void settle(ncclResult_t rc, const char* call);
 
   ncclComm_t comm_ = nullptr;
+  int rank_ = 0;
   int device_ = 0;
+  std::chrono::seconds timeout_;
   bool aborted_ = false;
 };
 

@@ -13,8 +13,6 @@
 namespace nxt {
 namespace {
 
-constexpr std::chrono::seconds kCollectiveTimeout{600};
-
 ncclDataType_t nccl_type(torch::ScalarType dtype) {
   switch (dtype) {
     case torch::kFloat:
@@ -51,27 +49,35 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
+// wait() orders the compute stream after the collective (no host wait); wait_on_host() polls
+// it against the timeout (Note [Watchdog] in dist/communicator.h).
 class NcclWork final : public CommWork {
  public:
-  NcclWork(std::shared_ptr<at::cuda::CUDAEvent> done, NcclComm* comm, c10::Device device)
-      : done_(std::move(done)), comm_(comm), device_(device) {}
+  NcclWork(std::shared_ptr<at::cuda::CUDAEvent> done, NcclComm* comm, c10::Device device,
+           std::string what)
+      : done_(std::move(done)), comm_(comm), device_(device), what_(std::move(what)) {}
   void wait() override {
     comm_->check_async_error();
     done_->block(c10::cuda::getCurrentCUDAStream(device_.index()));
+  }
+  void wait_on_host() override {
+    comm_->wait_event(done_->event(), what_);
+    wait();
   }
 
  private:
   std::shared_ptr<at::cuda::CUDAEvent> done_;
   NcclComm* comm_;
   c10::Device device_;
+  std::string what_;
 };
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(ProcessPlace place, torch::Device device)
+  NcclCommunicator(ProcessPlace place, torch::Device device, std::chrono::seconds timeout)
       : Communicator(place),
         device_(device),
-        nccl_(place.rank, place.world_size, device.index(), MPI_COMM_WORLD),
+        nccl_(place.rank, place.world_size, device.index(), MPI_COMM_WORLD, timeout),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())) {}
 
   std::string backend_name() const override { return "nccl"; }
@@ -85,7 +91,9 @@ class NcclCommunicator final : public Communicator {
     });
     auto done = std::make_shared<at::cuda::CUDAEvent>();
     done->record(stream_);
-    return std::make_shared<NcclWork>(done, &nccl_, device_);
+    return std::make_shared<NcclWork>(
+        done, &nccl_, device_,
+        "all-reduce of " + std::to_string(tensor.numel() * tensor.element_size()) + " bytes");
   }
 
   void broadcast(torch::Tensor tensor, int root) override {
@@ -94,13 +102,13 @@ class NcclCommunicator final : public Communicator {
       nccl_.broadcast(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()), root,
                       stream_.stream());
     });
-    finish_on_host();
+    finish_on_host("broadcast");
   }
 
   void barrier() override {
     torch::Tensor token = torch::zeros({1}, torch::TensorOptions(device_));
     all_reduce_async(token, ReduceOp::kSum);
-    finish_on_host();
+    finish_on_host("barrier");
   }
 
   std::vector<double> all_reduce_scalars(const std::vector<double>& values, ReduceOp op) override {
@@ -129,18 +137,21 @@ class NcclCommunicator final : public Communicator {
     c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), stream_);
   }
 
-  void finish_on_host() {
+  void finish_on_host(const std::string& what) {
     at::cuda::CUDAEvent done;
     done.record(stream_);
-    nccl_.wait_event(done.event(), kCollectiveTimeout);
+    nccl_.wait_event(done.event(), what);
   }
 
   template <class T>
   std::vector<T> host_reduce(const std::vector<T>& values, MPI_Datatype type, ReduceOp op) {
     std::vector<T> result = values;
     const MPI_Op ops[] = {MPI_SUM, MPI_SUM, MPI_MIN, MPI_MAX};
-    NXT_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, result.data(), static_cast<int>(result.size()), type,
-                                ops[static_cast<int>(op)], MPI_COMM_WORLD));
+    std::vector<MPI_Request> request(1);
+    NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result.data(), static_cast<int>(result.size()),
+                                 type, ops[static_cast<int>(op)], MPI_COMM_WORLD, request.data()));
+    wait_for_requests(request, std::chrono::microseconds(50), nccl_.timeout(), rank(),
+                      "all-reduce of " + std::to_string(result.size()) + " host value(s)");
     if (op == ReduceOp::kAverage)
       for (T& v : result) v /= world_size();
     return result;
@@ -153,8 +164,9 @@ class NcclCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device) {
-  return std::make_unique<NcclCommunicator>(place, device);
+std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device,
+                                                     std::chrono::seconds timeout) {
+  return std::make_unique<NcclCommunicator>(place, device, timeout);
 }
 
 }  // namespace nxt

@@ -9,6 +9,7 @@
 
 namespace nxt {
 
-std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device);
+std::unique_ptr<Communicator> make_nccl_communicator(ProcessPlace place, torch::Device device,
+                                                     std::chrono::seconds timeout);
 
 }  // namespace nxt

@@ -22,6 +22,7 @@ struct Reducer::State {
   std::vector<bool> ready;
   std::vector<Bucket> buckets;
   std::vector<BucketTiming> timings;
+  std::shared_ptr<CommWork> last_work;  // the last synced step's last bucket
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // keeps the hooks alive
   Communicator* comm = nullptr;
   ReducerOptions options;
@@ -171,8 +172,13 @@ void Reducer::finish_backward() {
     s.timings[b].started = s.buckets[b].work->started();
     s.timings[b].finished = s.buckets[b].work->finished();
   }
+  if (!s.buckets.empty()) s.last_work = s.buckets.back().work;  // launched last, done last
   std::lock_guard<std::mutex> lock(s.mutex);
   s.reset_step();
+}
+
+void Reducer::wait_on_host() {
+  if (state_->last_work) state_->last_work->wait_on_host();
 }
 
 int64_t Reducer::bucket_count() const {

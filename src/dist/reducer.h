@@ -48,6 +48,10 @@ class Reducer {
   // After a synced backward: launches what is left (unused parameters allowed), waits for all
   // buckets. A no-op after an unsynced backward.
   void finish_backward();
+  // Blocks the host until the last synced step's gradients have arrived (on a GPU too), within
+  // the communicator's timeout (Note [Watchdog] in dist/communicator.h). The trainer calls it
+  // before reading metrics off the device, so that read cannot hang on a stuck collective.
+  void wait_on_host();
 
   int64_t bucket_count() const;
   // Parameter names of each bucket, in launch order.

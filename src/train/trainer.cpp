@@ -150,7 +150,8 @@ void Trainer::set_up_compute() {
 
 // After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
 void Trainer::start_communicator() {
-  comm_ = make_communicator(config_.dist.backend, device_, place_);
+  comm_ = make_communicator(config_.dist.backend, device_, place_,
+                            std::chrono::seconds(config_.dist.timeout_s));
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
@@ -530,6 +531,7 @@ void Trainer::reset_pending() {
 }
 
 void Trainer::flush_metrics(int64_t epoch) {
+  reducer_->wait_on_host();  // Note [Watchdog]: a stuck collective ends here, not in item()
   const double loss_sum = pending_.loss_sum.item<double>();  // the host sync
   const int64_t correct = pending_.correct.item<int64_t>();
   const bool nonfinite = !std::isfinite(loss_sum);

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Note [Watchdog] (src/dist/communicator.h): a peer that stops answering without dying (here a
+# SIGSTOPped rank) must not hang the job. With dist.timeout_s: 10, the job ends non-zero within
+# the timeout plus a few seconds, and the message names the waiting rank, the collective and
+# the time waited.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+make_tiny_dataset "$work" 40
+config=$(tiny_config "$work" watchdog)
+stopped_pid=""
+cleanup() { [[ -n "$stopped_pid" ]] && kill -CONT "$stopped_pid" 2>/dev/null; }
+trap 'cleanup; rm -rf "$work"' EXIT
+
+start=$(date +%s)
+"$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" --set run.threads_per_rank=1 \
+  --set train.epochs=200 --set dist.timeout_s=10 >"$work/out" 2>&1 &
+job=$!
+for _ in $(seq 300); do grep -q "placement: rank=1" "$work/out" 2>/dev/null && break; sleep 0.1; done
+sleep 2  # into the training loop
+for pid in $(pgrep -f "nxt_ddp --config $config"); do
+  if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then
+    stopped_pid=$pid
+  fi
+done
+[[ -n "$stopped_pid" ]] || { kill "$job"; cat "$work/out"; fail "rank 1's process not found"; }
+kill -STOP "$stopped_pid"
+stopped_at=$(date +%s)
+echo "SIGSTOP to rank 1 (pid $stopped_pid) $((stopped_at - start)) s after the start"
+for _ in $(seq 600); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$job" 2>/dev/null; then
+  kill -CONT "$stopped_pid"; kill "$job"; cat "$work/out"; fail "the job still runs 60 s after SIGSTOP"
+fi
+wait "$job"
+code=$?
+ended=$(( $(date +%s) - stopped_at ))
+cat "$work/out"
+[[ $code -ne 0 ]] || fail "the job exited 0"
+grep -qE "rank 0: .* has not finished after 1[0-9]\.[0-9] s \(dist.timeout_s = 10\)" "$work/out" ||
+  fail "no watchdog message naming rank 0, the collective and the time"
+[[ $ended -le 25 ]] || fail "the job ended ${ended}s after the SIGSTOP (timeout 10 s + 15 s)"
+echo "PASS: a stopped peer ended the job ${ended}s after SIGSTOP (dist.timeout_s = 10), exit $code"
