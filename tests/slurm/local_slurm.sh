@@ -1,22 +1,29 @@
+# shellcheck shell=bash
 # A one-host Slurm for tests (sourced): munge, slurmctld and slurmd on localhost, started
 # directly (no systemd) with everything (config, state, sockets, logs) under one folder, and
 # stopped by stop_local_slurm. Nothing under /etc is changed: SLURM_CONF points at our file.
+# CPU binding is real (TaskPlugin=task/affinity: each task gets a CPU affinity mask), so tests
+# see from inside a rank what CPUs a job step gives it. (task/affinity rather than task/cgroup:
+# it needs no writable cgroup hierarchy, so it behaves the same in every container.)
 #
-#   start_local_slurm DIR   # exports SLURM_CONF; waits until the node is idle
-#   stop_local_slurm        # stops the daemons it started
+#   start_local_slurm DIR [CPUS]  # exports SLURM_CONF; waits until the node is idle
+#   stop_local_slurm              # stops the daemons it started
 
 slurm_packages=(slurm-wlm slurmctld slurmd slurm-client munge)
 
-# The node's resources, bounded by what this machine has.
+# The node's resources: this machine's memory and CPUs, or more CPUs than it has when asked
+# (start_local_slurm DIR CPUS), so that a job can run more tasks than there are cores. Slurm
+# then numbers CPUs past the machine's; a task bound only to those runs unbound.
 local_slurm_node_line() {
-  local cpus mem_mb
-  cpus=$(nproc)
+  local cpus=$1 mem_mb
   mem_mb=$(awk '/MemTotal/ { printf "%d", $2 / 1024 * 0.9 }' /proc/meminfo)
-  echo "NodeName=$(hostname -s) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN"
+  local topology=""
+  ((cpus > $(nproc))) && topology="CoresPerSocket=$cpus ThreadsPerCore=1 "
+  echo "NodeName=$(hostname -s) NodeAddr=127.0.0.1 CPUs=$cpus ${topology}RealMemory=$mem_mb State=UNKNOWN"
 }
 
 write_local_slurm_conf() {
-  local dir=$1 ports=$2
+  local dir=$1 ports=$2 cpus=$3
   cat >"$dir/slurm.conf" <<CONF
 ClusterName=nxtlocal
 SlurmctldHost=$(hostname -s)(127.0.0.1)
@@ -36,7 +43,7 @@ SlurmdLogFile=$dir/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
@@ -48,13 +55,14 @@ ReturnToService=2
 JobRequeue=1
 MinJobAge=600
 KillWait=10
-$(local_slurm_node_line)
+$( ((cpus > $(nproc))) && echo "SlurmdParameters=config_overrides")
+$(local_slurm_node_line "$cpus")
 PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 }
 
 start_local_slurm() {
-  local dir=$1
+  local dir=$1 cpus=${2:-$(nproc)}
   for pkg in "${slurm_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       { echo "local_slurm: package $pkg is not installed (launch/install_deps.sh installs it)"; return 1; }
@@ -70,12 +78,11 @@ start_local_slurm() {
   local_slurm_dir=$dir
   # Pick free ports (the default 6817/6818 may be taken by a system Slurm).
   local port=$((20000 + RANDOM % 20000))
-  write_local_slurm_conf "$dir" "$port"
+  write_local_slurm_conf "$dir" "$port" "$cpus"
   export SLURM_CONF="$dir/slurm.conf"
   slurmctld -f "$SLURM_CONF" || { echo "local_slurm: slurmctld did not start"; cat "$dir/slurmctld.log"; return 1; }
   slurmd -f "$SLURM_CONF" || { echo "local_slurm: slurmd did not start"; cat "$dir/slurmd.log"; return 1; }
-  local i
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     if sinfo -h -o '%t' 2>/dev/null | grep -qx 'idle'; then
       echo "local_slurm: node $(hostname -s) idle ($(sinfo -h -o '%c CPUs, %m MB'))"
       return 0
@@ -89,12 +96,21 @@ start_local_slurm() {
 
 stop_local_slurm() {
   [[ -n "${local_slurm_dir:-}" ]] || return 0
-  local f
+  local f jobs
+  # Jobs a failed test left behind: cancel them while slurmd can still end their steps.
+  mapfile -t jobs < <(squeue -h -o %i 2>/dev/null)
+  if ((${#jobs[@]} > 0)); then
+    scancel --full "${jobs[@]}" 2>/dev/null
+    for _ in $(seq 1 20); do [[ -z "$(squeue -h -o %i 2>/dev/null)" ]] && break; sleep 0.5; done
+  fi
+  local pids=()
   for f in slurmd.pid slurmctld.pid munge/munged.pid; do
-    [[ -s "$local_slurm_dir/$f" ]] && kill "$(cat "$local_slurm_dir/$f")" 2>/dev/null
+    [[ -s "$local_slurm_dir/$f" ]] && pids+=("$(cat "$local_slurm_dir/$f")")
   done
-  sleep 1
-  # Job steps left behind by a failed test.
-  pkill -f "slurmstepd.*" 2>/dev/null || true
+  # Stop them and wait until they are gone (slurmctld saves its state on the way out).
+  for f in "${pids[@]}"; do
+    kill "$f" 2>/dev/null
+    for _ in $(seq 1 40); do kill -0 "$f" 2>/dev/null || break; sleep 0.25; done
+  done
   local_slurm_dir=""
 }
