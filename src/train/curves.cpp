@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 
@@ -35,9 +36,21 @@ void CurvePlotter::redraw() {
     return;
   }
   const char* argv[] = {python_.c_str(), script_.c_str(), csv_.c_str(), png_.c_str(), nullptr};
-  if (posix_spawn(&running_, python_.c_str(), nullptr, nullptr, const_cast<char**>(argv),
+  // The stop signals are for the trainer: srun and a terminal's Ctrl-C signal every process of
+  // the step or group, and a drawing killed half-way only costs a warning. So the child starts
+  // with them blocked, in its own process group.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int signal : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&stop_signals, signal);
+  posix_spawnattr_setsigmask(&attributes, &stop_signals);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  if (posix_spawn(&running_, python_.c_str(), nullptr, &attributes, const_cast<char**>(argv),
                   environ) != 0)
     running_ = -1;
+  posix_spawnattr_destroy(&attributes);
 }
 
 void CurvePlotter::wait() {

@@ -314,7 +314,7 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
   const int64_t n = train_reader_->size();
   log::info() << "resumed from " << path << ": epoch " << position_.epoch + 1 << ", step "
               << position_.step_in_epoch << "/" << steps_per_epoch_ << " (sample "
-              << position_.samples_in_epoch << " of " << n << "), best val acc "
+              << std::min(position_.samples_in_epoch, n) << " of " << n << "), best val acc "
               << position_.best_val_acc;
   if (position_.world_size != place_.world_size) {
     const double old_lr = scaled_lr(config_.optim, saved.global_batch);
