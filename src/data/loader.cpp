@@ -41,7 +41,10 @@ Batch EpochLoader::make_batch(int64_t step) const {
   batch.images =
       torch::empty({count, out.height, out.width, 3},
                    torch::TensorOptions(torch::kUInt8).pinned_memory(options_.pin_memory));
-  batch.labels = torch::empty({count}, torch::kInt64);
+  // Pinned like the images: a pageable source makes the host-to-device copy blocking, and the
+  // host would never run ahead of the GPU.
+  batch.labels =
+      torch::empty({count}, torch::TensorOptions(torch::kInt64).pinned_memory(options_.pin_memory));
   batch.sample_indices.reserve(static_cast<size_t>(count));
   auto* images = batch.images.data_ptr<uint8_t>();
   auto* labels = batch.labels.data_ptr<int64_t>();

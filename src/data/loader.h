@@ -24,7 +24,7 @@ namespace nxt {
 
 struct Batch {
   torch::Tensor images;  // uint8 [B, H, W, 3], pinned when LoaderOptions::pin_memory
-  torch::Tensor labels;  // int64 [B]
+  torch::Tensor labels;  // int64 [B], pinned like the images
   int64_t step = 0;      // index of this batch within its loader (0 = the first it yields)
   std::vector<int64_t> sample_indices;    // the samples, in batch order
   std::vector<int64_t> sample_positions;  // their global positions in the epoch (training)

@@ -1,6 +1,7 @@
 // Implements the totals, the epoch line and the CSV file.
 #include "train/metrics.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,16 +12,73 @@
 namespace nxt {
 
 void MetricTotals::add(double loss_sum, int64_t batch_correct, int64_t batch_size) {
-  loss_micros += std::llround(loss_sum * 1e6);
+  loss_micros += std::llround(loss_sum / kLossUnit);
   correct += batch_correct;
   seen += batch_size;
 }
 
 void MetricTotals::add_per_sample(const torch::Tensor& losses, int64_t batch_correct) {
   loss_micros +=
-      losses.detach().to(torch::kDouble).mul(1e6).round().to(torch::kLong).sum().item<int64_t>();
+      losses.detach().to(torch::kDouble).div(kLossUnit).round().to(torch::kLong).sum().item<int64_t>();
   correct += batch_correct;
   seen += losses.size(0);
+}
+
+MetricTotals MetricTotals::from_loss_sum(double loss_sum, int64_t correct, int64_t seen) {
+  return {std::llround(loss_sum / kLossUnit), correct, seen};
+}
+
+namespace {
+std::atomic<int64_t> g_host_reads{0};
+}  // namespace
+
+StepMetrics::StepMetrics(torch::Device device) {
+  const auto on_device = torch::TensorOptions(device);
+  loss_sum_ = torch::zeros({}, on_device.dtype(torch::kDouble));
+  step_loss_sum_ = torch::zeros({}, on_device.dtype(torch::kDouble));
+  correct_ = torch::zeros({}, on_device.dtype(torch::kLong));
+  step_correct_ = torch::zeros({}, on_device.dtype(torch::kLong));
+}
+
+void StepMetrics::start_step() {
+  step_loss_sum_.zero_();
+  step_correct_.zero_();
+  step_seen_ = 0;
+}
+
+void StepMetrics::add(const torch::Tensor& mean_loss, const torch::Tensor& logits,
+                      const torch::Tensor& labels) {
+  step_loss_sum_ += mean_loss.detach().to(torch::kDouble) * labels.size(0);
+  step_correct_ += logits.detach().argmax(1).eq(labels).sum();
+  step_seen_ += labels.size(0);
+}
+
+void StepMetrics::commit() {
+  loss_sum_ += step_loss_sum_;  // device ops: no host sync
+  correct_ += step_correct_;
+  pending_seen_ += step_seen_;
+}
+
+double StepMetrics::step_loss_sum() {
+  ++g_host_reads;
+  return step_loss_sum_.item<double>();
+}
+
+StepMetrics::Read StepMetrics::read() {
+  ++g_host_reads;
+  const double loss_sum = loss_sum_.item<double>();
+  Read result;
+  result.finite = std::isfinite(loss_sum);
+  if (result.finite)
+    result.totals = MetricTotals::from_loss_sum(loss_sum, correct_.item<int64_t>(), pending_seen_);
+  loss_sum_.zero_();
+  correct_.zero_();
+  pending_seen_ = 0;
+  return result;
+}
+
+int64_t StepMetrics::host_reads() {
+  return g_host_reads.load();
 }
 
 MetricTotals& MetricTotals::operator+=(const MetricTotals& other) {

@@ -10,9 +10,13 @@
 namespace nxt {
 
 struct MetricTotals {
-  int64_t loss_micros = 0;  // sum of per-sample losses, in units of 1e-6
+  int64_t loss_micros = 0;  // sum of per-sample losses, in units of kLossUnit
   int64_t correct = 0;
   int64_t seen = 0;
+
+  static constexpr double kLossUnit = 1e-6;
+  static MetricTotals from_loss_sum(double loss_sum, int64_t correct, int64_t seen);
+  double loss_sum() const { return static_cast<double>(loss_micros) * kLossUnit; }
 
   void add(double loss_sum, int64_t batch_correct, int64_t batch_size);
   // Per-sample losses (a [B] tensor), each rounded to fixed point before summing: the total
@@ -20,8 +24,36 @@ struct MetricTotals {
   void add_per_sample(const torch::Tensor& losses, int64_t batch_correct);
   MetricTotals& operator+=(const MetricTotals& other);
   MetricTotals summed_over_ranks(Communicator& comm) const;
-  double mean_loss() const { return seen ? loss_micros * 1e-6 / seen : 0.0; }
+  double mean_loss() const { return seen ? loss_sum() / seen : 0.0; }
   double accuracy() const { return seen ? static_cast<double>(correct) / seen : 0.0; }
+};
+
+// One rank's training metrics between two reads, accumulated on the device so that a step
+// needs no host sync: micro-batches add to the step, a step that is applied commits to the
+// pending totals, and read() brings those to the host and starts over. read() and
+// step_loss_sum() are the only device-to-host reads of the training step; host_reads()
+// counts them, so a test can check that a step makes none of its own.
+class StepMetrics {
+ public:
+  explicit StepMetrics(torch::Device device);
+  void start_step();
+  // A micro-batch: its mean loss, logits and labels (all on the device).
+  void add(const torch::Tensor& mean_loss, const torch::Tensor& logits,
+           const torch::Tensor& labels);
+  void commit();  // the step was applied (not skipped)
+  // The step's summed loss, read now (train.skip_nonfinite decides on it before the update).
+  double step_loss_sum();
+  struct Read {
+    MetricTotals totals;  // since the last read
+    bool finite = true;   // the summed loss is a number
+  };
+  Read read();
+  int64_t pending_samples() const { return pending_seen_; }
+  static int64_t host_reads();
+
+ private:
+  torch::Tensor step_loss_sum_, step_correct_, loss_sum_, correct_;  // device scalars
+  int64_t step_seen_ = 0, pending_seen_ = 0;
 };
 
 struct EpochRecord {

@@ -51,4 +51,17 @@ void Progress::finish() {
   if (enabled_ && terminal_) std::fprintf(stderr, "\r\033[K");
 }
 
+std::string time_split_text(const std::array<double, StepTimer::kPhaseCount>& seconds) {
+  double total = 1e-9;
+  for (double s : seconds) total += s;
+  char text[200];
+  std::snprintf(text, sizeof text,
+                "rank 0 step time: forward+backward %.1f%%, data %.1f%%, waiting for gradients "
+                "%.1f%%, optimizer %.1f%%",
+                100 * seconds[StepTimer::kCompute] / total, 100 * seconds[StepTimer::kData] / total,
+                100 * seconds[StepTimer::kCommunication] / total,
+                100 * seconds[StepTimer::kOptimizer] / total);
+  return text;
+}
+
 }  // namespace nxt

@@ -4,7 +4,13 @@
 #include <chrono>
 #include <string>
 
+#include "train/step_timer.h"
+
 namespace nxt {
+
+// "rank 0 step time: forward+backward 71.3%, data 0.9%, waiting for gradients 24.1%,
+// optimizer 3.7%" from a StepTimer's seconds.
+std::string time_split_text(const std::array<double, StepTimer::kPhaseCount>& seconds);
 
 class Progress {
  public:

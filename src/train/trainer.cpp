@@ -32,6 +32,7 @@
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/progress.h"
+#include "train/step_timer.h"
 #include "train/stop_signals.h"
 
 namespace nxt {
@@ -63,22 +64,13 @@ class Trainer {
   }
   void trace_samples(int64_t epoch, const Batch& batch);
   bool train_epoch(int64_t epoch);  // false when stopped by a signal
-  // Training metrics accumulate on the device and are read (a host sync) only every
-  // metrics_every_ steps, at checkpoints and at the epoch's end.
-  struct PendingMetrics {
-    torch::Tensor loss_sum;  // double scalar: summed per-sample loss of this rank's samples
-    torch::Tensor correct;   // int64 scalar
-    int64_t seen = 0;
-    // The step in progress, added to the above unless it is skipped.
-    torch::Tensor step_loss_sum, step_correct;
-    int64_t step_seen = 0;
-    int64_t since_global_step = 0;  // global_step at the last read
-  };
   void run_step(EpochLoader& loader, int64_t epoch);
   void check_step(int64_t epoch, double epoch_fraction, bool* stop);
+  // Training metrics accumulate on the device (StepMetrics) and are read (a host sync) only
+  // every metrics_every_ steps, at checkpoints and at the epoch's end.
   void flush_metrics(int64_t epoch);
-  void reset_pending();
-  void finish_epoch(int64_t epoch, const MetricTotals& train, double seconds);
+  // `trained`: samples this process trained in the epoch (a resumed epoch counts only those).
+  void finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained, double seconds);
   MetricTotals evaluate_val();
   void set_training_mode();
   Checkpoint checkpoint_now() const;
@@ -107,7 +99,8 @@ class Trainer {
   std::string run_dir_;
   TrainingPosition position_;
   MetricTotals epoch_totals_;  // this rank's, for the epoch in progress (read so far)
-  PendingMetrics pending_;     // this rank's, not read yet
+  std::unique_ptr<StepMetrics> step_metrics_;  // this rank's, not read yet
+  int64_t steps_at_last_read_ = 0;             // global_step at the last read
   int64_t metrics_every_ = 1;
   double last_loss_ = 0;  // mean loss at the last read, for the progress line
   int64_t steps_per_epoch_ = 0;  // optimizer steps of a whole epoch at this world size
@@ -116,11 +109,9 @@ class Trainer {
   // NXT_STOP_AT_STEP (rank 0 acts as if signalled after that global step).
   std::ofstream sample_trace_;
   int64_t inject_stop_at_step_ = 0;
-  // Where this rank's epoch time goes (seconds): waiting for data, forward + backward, waiting
-  // for the last gradient buckets, optimizer (+ the per-step flag all-reduce).
-  struct TimeSplit {
-    double data = 0, compute = 0, communication = 0, optimizer = 0;
-  } time_split_;
+  // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
+  std::unique_ptr<StepTimer> step_timer_;
+  int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
   bool stop_ = false;
   int stop_signal_ = 0;  // agreed over ranks
 };
@@ -308,7 +299,8 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
   }
   position_.step_in_epoch = position_.samples_in_epoch / batch;
   if (is_rank0()) {  // the epoch's totals so far are global: one rank carries them
-    epoch_totals_ = {std::llround(position_.loss_sum * 1e6), position_.correct, position_.seen};
+    epoch_totals_ =
+        MetricTotals::from_loss_sum(position_.loss_sum, position_.correct, position_.seen);
     csv_->keep_rows_before(position_.epoch + 1);
   }
   const int64_t n = train_reader_->size();
@@ -368,7 +360,9 @@ void Trainer::set_training_mode() {
 
 bool Trainer::train_epoch(int64_t epoch) {
   set_training_mode();
-  time_split_ = {};
+  step_timer_ = std::make_unique<StepTimer>(device_);
+  epoch_steps_ = 0;
+  host_reads_at_epoch_start_ = StepMetrics::host_reads();
   reset_peak_memory(device_);
   const auto start = Clock::now();
   const int64_t start_position = position_.samples_in_epoch;
@@ -380,7 +374,8 @@ bool Trainer::train_epoch(int64_t epoch) {
                                                      place_.world_size);
   Progress progress(is_rank0(), epoch + 1, position_.step_in_epoch + steps,
                     config_.train.log_every_seconds);
-  reset_pending();
+  step_metrics_ = std::make_unique<StepMetrics>(device_);
+  steps_at_last_read_ = position_.global_step;
   for (int64_t step = 0; step < steps; ++step) {
     run_step(loader, epoch);
     const int64_t taken = std::min((step + 1) * accum * micro_batch, loader.samples());
@@ -390,6 +385,8 @@ bool Trainer::train_epoch(int64_t epoch) {
                                               : static_cast<double>(position_.samples_in_epoch) /
                                                     static_cast<double>(epoch_positions);
     check_step(epoch, fraction, &stop_);
+    step_timer_->end(StepTimer::kOptimizer);
+    ++epoch_steps_;
     const int64_t every = config_.train.checkpoint_every_steps;
     const bool checkpoint = stop_ || (every > 0 && position_.global_step % every == 0);
     if (checkpoint || position_.global_step % metrics_every_ == 0 || step + 1 == steps)
@@ -403,6 +400,7 @@ bool Trainer::train_epoch(int64_t epoch) {
   }
   progress.finish();
   finish_epoch(epoch, epoch_totals_.summed_over_ranks(*comm_),
+               epoch_positions - start_position,
                std::chrono::duration<double>(Clock::now() - start).count());
   return true;
 }
@@ -416,24 +414,17 @@ void Trainer::trace_samples(int64_t epoch, const Batch& batch) {
 
 void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   const int64_t micro_batches = config_.train.grad_accum;
-  pending_.step_loss_sum.zero_();
-  pending_.step_correct.zero_();
-  pending_.step_seen = 0;
+  step_metrics_->start_step();
   const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
       config_.train.label_smoothing);
-  auto mark = Clock::now();
-  auto lap = [&mark](double& total) {
-    const auto now = Clock::now();
-    total += std::chrono::duration<double>(now - mark).count();
-    mark = now;
-  };
+  step_timer_->start_step();
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch = loader.next();
     NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
               position_.step_in_epoch);
     if (sample_trace_.is_open()) trace_samples(epoch, *batch);
     const DeviceBatch input = to_device(*batch, *normalize_, config_.train.channels_last);
-    lap(time_split_.data);
+    step_timer_->end(StepTimer::kData);
     reducer_->set_sync(micro == micro_batches - 1);
     torch::Tensor logits, loss;
     {
@@ -443,21 +434,18 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
       loss = torch::nn::functional::cross_entropy(logits, input.labels, loss_options);
     }
     (loss / static_cast<double>(micro_batches)).backward();
-    pending_.step_loss_sum += loss.detach().to(torch::kDouble) * input.labels.size(0);
-    pending_.step_correct += logits.detach().argmax(1).eq(input.labels).sum();
-    pending_.step_seen += input.labels.size(0);
-    lap(time_split_.compute);
+    step_metrics_->add(loss, logits, input.labels);
+    step_timer_->end(StepTimer::kCompute);
   }
   reducer_->finish_backward();
-  lap(time_split_.communication);
+  step_timer_->end(StepTimer::kCommunication);
 }
 
 void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
-  const auto start = Clock::now();
   // With skip_nonfinite the step's loss is read now (metrics_every_ is 1), so a bad step is
   // skipped before it reaches the weights; otherwise flush_metrics() stops the run.
   const bool nonfinite =
-      config_.train.skip_nonfinite && !std::isfinite(pending_.step_loss_sum.item<double>());
+      config_.train.skip_nonfinite && !std::isfinite(step_metrics_->step_loss_sum());
   // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
   // request, so all take the same branch (Note [Collective order]).
   int64_t stop_request = stop_signal_number();
@@ -474,9 +462,7 @@ void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
     set_lr(*optimizer_, lr_);
     optimizer_->step();
     reducer_->zero_grad();
-    pending_.loss_sum += pending_.step_loss_sum;  // device ops: no host sync
-    pending_.correct += pending_.step_correct;
-    pending_.seen += pending_.step_seen;
+    step_metrics_->commit();
   }
   ++position_.step_in_epoch;
   ++position_.global_step;
@@ -485,7 +471,6 @@ void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
     check_replicas_identical(parameters_, *comm_, position_.global_step);
   *stop = flags[0] != 0;
   stop_signal_ = static_cast<int>(flags[0]);
-  time_split_.optimizer += std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 MetricTotals Trainer::evaluate_val() {
@@ -520,25 +505,14 @@ int Trainer::evaluate_only(const std::string& checkpoint_path) {
   return 0;
 }
 
-void Trainer::reset_pending() {
-  const auto on_device = torch::TensorOptions(device_);
-  pending_.loss_sum = torch::zeros({}, on_device.dtype(torch::kDouble));
-  pending_.step_loss_sum = torch::zeros({}, on_device.dtype(torch::kDouble));
-  pending_.correct = torch::zeros({}, on_device.dtype(torch::kLong));
-  pending_.step_correct = torch::zeros({}, on_device.dtype(torch::kLong));
-  pending_.seen = 0;
-  pending_.since_global_step = position_.global_step;
-}
-
 void Trainer::flush_metrics(int64_t epoch) {
-  reducer_->wait_on_host();  // Note [Watchdog]: a stuck collective ends here, not in item()
-  const double loss_sum = pending_.loss_sum.item<double>();  // the host sync
-  const int64_t correct = pending_.correct.item<int64_t>();
-  const bool nonfinite = !std::isfinite(loss_sum);
+  reducer_->wait_on_host();  // Note [Watchdog]: a stuck collective ends here, not in the read
+  const StepMetrics::Read read = step_metrics_->read();  // the host sync
+  step_timer_->collect();  // CUDA: the step intervals have completed by now
   const bool any_nonfinite =
-      comm_->all_reduce_integers({nonfinite ? 1 : 0}, ReduceOp::kMax).front() != 0;
+      comm_->all_reduce_integers({read.finite ? 0 : 1}, ReduceOp::kMax).front() != 0;
   if (any_nonfinite) {
-    const int64_t steps = position_.global_step - pending_.since_global_step;
+    const int64_t steps = position_.global_step - steps_at_last_read_;
     const int64_t last = position_.step_in_epoch;
     const std::string where =
         steps <= 1 ? "step " + std::to_string(last)
@@ -547,19 +521,23 @@ void Trainer::flush_metrics(int64_t epoch) {
                 " on some rank; no checkpoint was written for it. Lower optim.lr, add warmup or "
                 "clipping, or set train.skip_nonfinite: true");
   }
-  if (pending_.seen > 0) {
-    epoch_totals_.add(loss_sum, correct, pending_.seen);
-    last_loss_ = loss_sum / pending_.seen;
+  if (read.totals.seen > 0) {
+    epoch_totals_ += read.totals;
+    last_loss_ = read.totals.mean_loss();
   }
-  reset_pending();
+  steps_at_last_read_ = position_.global_step;
 }
 
-void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seconds) {
+void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained,
+                           double seconds) {
   const MetricTotals val = evaluate_val();
+  // The schedule's rate at the epoch's end: what its last step used, also when that step ran
+  // before a resume (a stop on an epoch's last step).
+  lr_ = schedule_->at(epoch, 1.0);
   EpochRecord record{epoch + 1,         train.accuracy(),
                      train.mean_loss(), val.accuracy(),
                      val.mean_loss(),   lr_,
-                     seconds,           seconds > 0 ? train.seen / seconds : 0};
+                     seconds,           seconds > 0 ? trained / seconds : 0};
   const bool improved = val.accuracy() > position_.best_val_acc;
   if (improved) {
     position_.best_val_acc = val.accuracy();
@@ -571,15 +549,10 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, double seco
   epoch_totals_ = {};
   if (is_rank0()) {
     log::info() << notebook_line(record);
-    const TimeSplit& t = time_split_;
-    const double total = std::max(1e-9, t.data + t.compute + t.communication + t.optimizer);
-    char split[200];
-    std::snprintf(split, sizeof split,
-                  "rank 0 step time: forward+backward %.1f%%, data %.1f%%, waiting for gradients "
-                  "%.1f%%, optimizer %.1f%%",
-                  100 * t.compute / total, 100 * t.data / total, 100 * t.communication / total,
-                  100 * t.optimizer / total);
-    log::info() << split << "; rank 0 " << peak_memory_text(device_);
+    log::info() << time_split_text(step_timer_->seconds()) << "; "
+                << StepMetrics::host_reads() - host_reads_at_epoch_start_
+                << " metric read(s) (host syncs) in " << epoch_steps_ << " step(s); rank 0 "
+                << peak_memory_text(device_);
     csv_->append(record);
     const Checkpoint checkpoint = checkpoint_now();
     if (improved) save_checkpoint(checkpoint, run_file("best.pt"));
@@ -609,7 +582,7 @@ void Trainer::save_last() {
   const MetricTotals totals = epoch_totals_.summed_over_ranks(*comm_);
   if (is_rank0()) {
     Checkpoint checkpoint = checkpoint_now();
-    checkpoint.position.loss_sum = totals.loss_micros * 1e-6;
+    checkpoint.position.loss_sum = totals.loss_sum();
     checkpoint.position.correct = totals.correct;
     checkpoint.position.seen = totals.seen;
     save_checkpoint(checkpoint, run_file("last.pt"));

@@ -47,4 +47,17 @@ run_bounded 300 "$work/out5" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$confi
 diff <(cut -d, -f1-6 "$run/metrics.csv") <(cut -d, -f1-6 "$work/runs/every5/metrics.csv") ||
   fail "metrics differ when read every 5 steps"
 grep -q "peak RSS [0-9.]* GiB" "$work/out" || fail "no peak memory in the epoch log"
+# Host syncs: the step path reads nothing off the device between metric reads (StepMetrics
+# counts every read): every step with metrics_every_steps=1, at most one in 5 (+ the epoch's
+# end) with 5.
+/usr/bin/python3 - "$work/out" "$work/out5" <<'PY' || fail "host reads per epoch are not what metrics_every_steps asks"
+import re, sys
+for path, every in ((sys.argv[1], 1), (sys.argv[2], 5)):
+    pairs = [tuple(map(int, m)) for m in re.findall(r"(\d+) metric read\(s\) \(host syncs\) in (\d+) step", open(path).read())]
+    assert pairs, path + ": no host-read counts in the log"
+    for reads, steps in pairs:
+        limit = steps if every == 1 else -(-steps // every) + 1  # + the epoch end
+        assert (reads == steps) if every == 1 else (reads <= limit), (path, reads, steps)
+    print("every %d step(s): host reads per epoch %s" % (every, pairs))
+PY
 echo "PASS: best val acc $best_acc, files valid"

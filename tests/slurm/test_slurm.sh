@@ -96,7 +96,9 @@ killed=$(sbatch --parsable "${cpu_job[@]}" "${two_ranks[@]}" --output="$work/kil
 for ((i = 0; i < 240; i++)); do grep -q "Epoch: 1," "$work/killed-$killed.out" 2>/dev/null && break; sleep 0.5; done
 victim=""
 for pid in $(pgrep -f "nxt_ddp .*run.name=nxt-train-$killed( |$)"); do
-  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx 'PMIX_RANK=1' && victim=$pid
+  # srun's PMIx and mpirun both name the rank; either variable may be the one set.
+  tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+    grep -qxE '(PMIX_RANK|OMPI_COMM_WORLD_RANK)=1' && victim=$pid
 done
 [[ -n "$victim" ]] || { cat "$work/killed-$killed.out"; fail "rank 1 of job $killed not found"; }
 kill -9 "$victim"

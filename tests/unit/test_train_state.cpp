@@ -3,9 +3,12 @@
 // onto the resuming rank's device, the GPU each rank picks, and the checkpoint position fields.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "dist/placement.h"
 #include "model/resnext.h"
 #include "train/checkpoint.h"
+#include "train/metrics.h"
 #include "train/optim.h"
 #include "test_support.h"
 #include "tiny_model.h"
@@ -99,6 +102,37 @@ TEST(OptimizerState, IsRestoredAndMovedOntoTheGivenDevice) {
     }
     EXPECT_EQ(moved, static_cast<int64_t>(model->parameters().size())) << name;
   }
+}
+
+// The training step reads nothing off the device: only read() (and step_loss_sum(), for
+// skip_nonfinite) do, and each is counted. Skipped steps do not reach the totals; the loss is
+// kept in fixed point (MetricTotals::kLossUnit) only at the read.
+TEST(StepMetrics, StepsAccumulateOnTheDeviceAndOnlyReadsSync) {
+  StepMetrics metrics(torch::kCPU);
+  const int64_t reads_before = StepMetrics::host_reads();
+  const torch::Tensor labels = torch::tensor({0, 1, 1, 2}, torch::kLong);
+  const torch::Tensor logits = torch::eye(3).index_select(0, torch::tensor({0, 1, 0, 2}));
+  for (int step = 0; step < 3; ++step) {
+    metrics.start_step();
+    metrics.add(torch::tensor(0.5), logits, labels);  // 3 of 4 right, mean loss 0.5
+    metrics.add(torch::tensor(0.25), logits, labels);
+    if (step != 1) metrics.commit();  // step 2 is skipped
+  }
+  EXPECT_EQ(StepMetrics::host_reads(), reads_before) << "a step read off the device";
+  EXPECT_EQ(metrics.pending_samples(), 16);
+  const StepMetrics::Read read = metrics.read();
+  EXPECT_EQ(StepMetrics::host_reads(), reads_before + 1);
+  EXPECT_TRUE(read.finite);
+  EXPECT_EQ(read.totals.seen, 16);
+  EXPECT_EQ(read.totals.correct, 12);
+  EXPECT_EQ(read.totals.loss_micros, 6000000);  // 2 steps x (0.5 x 4 + 0.25 x 4)
+  EXPECT_EQ(metrics.read().totals.seen, 0);     // a read starts over
+
+  metrics.start_step();
+  metrics.add(torch::tensor(std::nan("")), logits, labels);
+  EXPECT_FALSE(std::isfinite(metrics.step_loss_sum()));
+  metrics.commit();
+  EXPECT_FALSE(metrics.read().finite);
 }
 
 TEST(Placement, OneVisibleGpuIsDeviceZeroSeveralFollowTheLocalRank) {

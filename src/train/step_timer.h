@@ -1,0 +1,40 @@
+// Where a rank's step time goes: waiting for data (and its copy to the device), forward +
+// backward, waiting for the last gradient buckets, and the optimizer (with the per-step flag
+// all-reduce). On the CPU these are host laps. On CUDA the host only enqueues work, so host laps
+// would measure enqueue time: there each boundary records a CUDA event on the compute stream,
+// and the GPU time between events is read in collect(), which the trainer calls right after
+// its metric read (the host has synchronised then anyway): no extra sync per step.
+#pragma once
+#include <array>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "common/torch_pch.h"
+
+namespace nxt {
+
+class StepTimer {
+ public:
+  enum Phase { kData, kCompute, kCommunication, kOptimizer, kPhaseCount };
+  explicit StepTimer(torch::Device device);
+  ~StepTimer();
+  StepTimer(const StepTimer&) = delete;
+  StepTimer& operator=(const StepTimer&) = delete;
+
+  void start_step();      // the boundary before the step's first phase
+  void end(Phase phase);  // `phase` ends here; the next phase starts
+  void collect();         // CUDA: add the recorded intervals up (they must have completed)
+  // Seconds per phase since construction (after collect() on CUDA).
+  const std::array<double, kPhaseCount>& seconds() const { return seconds_; }
+
+ private:
+  struct DeviceEvents;  // CUDA events, when on a GPU
+  using Clock = std::chrono::steady_clock;
+  torch::Device device_;
+  Clock::time_point mark_;
+  std::array<double, kPhaseCount> seconds_{};
+  std::unique_ptr<DeviceEvents> events_;
+};
+
+}  // namespace nxt
