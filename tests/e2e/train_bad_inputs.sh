@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Each bad input ends the whole 2-rank job within 30 s, non-zero, with a clear message:
 # missing and corrupt datasets, an unknown key, a num_classes mismatch, a checkpoint of another
-# model, an unwritable output folder, a NaN loss, and a rank killed with SIGKILL mid-epoch.
+# model, one rank 0 cannot read, an unwritable output folder, a NaN loss, and a rank killed with
+# SIGKILL mid-epoch.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 make_tiny_dataset "$work" 30
@@ -25,6 +26,10 @@ expect classes_mismatch "model.num_classes is 5 but .* has 3 classes" --set mode
 run_bounded 120 "$work/first.out" "${ddp[@]}" --set train.epochs=1 >/dev/null
 [[ $code -eq 0 ]] || fail "could not make a checkpoint"
 expect other_model "checkpoint '.*last.pt' is of another model" --set model.blocks=[2,1] --resume auto
+# Only rank 0 reads a checkpoint (Note [Collective order]): one it cannot read fails every rank
+# with rank 0's reason, naming the file.
+expect unreadable_checkpoint "rank 1\] FATAL: rank 0 cannot read the checkpoint: .*$work/none.pt" \
+  --resume "$work/none.pt"
 touch "$work/a_file"
 expect unwritable_output "cannot create folder|Not a directory|cannot write" --set run.out_dir="$work/a_file/runs"
 expect nan_loss "loss is NaN or Inf at epoch 1, step [0-9]+" --set optim.lr=1e12 --set run.name=nan

@@ -2,6 +2,7 @@
 // and that every kind of error names its source, line and key.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -129,6 +130,27 @@ TEST(Config, SyntaxErrorNamesLineAndColumn) {
 TEST(Config, MissingFileIsNamed) {
   EXPECT_EQ(error_of([] { load_config("/nonexistent/x.yaml"); }),
             "config file '/nonexistent/x.yaml' not found (or not a regular file)");
+}
+
+// Run folders default to the cluster's scratch space; a config or --set still wins.
+TEST(Config, OutDirDefaultsToNxtOutDirThenScratch) {
+  const auto restore = [](const char* name, const char* value) {
+    if (value) setenv(name, value, 1); else unsetenv(name);
+  };
+  const char* out = std::getenv("NXT_OUT_DIR");
+  const char* scratch = std::getenv("SCRATCH");
+  const std::string saved_out = out ? out : "", saved_scratch = scratch ? scratch : "";
+  unsetenv("NXT_OUT_DIR");
+  unsetenv("SCRATCH");
+  EXPECT_EQ(parse_config("", "test.yaml", {}).run.out_dir, "runs");
+  setenv("SCRATCH", "/scratch/me", 1);
+  EXPECT_EQ(parse_config("", "test.yaml", {}).run.out_dir, "/scratch/me/nxt-runs");
+  setenv("NXT_OUT_DIR", "/fast/runs", 1);
+  EXPECT_EQ(parse_config("", "test.yaml", {}).run.out_dir, "/fast/runs");
+  EXPECT_EQ(parse_config("run: {out_dir: here}\n", "test.yaml", {}).run.out_dir, "here");
+  EXPECT_EQ(parse_config("", "test.yaml", {"run.out_dir=there"}).run.out_dir, "there");
+  restore("NXT_OUT_DIR", out ? saved_out.c_str() : nullptr);
+  restore("SCRATCH", scratch ? saved_scratch.c_str() : nullptr);
 }
 
 TEST(Config, LoadsFromFile) {

@@ -204,7 +204,10 @@ TEST_F(PackTest, FailedPackKeepsThePreviousFile) {
 
 TEST_F(PackTest, ReaderRejectsWrongAndCorruptFiles) {
   std::ofstream(path("text.h5")) << "not hdf5";
-  EXPECT_NE(error_of([&] { PackedDataset d(path("text.h5")); }).find("not an HDF5 file"),
+  const std::string not_hdf5 = error_of([&] { PackedDataset d(path("text.h5")); });
+  EXPECT_NE(not_hdf5.find("not an HDF5 file"), std::string::npos) << not_hdf5;
+  EXPECT_NE(not_hdf5.find("(HDF5: "), std::string::npos) << "HDF5's own reason is kept";
+  EXPECT_NE(error_of([&] { PackedDataset d(path("none.h5")); }).find("does not exist"),
             std::string::npos);
   pack_image_folder(options("full.h5"));
   const auto size = fs::file_size(path("full.h5"));
