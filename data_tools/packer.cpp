@@ -241,17 +241,17 @@ void write_root_attributes(hid_t file, const PackOptions& options, const PackRep
   h5::write_attribute(file, format::kAttrValFraction,
                       std::vector<double>{options.val_dir.empty() ? options.val_fraction : -1.0});
   h5::write_attribute(file, format::kAttrSource, options.input);
-  h5::write_attribute(file, "val_source", options.val_dir);
+  h5::write_attribute(file, format::kAttrValSource, options.val_dir);
   h5::write_attribute(file, format::kAttrResizeMode, resize_mode_name(options.resize));
   h5::write_attribute(file, format::kAttrFingerprint, fingerprint);
 }
 
 void write_skipped(hid_t file, const std::vector<SkippedFile>& skipped) {
-  h5::Handle group = h5::create_group(file, "skipped");
+  h5::Handle group = h5::create_group(file, format::kSkipped);
   std::vector<std::string> paths, reasons;
   for (const auto& s : skipped) paths.push_back(s.relative), reasons.push_back(s.reason);
-  h5::write_strings(group, "paths", paths);
-  h5::write_strings(group, "reasons", reasons);
+  h5::write_strings(group, format::kPaths, paths);
+  h5::write_strings(group, format::kSkippedReasons, reasons);
 }
 
 TrainValSplit split_for(const PackOptions& options, const ImageFolder& folder,

@@ -20,14 +20,16 @@ inline constexpr const char* kAttrValFraction = "val_fraction";
 inline constexpr const char* kAttrSource = "source";
 inline constexpr const char* kAttrResizeMode = "resize_mode";
 inline constexpr const char* kAttrFingerprint = "fingerprint";
+inline constexpr const char* kAttrValSource = "val_source";  // --val-dir, when given
 
 // Datasets.
 inline constexpr const char* kClasses = "classes";
 inline constexpr const char* kImages = "images";  // under each split group
 inline constexpr const char* kLabels = "labels";
 inline constexpr const char* kPaths = "paths";
-inline constexpr const char* kSkippedPaths = "skipped/paths";
-inline constexpr const char* kSkippedReasons = "skipped/reasons";
+// Files the packer could not decode: group kSkipped holds kPaths and kSkippedReasons.
+inline constexpr const char* kSkipped = "skipped";
+inline constexpr const char* kSkippedReasons = "reasons";
 
 inline constexpr const char* kSplits[] = {"train", "val"};
 
