@@ -19,6 +19,8 @@ PACKAGES=(
   slurm-wlm slurmctld slurmd slurm-client munge
   # benchmarks: peak memory and ratios
   time bc
+  # tests/compat/debian13.sh: the Debian 13 root (LibTorch 2.6) the suite also runs in
+  debootstrap
   # Python interop tests, benchmarks and curves (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-matplotlib python3-pil python3-numpy
   python3-yaml

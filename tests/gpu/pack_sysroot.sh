@@ -4,6 +4,10 @@
 # headers, CMake files and the shared libraries (with their own dependencies, glibc and the
 # compiler's runtime excepted), Open MPI's and PMIx's plugin trees and launchers. Symlinks that
 # point outside the tree (Debian's /etc/alternatives) are replaced by their targets.
+# None of glibc's libraries is carried (libc, libm, libpthread, libdl, librt, libresolv,
+# libnss_*, libanl, libutil, ld-linux, ...): put on LD_LIBRARY_PATH next to the device's own
+# glibc, one of them would load into processes built against another version and crash them
+# (libresolv came in through libcurl, a dependency of HDF5). The pack fails if one slips in.
 #
 #   tests/gpu/pack_sysroot.sh            # -> .gpu_deps/sysroot.tar.xz (git-ignored)
 #
@@ -28,8 +32,9 @@ trees=(
 roots=("$L/libopencv_core.so.406" "$L/libopencv_imgproc.so.406" "$L/libhdf5_serial.so.103"
        "$L/libmpi.so.40" "$L/libyaml-cpp.so.0.7" "$L/libpmix.so.2" /usr/bin/orted /usr/bin/orterun)
 roots+=("$L"/openmpi/lib/openmpi3/*.so "$L"/pmix2/lib/pmix/*.so)
-# Present on any machine that can build C++ (glibc, the compiler's runtime, zlib).
-system='/(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libgomp|ld-linux-x86-64|libz)\.so'
+# Present on any machine that can build C++: every library of glibc, the compiler's runtime, zlib.
+glibc='libc|libm|libmvec|libdl|librt|libpthread|libresolv|libnss_[a-z0-9_]+|libanl|libutil|libBrokenLocale|libthread_db|libc_malloc_debug|libmemusage|libpcprofile|libSegFault|ld-linux-x86-64'
+system="/($glibc|libstdc\\+\\+|libgcc_s|libgomp|libz)\\.so"
 
 libraries() {
   for f in "$@"; do
@@ -62,6 +67,13 @@ find "$stage" -type l | while read -r link; do
     if [[ -e "$resolved" ]]; then cp -aL "$resolved" "$link"; fi
   fi
 done
+# No glibc library may be carried, whichever way it came in (a tree, a dependency).
+leaked=$(find "$stage" \( -type f -o -type l \) | grep -E "/($glibc)[.-][^/]*\.so(\.[0-9.]+)?$|/($glibc)\.so(\.[0-9.]+)?$" || true)
+if [[ -n "$leaked" ]]; then
+  echo "pack_sysroot: glibc libraries in the sysroot (they must come from the device):" >&2
+  echo "$leaked" >&2
+  exit 1
+fi
 mkdir -p "$out"
 tar -C "$stage" -cJf "$out/sysroot.tar.xz" .
 echo "pack_sysroot: $out/sysroot.tar.xz: $(du -h "$out/sysroot.tar.xz" | cut -f1)," \
