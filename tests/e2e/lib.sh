@@ -50,6 +50,19 @@ YAML
 # py CODE...: Debian's Python with torch (the interop side of the checks).
 py() { /usr/bin/python3 -c "$@"; }
 
+# expect_same_parameters A.pt B.pt: the two checkpoints' models are bitwise equal, or fail.
+expect_same_parameters() {
+  py "
+import torch
+a = torch.load('$1')['model']
+b = torch.load('$2')['model']
+assert a.keys() == b.keys()
+bad = [k for k in a if not torch.equal(a[k], b[k])]
+assert not bad, 'parameters differ: %s' % bad[:5]
+print('identical parameters:', len(a), 'tensors')
+" || fail "parameters differ after resume"
+}
+
 # Every script gets a scratch folder, removed on exit.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

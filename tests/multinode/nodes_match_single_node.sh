@@ -31,19 +31,17 @@ check_placement() {
   fi
 }
 
-fake_launch 2 1
-run_bounded 180 "$work/out_nodes" "${fake_mpirun[@]}" "$bin/nxt_ddp" \
-  --config "$(tiny_config "$work" nodes)" "${args[@]}"
-[[ $code -eq 0 ]] || fail "2 nodes x 1 rank exited $code"
-check_nodes_launched 2
-check_placement "$work/out_nodes" 2 mpi no
-
-fake_launch 1 2
-run_bounded 180 "$work/out_single" "${fake_mpirun[@]}" "$bin/nxt_ddp" \
-  --config "$(tiny_config "$work" single)" "${args[@]}"
-[[ $code -eq 0 ]] || fail "1 node x 2 ranks exited $code"
-check_nodes_launched 1
-check_placement "$work/out_single" 2 shm yes
+# train_on NAME NODES PER_NODE ALLREDUCE SAME_HOST: one run, launched through fake nodes.
+train_on() {
+  fake_launch "$2" "$3"
+  run_bounded 180 "$work/out_$1" "${fake_mpirun[@]}" "$bin/nxt_ddp" \
+    --config "$(tiny_config "$work" "$1")" "${args[@]}"
+  [[ $code -eq 0 ]] || fail "$2 node(s) x $3 rank(s) exited $code"
+  check_nodes_launched "$2"
+  check_placement "$work/out_$1" 2 "$4" "$5"
+}
+train_on nodes 2 1 mpi no
+train_on single 1 2 shm yes
 
 diff_line=$(max_rel_diff "$work/runs/single/last.pt" "$work/runs/nodes/last.pt") ||
   fail "cannot compare the checkpoints"

@@ -78,13 +78,5 @@ check_private "$work/nodes_stopped" stopped
 cut -d, -f1-6 "$work/nodes_straight/$first/straight/metrics.csv" >"$work/a.csv"
 cut -d, -f1-6 "$csv" >"$work/b.csv"
 diff "$work/a.csv" "$work/b.csv" || fail "metrics.csv differs between the straight and the resumed run"
-py "
-import torch
-a = torch.load('$work/nodes_straight/$first/straight/last.pt')['model']
-b = torch.load('$csv'.replace('metrics.csv', 'last.pt'))['model']
-assert a.keys() == b.keys()
-bad = [k for k in a if not torch.equal(a[k], b[k])]
-assert not bad, 'parameters differ: %s' % bad[:5]
-print('identical parameters:', len(a), 'tensors')
-" || fail "parameters differ after resume"
+expect_same_parameters "$work/nodes_straight/$first/straight/last.pt" "${csv%metrics.csv}last.pt"
 echo "PASS: stopped on $second (exit $stop_code), resumed at ${resumed#resumed from *: }, same parameters and metrics; run files only on $first"
