@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/check.h"
+#include "common/fs.h"
 #include "common/text_format.h"
 #include "infer/eval_report.h"
 #include "train/checkpoint.h"
@@ -88,6 +89,54 @@ TEST(Checkpoint, PreprocessingRoundTrips) {
   c.preprocess.reset();  // checkpoints of older nxt versions
   save_checkpoint(c, path);
   EXPECT_FALSE(load_checkpoint(path).preprocess.has_value());
+  std::filesystem::remove(path);
+}
+
+// Checkpoints are now pickled plain (no TorchScript type tags, for PyTorch 2.6's weights-only
+// torch.load). Files written before that, by torch::pickle_save with typed dicts and int/float
+// lists and without the world-size keys, still load.
+TEST(Checkpoint, TaggedCheckpointsOfEarlierVersionsStillLoad) {
+  c10::Dict<std::string, torch::Tensor> model;
+  model.insert("w", torch::ones({2}));
+  c10::impl::GenericDict preprocess(c10::StringType::get(), c10::AnyType::get());
+  preprocess.insert("stored_size", c10::List<int64_t>({40, 30}));
+  preprocess.insert("resize_mode", std::string("stretch"));
+  preprocess.insert("input_size", int64_t{32});
+  preprocess.insert("mean", c10::List<double>({0.1, 0.2, 0.3}));
+  preprocess.insert("std", c10::List<double>({0.4, 0.5, 0.6}));
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("format", std::string(kCheckpointFormat));
+  dict.insert("format_version", int64_t{1});
+  dict.insert("model", model);
+  dict.insert("optimizer", torch::zeros({0}, torch::kUInt8));
+  for (const char* key : {"epoch", "step_in_epoch", "global_step", "best_epoch", "epoch_correct",
+                          "epoch_seen"})
+    dict.insert(key, int64_t{3});
+  dict.insert("best_val_acc", 0.5);
+  dict.insert("epoch_loss_sum", 1.5);
+  dict.insert("config", std::string("run: {}\n"));
+  dict.insert("classes", c10::List<std::string>({"x", "y"}));
+  dict.insert("dataset_fingerprint", std::string("f"));
+  dict.insert("model_signature", std::string("s"));
+  dict.insert("preprocess", preprocess);
+  const std::vector<char> bytes = torch::pickle_save(dict);
+  ASSERT_NE(std::string(bytes.begin(), bytes.end()).find("build_intlist"), std::string::npos)
+      << "not the tagged format this test is about";
+  const Checkpoint back = parse_checkpoint(bytes, "old.pt");
+  EXPECT_EQ(back.position.step_in_epoch, 3);
+  EXPECT_EQ(back.position.world_size, 0);  // unknown: resumed as if by a job of this size
+  EXPECT_EQ(back.preprocess->stored_width, 30);
+  EXPECT_EQ(back.preprocess->stddev[2], 0.6);
+  EXPECT_EQ(back.classes, (std::vector<std::string>{"x", "y"}));
+  EXPECT_TRUE(torch::equal(back.model.at(0).second, torch::ones({2})));
+  // What nxt writes now has no TorchScript globals at all.
+  Checkpoint now = back;
+  const std::string path = testing::TempDir() + "/plain.pt";
+  save_checkpoint(now, path);
+  const std::vector<char> plain = read_file_bytes(path);
+  const std::string text(plain.begin(), plain.end());
+  EXPECT_EQ(text.find("torch.jit._pickle"), std::string::npos);
+  EXPECT_EQ(parse_checkpoint(plain, path).preprocess->mean[1], 0.2);
   std::filesystem::remove(path);
 }
 
