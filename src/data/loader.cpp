@@ -5,9 +5,8 @@
 
 namespace nxt {
 
-int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last,
-                              int64_t start) {
-  return batches_in(train_shard_size(samples, world, drop_last, start), batch_size);
+int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last) {
+  return batches_in(train_shard_size(samples, world, drop_last), batch_size);
 }
 
 EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64_t epoch,

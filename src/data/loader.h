@@ -68,9 +68,7 @@ class EpochLoader {
   std::unique_ptr<OrderedPipeline<Batch>> pipeline_;
 };
 
-// Training batches on every rank for the rest of an epoch from global position `start` (the
-// same on all ranks by construction).
-int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last,
-                              int64_t start = 0);
+// Training batches per epoch on every rank (the same on all ranks by construction).
+int64_t train_steps_per_epoch(int64_t samples, int world, int64_t batch_size, bool drop_last);
 
 }  // namespace nxt

@@ -1,6 +1,8 @@
 // Implements the backend choice at start-up.
 #include "dist/communicator.h"
 
+#include <cstdio>
+
 #include "common/check.h"
 #include "common/enum_names.h"
 #include "dist/backends.h"
@@ -31,6 +33,14 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend, torc
   throw Error("dist.backend: nccl is not in this build (" + nccl_description() +
               "; it also needs a CUDA LibTorch)");
 #endif
+}
+
+std::string collective_text(const char* name, const torch::Tensor& tensor) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%s of %.1f MB (%s)", name,
+                static_cast<double>(tensor.numel() * tensor.element_size()) / 1e6,
+                c10::toString(tensor.scalar_type()));
+  return text;
 }
 
 const char* reduce_op_name(ReduceOp op) {

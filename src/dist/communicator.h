@@ -115,4 +115,7 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend, torc
 
 const char* reduce_op_name(ReduceOp op);
 
+// "all-reduce of 6.2 MB (Float)": how the watchdog's errors name a collective.
+std::string collective_text(const char* name, const torch::Tensor& tensor);
+
 }  // namespace nxt

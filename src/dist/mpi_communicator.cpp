@@ -3,7 +3,6 @@
 #include "dist/mpi_communicator.h"
 
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -95,15 +94,10 @@ MpiTypeAndOp mpi_type_and_op(torch::ScalarType dtype, ReduceOp op) {
   }
 }
 
-// Polls until every request has completed, sleeping between polls (see the header).
+// The communication thread's wait: polled (see the header), with no deadline of its own; the
+// caller's Work::wait() has it (Note [Watchdog]).
 void wait_for(std::vector<MPI_Request>& requests, std::chrono::microseconds poll_interval) {
-  for (;;) {
-    int done = 0;
-    NXT_MPI_CHECK(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
-                              MPI_STATUSES_IGNORE));
-    if (done) return;
-    std::this_thread::sleep_for(poll_interval);
-  }
+  wait_for_requests(requests, poll_interval, kNoTimeout, -1, "");
 }
 
 // Issues one non-blocking call per chunk of at most max_elements_per_call, then waits.
@@ -141,15 +135,6 @@ std::optional<ShmElement> shm_element(torch::ScalarType dtype) {
 ShmCombine shm_combine(ReduceOp op) {
   const ShmCombine combines[] = {ShmCombine::kSum, ShmCombine::kMin, ShmCombine::kMax};
   return combines[op_slot(op)];
-}
-
-// "all-reduce of 6.2 MB (Float)": how the watchdog names a collective.
-std::string collective_text(const char* name, const torch::Tensor& tensor) {
-  char text[96];
-  std::snprintf(text, sizeof text, "%s of %.1f MB (%s)", name,
-                static_cast<double>(tensor.numel() * tensor.element_size()) / 1e6,
-                c10::toString(tensor.scalar_type()));
-  return text;
 }
 
 void check_communicable(const torch::Tensor& tensor, const char* what) {

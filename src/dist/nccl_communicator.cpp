@@ -91,9 +91,8 @@ class NcclCommunicator final : public Communicator {
     });
     auto done = std::make_shared<at::cuda::CUDAEvent>();
     done->record(stream_);
-    return std::make_shared<NcclWork>(
-        done, &nccl_, device_,
-        "all-reduce of " + std::to_string(tensor.numel() * tensor.element_size()) + " bytes");
+    return std::make_shared<NcclWork>(done, &nccl_, device_,
+                                      collective_text("all-reduce", tensor));
   }
 
   void broadcast(torch::Tensor tensor, int root) override {
@@ -102,7 +101,7 @@ class NcclCommunicator final : public Communicator {
       nccl_.broadcast(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()), root,
                       stream_.stream());
     });
-    finish_on_host("broadcast");
+    finish_on_host(collective_text("broadcast", tensor));
   }
 
   void barrier() override {

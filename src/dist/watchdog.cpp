@@ -26,6 +26,10 @@ void wait_for_requests(std::vector<MPI_Request>& requests, std::chrono::microsec
     NXT_MPI_CHECK(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
                               MPI_STATUSES_IGNORE));
     if (done) return;
+    if (timeout == kNoTimeout) {
+      std::this_thread::sleep_for(poll);
+      continue;
+    }
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (waited > static_cast<double>(timeout.count()))

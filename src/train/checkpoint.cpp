@@ -68,6 +68,14 @@ Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string
   return p;
 }
 
+// Adam's and AdamW's states are distinct types with the same three moments.
+template <class AdamState, class Move>
+void move_moments(AdamState& state, const Move& to) {
+  state.exp_avg(to(state.exp_avg()));
+  state.exp_avg_sq(to(state.exp_avg_sq()));
+  state.max_exp_avg_sq(to(state.max_exp_avg_sq()));
+}
+
 }  // namespace
 
 std::string model_signature(const std::string& arch, const StateDict& state) {
@@ -93,13 +101,9 @@ void move_optimizer_state(torch::optim::Optimizer& optimizer, torch::Device devi
   for (auto& entry : optimizer.state()) {
     torch::optim::OptimizerParamState* state = entry.second.get();
     if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state)) {
-      adam->exp_avg(to(adam->exp_avg()));
-      adam->exp_avg_sq(to(adam->exp_avg_sq()));
-      adam->max_exp_avg_sq(to(adam->max_exp_avg_sq()));
+      move_moments(*adam, to);
     } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
-      adamw->exp_avg(to(adamw->exp_avg()));
-      adamw->exp_avg_sq(to(adamw->exp_avg_sq()));
-      adamw->max_exp_avg_sq(to(adamw->max_exp_avg_sq()));
+      move_moments(*adamw, to);
     } else if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(state)) {
       sgd->momentum_buffer(to(sgd->momentum_buffer()));
     } else {

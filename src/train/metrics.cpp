@@ -11,12 +11,6 @@
 
 namespace nxt {
 
-void MetricTotals::add(double loss_sum, int64_t batch_correct, int64_t batch_size) {
-  loss_micros += std::llround(loss_sum / kLossUnit);
-  correct += batch_correct;
-  seen += batch_size;
-}
-
 void MetricTotals::add_per_sample(const torch::Tensor& losses, int64_t batch_correct) {
   loss_micros +=
       losses.detach().to(torch::kDouble).div(kLossUnit).round().to(torch::kLong).sum().item<int64_t>();

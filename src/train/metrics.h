@@ -18,7 +18,6 @@ struct MetricTotals {
   static MetricTotals from_loss_sum(double loss_sum, int64_t correct, int64_t seen);
   double loss_sum() const { return static_cast<double>(loss_micros) * kLossUnit; }
 
-  void add(double loss_sum, int64_t batch_correct, int64_t batch_size);
   // Per-sample losses (a [B] tensor), each rounded to fixed point before summing: the total
   // then does not depend on how samples were batched (1 process or N ranks evaluate alike).
   void add_per_sample(const torch::Tensor& losses, int64_t batch_correct);
