@@ -50,6 +50,7 @@ nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageRead
   setup.reader = &reader;
   setup.loader.batch_size = cli.batch_size > 0 ? cli.batch_size : model.config.data.batch_size;
   setup.loader.output = {model.preprocess.input_size, model.preprocess.input_size};
+  setup.loader.eval_crop_ratio = model.preprocess.eval_crop_ratio;
   setup.loader.threads = model.device.is_cuda() ? 4 : 1;
   setup.loader.pin_memory = model.device.is_cuda();
   setup.normalize = &normalize;

@@ -6,7 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace nxt {
+
+// Config choices, decoded once from their names (the tables below) when the config is read.
+enum class SamplerKind { kShard, kBalanced };
+enum class AutoAugment { kNone, kTrivial };
+enum class ClassWeighting { kNone, kBalanced };
+enum class BestMetric { kValAcc, kValLoss };
+
+// clang-format off
+inline const EnumNames<SamplerKind>    kSamplerNames     = {{SamplerKind::kShard, "shard"},      {SamplerKind::kBalanced, "balanced"}};
+inline const EnumNames<AutoAugment>    kAutoAugmentNames = {{AutoAugment::kNone, "none"},        {AutoAugment::kTrivial, "trivial"}};
+inline const EnumNames<ClassWeighting> kClassWeightNames = {{ClassWeighting::kNone, "none"},     {ClassWeighting::kBalanced, "balanced"}};
+inline const EnumNames<BestMetric>     kBestMetricNames  = {{BestMetric::kValAcc, "val_acc"},    {BestMetric::kValLoss, "val_loss"}};
+// clang-format on
 
 // Where run folders go unless the config says: $NXT_OUT_DIR, else $SCRATCH/nxt-runs (a
 // cluster's scratch file system, where checkpoints belong), else "runs".
@@ -33,6 +48,12 @@ struct DataConfig {
   bool cache_in_memory = false;           // read the whole dataset into RAM first
   std::optional<int64_t> loader_threads;  // nullopt = auto (from the cores per rank)
   int64_t prefetch = 4;                   // batches prepared ahead
+  SamplerKind sampler = SamplerKind::kShard;  // balanced: classes drawn equally
+  double eval_crop_ratio = 1.0;  // evaluation: centre crop of this fraction, resized (0.875)
+  double color_jitter = 0;       // brightness/contrast/saturation factor in [1-s, 1+s]
+  AutoAugment auto_augment = AutoAugment::kNone;
+  double mixup_alpha = 0;   // 0 = off; Beta(alpha, alpha) mixing weight
+  double cutmix_alpha = 0;  // 0 = off; with mixup too, one of the two per batch
 };
 
 struct ModelConfig {
@@ -46,6 +67,7 @@ struct ModelConfig {
   std::string stem = "imagenet";  // imagenet (7x7/2 + max-pool) | cifar (3x3/1, no pool)
   bool zero_init_residual = false;
   std::string pretrained;  // torchvision-style state dict to start from ("" = none)
+  bool reset_classifier = false;  // a fresh fc even when the pretrained one has the right size
 };
 
 struct OptimConfig {
@@ -62,6 +84,7 @@ struct OptimConfig {
   double min_lr = 0;                  // schedule: cosine floor
   std::string scale_lr = "none";      // none | linear (lr * global batch / base_batch)
   int64_t base_batch = 256;           // scale_lr: linear
+  double backbone_lr_mult = 1;        // lr of everything but fc, as a multiple of fc's
 };
 
 struct TrainConfig {
@@ -80,6 +103,11 @@ struct TrainConfig {
   bool cudnn_benchmark = true;
   std::string stop_signal = "USR2";  // besides TERM and INT: USR2 | USR1 (USR1 can clash with NCCL)
   bool freeze_bn = false;            // BatchNorm layers use and keep their running statistics
+  int64_t freeze_backbone_epochs = 0;  // train fc alone for the first N epochs
+  ClassWeighting class_weights = ClassWeighting::kNone;  // loss weights per class
+  int64_t early_stop_patience = 0;  // stop after N epochs without improvement (0 = off)
+  BestMetric best_metric = BestMetric::kValAcc;  // what picks best.pt
+  int64_t log_every_steps = 10;     // a train_log.jsonl line every N steps (0 = off)
 };
 
 struct EvalConfig {

@@ -123,13 +123,25 @@ Check<double> at_least_real(double lowest) {
   };
 }
 
+Check<double> at_most_one() {
+  return [](const double& v) {
+    std::ostringstream out;
+    if (!(v >= 0 && v <= 1)) out << "must be in [0, 1], got " << v;
+    return out.str();
+  };
+}
+
+std::string must_be_one_of(const std::vector<std::string>& allowed, const std::string& got) {
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  return "must be one of [" + list + "], got '" + got + "'";
+}
+
 Check<std::string> one_of(std::vector<std::string> allowed) {
   return [allowed](const std::string& v) {
     for (const auto& a : allowed)
       if (a == v) return std::string();
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    return "must be one of [" + list + "], got '" + v + "'";
+    return must_be_one_of(allowed, v);
   };
 }
 
@@ -146,6 +158,31 @@ Check<std::vector<int64_t>> nonempty_all_at_least(int64_t lowest) {
     }
     return std::string();
   };
+}
+
+// A choice: read and written by name through its enum's table (common/enum_names.h).
+template <class Section, class Enum>
+ConfigKey choice(std::string name, Section Config::*section, Enum Section::*member,
+                 const EnumNames<Enum>& names, std::string help) {
+  ConfigKey key;
+  key.name = std::move(name);
+  key.help = std::move(help);
+  key.read = [section, member, &names](Config& config, const YAML::Node& node) {
+    const std::string text = decode<std::string>(node);
+    for (const auto& [value, spelled] : names) {
+      if (text == spelled) {
+        (config.*section).*member = value;
+        return;
+      }
+    }
+    std::vector<std::string> allowed;
+    for (const auto& [value, spelled] : names) allowed.push_back(spelled);
+    throw Error(must_be_one_of(allowed, text));
+  };
+  key.write = [section, member, &names](const Config& config, YAML::Emitter& out) {
+    out << name_of((config.*section).*member, names);
+  };
+  return key;
 }
 
 template <class Section, class T>
@@ -204,6 +241,25 @@ std::vector<ConfigKey> build_schema() {
             "threads preparing batches per rank, or auto", auto_or_at_least(1)),
       field("data.prefetch", &C::data, &DataConfig::prefetch, "batches prepared ahead per rank",
             at_least(1)),
+      choice("data.sampler", &C::data, &DataConfig::sampler, kSamplerNames,
+             "shard (each sample once per epoch) or balanced (classes drawn equally, samples "
+             "with replacement; same epoch length)"),
+      field("data.eval_crop_ratio", &C::data, &DataConfig::eval_crop_ratio,
+            "evaluation: centre crop of this fraction of the stored image, resized to "
+            "image_size (0.875 = torchvision's 256 -> 224); 1 = plain resize",
+            in_unit_interval()),
+      field("data.color_jitter", &C::data, &DataConfig::color_jitter,
+            "training: brightness, contrast and saturation factors drawn in [1-s, 1+s] (0 = off)",
+            at_most_one()),
+      choice("data.auto_augment", &C::data, &DataConfig::auto_augment, kAutoAugmentNames,
+             "training: none, or trivial (TrivialAugmentWide: one random op of random strength)"),
+      field("data.mixup_alpha", &C::data, &DataConfig::mixup_alpha,
+            "training: mixup with a Beta(alpha, alpha) weight and soft targets (0 = off)",
+            at_least_real(0)),
+      field("data.cutmix_alpha", &C::data, &DataConfig::cutmix_alpha,
+            "training: cutmix with a Beta(alpha, alpha) area (0 = off; with mixup, one of the "
+            "two per batch)",
+            at_least_real(0)),
       field("model.arch", &C::model, &ModelConfig::arch, "named ResNeXt variant or custom",
             one_of({"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "custom"})),
       field("model.num_classes", &C::model, &ModelConfig::num_classes,
@@ -223,6 +279,8 @@ std::vector<ConfigKey> build_schema() {
             "start each block's last BatchNorm gamma at 0"),
       field("model.pretrained", &C::model, &ModelConfig::pretrained,
             "torchvision-style state dict to initialise from (fc re-initialised if sizes differ)"),
+      field("model.reset_classifier", &C::model, &ModelConfig::reset_classifier,
+            "with pretrained: a fresh fc even when the pretrained one has this many classes"),
       field("optim.name", &C::optim, &OptimConfig::name, "adam, adamw or sgd",
             one_of({"adam", "adamw", "sgd"})),
       field("optim.lr", &C::optim, &OptimConfig::lr, "learning rate", positive()),
@@ -248,6 +306,8 @@ std::vector<ConfigKey> build_schema() {
             one_of({"none", "linear"})),
       field("optim.base_batch", &C::optim, &OptimConfig::base_batch,
             "scale_lr linear: the global batch that lr is given for", at_least(1)),
+      field("optim.backbone_lr_mult", &C::optim, &OptimConfig::backbone_lr_mult,
+            "lr of every parameter but fc's, as a multiple of lr (fine-tuning: 0.1)", positive()),
       field("train.epochs", &C::train, &TrainConfig::epochs, "epochs to train", at_least(1)),
       field("train.grad_accum", &C::train, &TrainConfig::grad_accum,
             "micro-batches per optimizer step (gradient accumulation)", at_least(1)),
@@ -276,6 +336,18 @@ std::vector<ConfigKey> build_schema() {
             one_of({"USR1", "USR2"})),
       field("train.freeze_bn", &C::train, &TrainConfig::freeze_bn,
             "keep BatchNorm in eval mode while training (fine-tuning; batch-size independent)"),
+      field("train.freeze_backbone_epochs", &C::train, &TrainConfig::freeze_backbone_epochs,
+            "train fc alone (backbone weights and BatchNorm statistics fixed) for the first N "
+            "epochs, then everything",
+            at_least(0)),
+      choice("train.class_weights", &C::train, &TrainConfig::class_weights, kClassWeightNames,
+             "loss weight per class: none, or balanced (inverse train-split frequency, mean 1)"),
+      field("train.early_stop_patience", &C::train, &TrainConfig::early_stop_patience,
+            "stop after N epochs without a better best_metric (0 = off)", at_least(0)),
+      choice("train.best_metric", &C::train, &TrainConfig::best_metric, kBestMetricNames,
+             "what picks best.pt and early stopping: val_acc (higher) or val_loss (lower)"),
+      field("train.log_every_steps", &C::train, &TrainConfig::log_every_steps,
+            "a line in train_log.jsonl every N optimizer steps (0 = off)", at_least(0)),
       field("eval.mode", &C::eval, &EvalConfig::mode,
             "rank0 (rank 0 evaluates all) or sharded (each rank its share)",
             one_of({"rank0", "sharded"})),

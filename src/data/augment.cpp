@@ -110,9 +110,21 @@ void random_flip(uint8_t* image, ImageShape shape, const AugmentOptions& options
   cv::flip(target, target, 1);
 }
 
-void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape) {
+CropWindow centre_window(ImageShape shape, double crop_ratio) {
+  const auto side = [crop_ratio](int64_t length) {
+    return std::clamp<int64_t>(std::llround(static_cast<double>(length) * crop_ratio), 1, length);
+  };
+  const int64_t h = side(shape.height), w = side(shape.width);
+  return {(shape.height - h) / 2, (shape.width - w) / 2, h, w};
+}
+
+void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape,
+                      double crop_ratio) {
   cv::Mat target = wrap(out, out_shape);
-  resize_into(wrap(in, in_shape), target);
+  const CropWindow w = centre_window(in_shape, crop_ratio);
+  resize_into(wrap(in, in_shape)(cv::Rect(static_cast<int>(w.left), static_cast<int>(w.top),
+                                          static_cast<int>(w.width), static_cast<int>(w.height))),
+              target);
 }
 
 }  // namespace nxt

@@ -29,6 +29,11 @@ struct ImageShape {
   int64_t bytes() const { return height * width * 3; }
 };
 
+// A crop window inside an image.
+struct CropWindow {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+};
+
 // One training sample: `in` (in_shape) to `out` (out_shape), drawing from `rng`.
 void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,
                           ImageShape out_shape, const AugmentOptions& options, SplitMix64& rng);
@@ -37,13 +42,14 @@ void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,
 // whether or not hflip is on, so switching it does not shift the other draws.
 void random_flip(uint8_t* image, ImageShape shape, const AugmentOptions& options, SplitMix64& rng);
 
-// One evaluation sample: a copy, or a resize when the shapes differ. No randomness.
-void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape);
+// One evaluation sample: the centre window of `crop_ratio` of each side, resized to `out_shape`
+// (a copy when nothing changes). No randomness. torchvision's reference evaluation, Resize(256)
+// then CenterCrop(224), is crop_ratio 0.875 on an image stored at 256; 1 is a plain resize.
+void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape,
+                      double crop_ratio = 1.0);
 
-// A crop window inside an image.
-struct CropWindow {
-  int64_t top = 0, left = 0, height = 0, width = 0;
-};
+// The centre window prepare_for_eval takes: round(side * crop_ratio), at least 1 pixel.
+CropWindow centre_window(ImageShape shape, double crop_ratio);
 
 // RandomResizedCrop's window (scale in [min_scale, 1], aspect in [3/4, 4/3] log-uniform, ten
 // tries, then a centre crop), as torchvision's get_params draws it.

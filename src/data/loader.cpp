@@ -48,8 +48,10 @@ Batch EpochLoader::make_batch(int64_t step) const {
   auto* images = batch.images.data_ptr<uint8_t>();
   auto* labels = batch.labels.data_ptr<int64_t>();
   // Same size and no crop: read straight into the batch, and at most flip it there.
-  const bool read_in_place = stored.height == out.height && stored.width == out.width &&
-                             (!options_.training || options_.augment.crop == CropMode::kNone);
+  const bool same_size = stored.height == out.height && stored.width == out.width;
+  const bool read_in_place =
+      same_size && (options_.training ? options_.augment.crop == CropMode::kNone
+                                      : options_.eval_crop_ratio == 1.0);
   std::vector<uint8_t> staging(read_in_place ? 0 : static_cast<size_t>(stored.bytes()));
   for (int64_t k = 0; k < count; ++k) {
     const int64_t index = indices_[static_cast<size_t>(first + k)];
@@ -58,7 +60,8 @@ Batch EpochLoader::make_batch(int64_t step) const {
     labels[k] = reader_.label(index);
     reader_.read(index, read_in_place ? target : staging.data());
     if (!options_.training) {
-      if (!read_in_place) prepare_for_eval(staging.data(), stored, target, out);
+      if (!read_in_place)
+        prepare_for_eval(staging.data(), stored, target, out, options_.eval_crop_ratio);
       continue;
     }
     const int64_t position = train_position(start_position_, first + k, options_.shard);

@@ -36,6 +36,7 @@ struct LoaderOptions {
   // training: shuffled shard + augmentation; else eval shard, no augmentation
   bool training = true;
   AugmentOptions augment;
+  double eval_crop_ratio = 1.0;  // evaluation: centre crop (data/augment.h prepare_for_eval)
   bool drop_last = false;
   uint64_t seed = 0;
   ShardSpec shard;

@@ -21,7 +21,7 @@ torch::Tensor prepared_image(const std::string& path, const Preprocess& preproce
                            parse_resize_mode(preprocess.resize_mode));
   if (!rgb.isContinuous()) rgb = rgb.clone();
   torch::Tensor out = torch::empty({input.height, input.width, 3}, torch::kUInt8);
-  prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input);
+  prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input, preprocess.eval_crop_ratio);
   return out;
 }
 

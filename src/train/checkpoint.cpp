@@ -50,6 +50,7 @@ c10::impl::GenericDict preprocess_dict(const Preprocess& p) {
   dict.insert("stored_size", plain_list(std::vector<int64_t>{p.stored_height, p.stored_width}));
   dict.insert("resize_mode", p.resize_mode);
   dict.insert("input_size", p.input_size);
+  dict.insert("eval_crop_ratio", p.eval_crop_ratio);
   dict.insert("mean", plain_list(std::vector<double>(p.mean.begin(), p.mean.end())));
   dict.insert("std", plain_list(std::vector<double>(p.stddev.begin(), p.stddev.end())));
   return dict;
@@ -63,6 +64,7 @@ Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string
   p.stored_width = stored[1].toInt();
   p.resize_mode = entry(dict, "resize_mode", path).toStringRef();
   p.input_size = entry(dict, "input_size", path).toInt();
+  if (dict.contains("eval_crop_ratio")) p.eval_crop_ratio = dict.at("eval_crop_ratio").toDouble();
   p.mean = rgb_values(entry(dict, "mean", path), "mean", path);
   p.stddev = rgb_values(entry(dict, "std", path), "std", path);
   return p;

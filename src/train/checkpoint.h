@@ -36,6 +36,7 @@ struct Preprocess {
   int64_t stored_height = 0, stored_width = 0;
   std::string resize_mode;                 // pack_hdf5 --resize: stretch | crop | pad
   int64_t input_size = 0;                  // data.image_size
+  double eval_crop_ratio = 1.0;            // data.eval_crop_ratio (1 in checkpoints before it)
   std::array<double, 3> mean{}, stddev{};  // RGB, pixels in [0, 1]
 };
 

@@ -176,6 +176,7 @@ void Trainer::open_data() {
                  dataset_->width(),
                  dataset_->attribute(format::kAttrResizeMode),
                  config_.data.image_size,
+                 config_.data.eval_crop_ratio,
                  imagenet ? kImageNetMean : dataset_->mean(),
                  imagenet ? kImageNetStd : dataset_->stddev()};
   normalize_ = std::make_unique<Normalizer>(preprocess_.mean, preprocess_.stddev, device_);
@@ -186,6 +187,7 @@ void Trainer::open_data() {
   o.augment.crop = parse_crop_mode(config_.data.crop);
   o.augment.crop_padding = config_.data.crop_padding;
   o.augment.min_crop_scale = config_.data.min_crop_scale;
+  o.eval_crop_ratio = config_.data.eval_crop_ratio;
   o.drop_last = config_.data.drop_last;
   o.seed = static_cast<uint64_t>(config_.run.seed);
   o.shard = {place_.rank, place_.world_size};

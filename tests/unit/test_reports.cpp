@@ -75,7 +75,7 @@ TEST(Checkpoint, PreprocessingRoundTrips) {
   Checkpoint c;
   c.model = {{"w", torch::ones({2})}, {"b", torch::zeros({1})}};
   c.classes = {"x", "y"};
-  c.preprocess = Preprocess{40, 30, "crop", 32, {0.1, 0.2, 0.3}, {0.4, 0.5, 0.6}};
+  c.preprocess = Preprocess{40, 30, "crop", 32, 0.875, {0.1, 0.2, 0.3}, {0.4, 0.5, 0.6}};
   const std::string path = testing::TempDir() + "/preprocess.pt";
   save_checkpoint(c, path);
   const Checkpoint back = load_checkpoint(path);
@@ -84,6 +84,7 @@ TEST(Checkpoint, PreprocessingRoundTrips) {
   EXPECT_EQ(back.preprocess->stored_width, 30);
   EXPECT_EQ(back.preprocess->resize_mode, "crop");
   EXPECT_EQ(back.preprocess->input_size, 32);
+  EXPECT_EQ(back.preprocess->eval_crop_ratio, 0.875);
   EXPECT_EQ(back.preprocess->mean[2], 0.3);
   EXPECT_EQ(back.preprocess->stddev[0], 0.4);
   c.preprocess.reset();  // checkpoints of older nxt versions
