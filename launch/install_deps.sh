@@ -11,7 +11,7 @@ PACKAGES=(
   # reference BLAS is ~13x slower than OpenBLAS for the 1x1 convolutions of ResNeXt.
   libtorch-dev libopenblas0-openmp
   # distributed + data
-  libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libyaml-cpp-dev libcli11-dev
+  libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # tests
   libgtest-dev googletest
@@ -23,7 +23,7 @@ PACKAGES=(
   debootstrap
   # Python interop tests, benchmarks and curves (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-h5py python3-matplotlib python3-pil python3-numpy
-  python3-yaml
+  python3-yaml python3-onnx
 )
 
 if [[ "${1:-}" == "--list" ]]; then

@@ -71,7 +71,9 @@ int run(int argc, char** argv, const CommandLine& cli) {
   const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
   const nxt::PackedDataset dataset(cli.data);
   check_same_classes(model, dataset, cli);
-  NXT_CHECK(dataset.has_split(cli.split), "'", cli.data, "' has no split '", cli.split, "'");
+  NXT_CHECK(
+      dataset.has_split(cli.split), "'", cli.data, "' has no split '", cli.split, "'",
+      cli.split == "test" ? " (pack_hdf5 writes one with --test-fraction or --test-dir)" : "");
   const nxt::ImageReader reader(dataset, cli.split);
   NXT_CHECK(reader.size() > 0, "split '", cli.split, "' of '", cli.data, "' holds no images");
   const nxt::Normalizer normalize(model.preprocess.mean, model.preprocess.stddev, device);
@@ -115,7 +117,7 @@ int main(int argc, char** argv) {
     app.add_option("--checkpoint", cli.checkpoint, "best.pt or last.pt of a training run")
         ->required();
     app.add_option("--data", cli.data, "packed HDF5 dataset (data_tools/pack_hdf5)")->required();
-    app.add_option("--split", cli.split, "split to evaluate: val (default) or train");
+    app.add_option("--split", cli.split, "split to evaluate: val (default), train or test");
     app.add_option("--out", cli.out_dir,
                    "also write metrics.json, per_class.csv, confusion.csv, confusion.png here");
     app.add_option("--batch-size", cli.batch_size, "per rank (default: the run's data.batch_size)");

@@ -27,6 +27,8 @@ class ImageReader {
   // Copies image `index` (height*width*3 bytes, HWC RGB) to `out`. Thread-safe.
   void read(int64_t index, uint8_t* out) const;
   int32_t label(int64_t index) const { return labels_.at(static_cast<size_t>(index)); }
+  const std::vector<int32_t>& labels() const { return labels_; }  // every sample's, by index
+  int64_t num_classes() const { return dataset_.num_classes(); }  // of the dataset, not the split
 
   // Loads every image of the split into memory; later reads are memcpy.
   void cache_in_memory();

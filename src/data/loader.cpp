@@ -16,9 +16,15 @@ EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64
   NXT_CHECK(start_position >= 0 && (options_.training || start_position == 0),
             "cannot start epoch ", epoch, " at sample ", start_position);
   start_position_ = start_position;
-  indices_ = options_.training ? train_shard(reader.size(), options_.seed, epoch, options_.shard,
-                                             options_.drop_last, start_position)
-                               : eval_shard(reader.size(), options_.shard);
+  if (options_.training) {
+    const std::vector<int64_t> sequence =
+        options_.sampler == SamplerKind::kBalanced
+            ? balanced_sequence(reader.labels(), options_.seed, epoch)
+            : shuffled_sequence(reader.size(), options_.seed, epoch);
+    indices_ = shard_of_sequence(sequence, options_.shard, options_.drop_last, start_position);
+  } else {
+    indices_ = eval_shard(reader.size(), options_.shard);
+  }
   steps_ = batches_in(samples(), options_.batch_size);
   pipeline_ = std::make_unique<OrderedPipeline<Batch>>(
       static_cast<size_t>(steps_), static_cast<size_t>(options_.threads),

@@ -4,16 +4,18 @@
 // (4x less traffic than float) and are normalised there (data/normalize.h).
 //
 // Everything a batch holds is a pure function of (seed, epoch, global position): the indices
-// come from the sampler and each sample's augmentation from its own stream, seeded by the
-// sample's global position in the epoch. So a loader that starts at position g yields exactly
-// the rest of the epoch, on any number of ranks; resuming from a mid-epoch checkpoint relies on
-// this (Note [World-size-independent epochs] in data/sampler.h).
+// come from the sampler (`LoaderOptions::sampler`: the shuffled or the class-balanced sequence,
+// the latter from the reader's labels) and each sample's augmentation from its own stream,
+// seeded by the sample's global position in the epoch. So a loader that starts at position g
+// yields exactly the rest of the epoch, on any number of ranks; resuming from a mid-epoch
+// checkpoint relies on this (Note [World-size-independent epochs] in data/sampler.h).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "common/config.h"
 #include "common/ordered_parallel.h"
 #include "common/torch_pch.h"
 #include "data/augment.h"
@@ -38,6 +40,7 @@ struct LoaderOptions {
   AugmentOptions augment;
   double eval_crop_ratio = 1.0;  // evaluation: centre crop (data/augment.h prepare_for_eval)
   bool drop_last = false;
+  SamplerKind sampler = SamplerKind::kShard;  // training: the epoch's sequence (data/sampler.h)
   uint64_t seed = 0;
   ShardSpec shard;
   int threads = 1;          // preparing threads

@@ -2,6 +2,7 @@
 #include "data/sampler.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 #include "common/check.h"
@@ -22,22 +23,74 @@ int64_t train_shard_size(int64_t n, int world, bool drop_last, int64_t start) {
   return drop_last ? remaining / world : (remaining + world - 1) / world;
 }
 
-std::vector<int64_t> train_shard(int64_t n, uint64_t seed, int64_t epoch, ShardSpec shard,
-                                 bool drop_last, int64_t start) {
-  check_shard(n, shard);
-  NXT_CHECK(start >= 0, "invalid epoch start position ", start);
+std::vector<int64_t> shuffled_sequence(int64_t n, uint64_t seed, int64_t epoch) {
+  NXT_CHECK(n >= 0, "invalid sample count ", n);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   SplitMix64 rng(mix_seed({seed, static_cast<uint64_t>(epoch), 0x5a3b1e5ULL}));
   seeded_shuffle(order, rng);
+  return order;
+}
+
+std::vector<int64_t> balanced_sequence(const std::vector<int32_t>& labels, uint64_t seed,
+                                       int64_t epoch) {
+  // The samples of each class present, in index order (so the grouping is a pure function of
+  // the labels), then shuffled with a stream of their own per (seed, epoch, class).
+  std::map<int32_t, std::vector<int64_t>> members;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    NXT_CHECK(labels[i] >= 0, "sample ", i, " has the negative label ", labels[i]);
+    members[labels[i]].push_back(static_cast<int64_t>(i));
+  }
+  std::vector<int32_t> classes;
+  for (auto& [label, samples] : members) {
+    SplitMix64 rng(
+        mix_seed({seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(label), 0xba1a5ceULL}));
+    seeded_shuffle(samples, rng);
+    classes.push_back(label);
+  }
+  // Class per position: a round-robin over the classes in a shuffled order (which classes get
+  // the n mod C extra draws changes with the epoch), then shuffled. Exactly equal counts, +-1.
+  SplitMix64 rng(mix_seed({seed, static_cast<uint64_t>(epoch), 0xc1a55e5ULL}));
+  seeded_shuffle(classes, rng);
+  std::vector<int32_t> class_at(labels.size());
+  for (size_t p = 0; p < class_at.size(); ++p) class_at[p] = classes[p % classes.size()];
+  seeded_shuffle(class_at, rng);
+  // The k-th draw of a class takes its k-th shuffled sample, cycling: minority samples repeat
+  // as evenly as possible.
+  std::map<int32_t, size_t> drawn;
+  std::vector<int64_t> sequence;
+  sequence.reserve(labels.size());
+  for (int32_t label : class_at) {
+    const std::vector<int64_t>& samples = members.at(label);
+    sequence.push_back(samples[drawn[label]++ % samples.size()]);
+  }
+  return sequence;
+}
+
+std::vector<int64_t> shard_of_sequence(const std::vector<int64_t>& sequence, ShardSpec shard,
+                                       bool drop_last, int64_t start) {
+  const auto n = static_cast<int64_t>(sequence.size());
+  check_shard(n, shard);
+  NXT_CHECK(start >= 0, "invalid epoch start position ", start);
   const int64_t per_rank = train_shard_size(n, shard.world, drop_last, start);
   std::vector<int64_t> mine;
   mine.reserve(static_cast<size_t>(per_rank));
-  // Position p of the padded permutation is order[p mod n]: the head repeats (cyclically, when
+  // Position p of the padded sequence is sequence[p mod n]: the head repeats (cyclically, when
   // the padding is longer than n, as with n < world).
   for (int64_t k = 0; k < per_rank && n > 0; ++k)
-    mine.push_back(order[static_cast<size_t>(train_position(start, k, shard) % n)]);
+    mine.push_back(sequence[static_cast<size_t>(train_position(start, k, shard) % n)]);
   return mine;
+}
+
+std::vector<int64_t> train_shard(int64_t n, uint64_t seed, int64_t epoch, ShardSpec shard,
+                                 bool drop_last, int64_t start) {
+  return shard_of_sequence(shuffled_sequence(n, seed, epoch), shard, drop_last, start);
+}
+
+std::vector<int64_t> balanced_train_shard(const std::vector<int32_t>& labels, uint64_t seed,
+                                          int64_t epoch, ShardSpec shard, bool drop_last,
+                                          int64_t start) {
+  return shard_of_sequence(balanced_sequence(labels, seed, epoch), shard, drop_last, start);
 }
 
 std::vector<int64_t> eval_shard(int64_t n, ShardSpec shard) {

@@ -1,6 +1,8 @@
 // Implements the evaluation report's text, CSV, JSON and PNG forms.
 #include "infer/eval_report.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
@@ -62,31 +64,31 @@ std::string format_report(const EvalReport& r) {
 std::string report_json(const EvalReport& r) {
   const ConfusionMatrix& c = r.confusion;
   const auto scores = class_scores(c);
-  std::ostringstream out;
-  out << "{\n  \"checkpoint\": " << json_string(r.checkpoint)
-      << ",\n  \"data\": " << json_string(r.data) << ",\n  \"split\": " << json_string(r.split)
-      << ",\n  \"images\": " << c.total() << ",\n  \"correct\": " << c.correct()
-      << ",\n  \"accuracy\": " << fixed(c.accuracy(), 8)
-      << ",\n  \"mean_loss\": " << fixed(r.mean_loss, 8) << ",\n  \"classes\": [";
-  for (size_t i = 0; i < r.classes.size(); ++i) out << (i ? ", " : "") << json_string(r.classes[i]);
-  out << "],\n  \"per_class\": [";
-  for (size_t i = 0; i < scores.size(); ++i) {
-    const ClassScores& s = scores[i];
-    out << (i ? "," : "") << "\n    {\"class\": " << json_string(r.classes[i])
-        << ", \"precision\": " << fixed(s.precision, 8) << ", \"recall\": " << fixed(s.recall, 8)
-        << ", \"f1\": " << fixed(s.f1, 8) << ", \"support\": " << s.support << "}";
-  }
+  nlohmann::ordered_json per_class = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < scores.size(); ++i)
+    per_class.push_back({{"class", r.classes[i]},
+                         {"precision", scores[i].precision},
+                         {"recall", scores[i].recall},
+                         {"f1", scores[i].f1},
+                         {"support", scores[i].support}});
   const ClassScores macro = macro_average(scores);
-  out << "\n  ],\n  \"macro_avg\": {\"precision\": " << fixed(macro.precision, 8)
-      << ", \"recall\": " << fixed(macro.recall, 8) << ", \"f1\": " << fixed(macro.f1, 8)
-      << "},\n  \"confusion_matrix\": [";
-  for (int64_t row = 0; row < c.classes(); ++row) {
-    out << (row ? ", " : "") << "[";
-    for (int64_t col = 0; col < c.classes(); ++col) out << (col ? ", " : "") << c.count(row, col);
-    out << "]";
-  }
-  out << "]\n}\n";
-  return out.str();
+  std::vector<std::vector<int64_t>> matrix(static_cast<size_t>(c.classes()));
+  for (int64_t row = 0; row < c.classes(); ++row)
+    for (int64_t col = 0; col < c.classes(); ++col)
+      matrix[static_cast<size_t>(row)].push_back(c.count(row, col));
+  const nlohmann::ordered_json report = {
+      {"checkpoint", r.checkpoint},
+      {"data", r.data},
+      {"split", r.split},
+      {"images", c.total()},
+      {"correct", c.correct()},
+      {"accuracy", c.accuracy()},
+      {"mean_loss", r.mean_loss},
+      {"classes", r.classes},
+      {"per_class", per_class},
+      {"macro_avg", {{"precision", macro.precision}, {"recall", macro.recall}, {"f1", macro.f1}}},
+      {"confusion_matrix", matrix}};
+  return report.dump(2) + "\n";
 }
 
 std::string per_class_csv(const EvalReport& r) {

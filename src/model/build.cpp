@@ -7,14 +7,23 @@
 namespace nxt {
 
 ResNeXt build_model(const ModelConfig& config, int64_t num_classes) {
+  std::optional<StateDict> pretrained;
+  if (!config.pretrained.empty()) pretrained = load_state_dict(config.pretrained);
+  return build_model(config, num_classes, pretrained);
+}
+
+ResNeXt build_model(const ModelConfig& config, int64_t num_classes,
+                    const std::optional<StateDict>& pretrained) {
   ResNeXt model(resnext_spec_from_config(config, num_classes));
-  if (config.pretrained.empty()) return model;
-  const StateLoadReport report =
-      copy_state_into(*model, load_state_dict(config.pretrained), config.pretrained);
-  if (report.classifier_reinitialised) {
+  if (!pretrained) return model;
+  const StateLoadReport report = copy_state_into(*model, *pretrained, config.pretrained);
+  if (report.classifier_reinitialised || config.reset_classifier) {
     model->reset_classifier();
-    log::info() << "pretrained '" << config.pretrained << "': fc re-initialised for " << num_classes
-                << " classes (" << report.classifier_detail << ")";
+    log::info() << "pretrained '" << config.pretrained << "': backbone loaded, fc re-initialised for "
+                << num_classes << " classes ("
+                << (report.classifier_reinitialised ? report.classifier_detail
+                                                    : "model.reset_classifier")
+                << ")";
   } else {
     log::info() << "pretrained '" << config.pretrained << "': all weights loaded";
   }

@@ -147,6 +147,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   dict.insert("global_batch", p.global_batch);
   dict.insert("best_val_acc", p.best_val_acc);
   dict.insert("best_epoch", p.best_epoch);
+  dict.insert("best_val_loss", p.best_val_loss);
   dict.insert("epoch_loss_sum", p.loss_sum);
   dict.insert("epoch_correct", p.correct);
   dict.insert("epoch_seen", p.seen);
@@ -197,6 +198,7 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
   p.global_batch = optional_int("global_batch");
   p.best_val_acc = entry(dict, "best_val_acc", path).toDouble();
   p.best_epoch = entry(dict, "best_epoch", path).toInt();
+  if (dict.contains("best_val_loss")) p.best_val_loss = dict.at("best_val_loss").toDouble();
   p.loss_sum = entry(dict, "epoch_loss_sum", path).toDouble();
   p.correct = entry(dict, "epoch_correct", path).toInt();
   p.seen = entry(dict, "epoch_seen", path).toInt();

@@ -3,6 +3,7 @@
 // torchvision state dict. Written atomically by rank 0.
 #pragma once
 #include <array>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@ struct TrainingPosition {
   int64_t samples_in_epoch = 0;
   // The job that wrote it: ranks and samples per optimizer step (0: unknown, nxt before 0.2).
   int64_t world_size = 0, global_batch = 0;
-  double best_val_acc = -1;   // best validation accuracy so far (-1: none yet)
+  // The validation metrics of the best epoch so far, as train.best_metric picks it (-1 and a
+  // huge loss: none yet; the loss is absent from checkpoints written before best_metric).
+  double best_val_acc = -1;
+  double best_val_loss = std::numeric_limits<double>::max();
   int64_t best_epoch = -1;
   // The epoch's training totals so far, so a resumed epoch reports the same metrics.
   double loss_sum = 0;

@@ -20,21 +20,26 @@ std::string gibibytes(double bytes) {
 
 }  // namespace
 
-std::string peak_memory_text(torch::Device device) {
+PeakMemory peak_memory(torch::Device device) {
 #if defined(NXT_TORCH_HAS_CUDA)
   if (device.is_cuda()) {
     // Index 0 is the aggregate over pool kinds in every LibTorch version (StatType::AGGREGATE
     // moved namespaces between releases).
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-    return "peak GPU memory " + gibibytes(static_cast<double>(stats.allocated_bytes[0].peak)) +
-           " allocated, " + gibibytes(static_cast<double>(stats.reserved_bytes[0].peak)) +
-           " reserved";
+    return {stats.allocated_bytes[0].peak, stats.reserved_bytes[0].peak, true};
   }
 #endif
   (void)device;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return "peak RSS " + gibibytes(static_cast<double>(usage.ru_maxrss) * 1024.0);
+  return {static_cast<int64_t>(usage.ru_maxrss) * 1024, 0, false};
+}
+
+std::string peak_memory_text(torch::Device device) {
+  const PeakMemory peak = peak_memory(device);
+  if (!peak.gpu) return "peak RSS " + gibibytes(static_cast<double>(peak.bytes));
+  return "peak GPU memory " + gibibytes(static_cast<double>(peak.bytes)) + " allocated, " +
+         gibibytes(static_cast<double>(peak.reserved_bytes)) + " reserved";
 }
 
 void reset_peak_memory(torch::Device device) {

@@ -8,6 +8,13 @@
 
 namespace nxt {
 
+struct PeakMemory {
+  int64_t bytes = 0;           // GPU: allocated; CPU: resident set
+  int64_t reserved_bytes = 0;  // GPU: held by the caching allocator
+  bool gpu = false;
+};
+PeakMemory peak_memory(torch::Device device);
+
 // "peak GPU memory 41.2 GiB allocated" / "peak RSS 1.3 GiB".
 std::string peak_memory_text(torch::Device device);
 

@@ -1,5 +1,5 @@
-// Implements optimizer construction (two parameter groups when decay is selective) and the
-// schedules.
+// Implements optimizer construction (parameter groups by weight decay and, for fine-tuning, by
+// head and backbone learning rate) and the schedules.
 #include "train/optim.h"
 
 #include <algorithm>
@@ -15,44 +15,73 @@ bool exempt_from_decay(const torch::Tensor& parameter) {
   return parameter.dim() <= 1;
 }
 
-std::vector<torch::optim::OptimizerParamGroup> parameter_groups(const OptimConfig& config,
-                                                                torch::nn::Module& model) {
-  std::vector<torch::Tensor> decayed, exempt;
-  for (auto& p : model.parameters())
-    (config.decay_bn_and_bias || !exempt_from_decay(p) ? decayed : exempt).push_back(p);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decayed);
-  if (!exempt.empty()) groups.emplace_back(exempt);
-  return groups;
+struct GroupPlan {
+  std::vector<torch::Tensor> parameters;
+  bool decayed = true;
+  double lr_multiplier = 1;
+};
+
+// Decayed parameters first, then exempt ones; with a backbone multiplier other than 1 each of
+// those splits again into the head (fc, multiplier 1) and the backbone. With the multiplier 1
+// the groups are those of nxt before fine-tuning, so its optimizer archives still load.
+std::vector<GroupPlan> plan_groups(const OptimConfig& config, torch::nn::Module& model,
+                                   const std::vector<torch::Tensor>& head) {
+  const auto in_head = [&head](const torch::Tensor& p) {
+    for (const auto& h : head)
+      if (h.is_same(p)) return true;
+    return false;
+  };
+  const bool split_head = config.backbone_lr_mult != 1.0;
+  std::vector<GroupPlan> plans;
+  for (const bool decayed : {true, false}) {
+    for (const bool head_group : split_head ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
+      GroupPlan plan{{}, decayed, head_group || !split_head ? 1.0 : config.backbone_lr_mult};
+      for (auto& p : model.parameters()) {
+        const bool decays = config.decay_bn_and_bias || !exempt_from_decay(p);
+        if (decays == decayed && (!split_head || in_head(p) == head_group)) plan.parameters.push_back(p);
+      }
+      if (!plan.parameters.empty()) plans.push_back(std::move(plan));
+    }
+  }
+  return plans;
 }
 
-template <class Options>
-void set_group_decay(torch::optim::Optimizer& optimizer, double weight_decay) {
-  auto& groups = optimizer.param_groups();
-  for (size_t g = 0; g < groups.size(); ++g)
-    static_cast<Options&>(groups[g].options()).weight_decay(g == 0 ? weight_decay : 0.0);
+template <class Optimizer, class Options>
+GroupedOptimizer build(const std::vector<GroupPlan>& plans, Options options, double weight_decay) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (const auto& plan : plans) groups.emplace_back(plan.parameters);
+  GroupedOptimizer built{std::make_unique<Optimizer>(groups, options), {}};
+  auto& made = built.optimizer->param_groups();
+  for (size_t g = 0; g < plans.size(); ++g) {
+    static_cast<Options&>(made[g].options()).weight_decay(plans[g].decayed ? weight_decay : 0.0);
+    built.lr_multipliers.push_back(plans[g].lr_multiplier);
+  }
+  return built;
 }
 
 }  // namespace
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& config,
-                                                        torch::nn::Module& model, double lr) {
-  auto groups = parameter_groups(config, model);
+GroupedOptimizer make_optimizer(const OptimConfig& config, torch::nn::Module& model, double lr,
+                                const std::vector<torch::Tensor>& head) {
+  const std::vector<GroupPlan> plans = plan_groups(config, model, head);
+  GroupedOptimizer built;
   if (config.name == "sgd") {
-    auto optimizer = std::make_unique<torch::optim::SGD>(
-        groups, torch::optim::SGDOptions(lr).momentum(config.momentum).nesterov(config.nesterov));
-    set_group_decay<torch::optim::SGDOptions>(*optimizer, config.weight_decay);
-    return optimizer;
+    built = build<torch::optim::SGD>(
+        plans, torch::optim::SGDOptions(lr).momentum(config.momentum).nesterov(config.nesterov),
+        config.weight_decay);
+  } else if (config.name == "adamw") {
+    built = build<torch::optim::AdamW>(plans, torch::optim::AdamWOptions(lr), config.weight_decay);
+  } else {
+    NXT_CHECK(config.name == "adam", "optim.name: unknown optimizer '", config.name, "'");
+    built = build<torch::optim::Adam>(plans, torch::optim::AdamOptions(lr), config.weight_decay);
   }
-  if (config.name == "adamw") {
-    auto optimizer = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(lr));
-    set_group_decay<torch::optim::AdamWOptions>(*optimizer, config.weight_decay);
-    return optimizer;
-  }
-  NXT_CHECK(config.name == "adam", "optim.name: unknown optimizer '", config.name, "'");
-  auto optimizer = std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(lr));
-  set_group_decay<torch::optim::AdamOptions>(*optimizer, config.weight_decay);
-  return optimizer;
+  built.set_lr(lr);
+  return built;
+}
+
+void GroupedOptimizer::set_lr(double lr) {
+  auto& groups = optimizer->param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(lr * lr_multipliers[g]);
 }
 
 double scaled_lr(const OptimConfig& config, int64_t global_batch) {
@@ -75,10 +104,6 @@ double LrSchedule::at(int64_t epoch, double epoch_fraction) const {
     return config_.min_lr + 0.5 * (base_lr_ - config_.min_lr) * (1 + std::cos(M_PI * progress));
   }
   return base_lr_;
-}
-
-void set_lr(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
 }  // namespace nxt

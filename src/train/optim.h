@@ -3,14 +3,26 @@
 // constant, step and cosine schedules with linear warmup, and the linear-scaling rule.
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "common/config.h"
 #include "common/torch_pch.h"
 
 namespace nxt {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& config,
-                                                        torch::nn::Module& model, double lr);
+// The optimizer and the learning-rate multiplier of each of its parameter groups: 1 for the
+// head, optim.backbone_lr_mult for the rest (fine-tuning a pretrained backbone more gently).
+struct GroupedOptimizer {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<double> lr_multipliers;  // per parameter group
+  // Group g learns at lr * lr_multipliers[g].
+  void set_lr(double lr);
+};
+
+// All of `model`'s parameters, frozen ones included (they have no gradient while frozen, and
+// the optimizer skips them); `head`: the classifier's parameters.
+GroupedOptimizer make_optimizer(const OptimConfig& config, torch::nn::Module& model, double lr,
+                                const std::vector<torch::Tensor>& head = {});
 
 // The learning rate of an optimizer step as a pure function of how far training is, in epochs,
 // not of a step count: the step count of an epoch changes with the world size, the fraction
@@ -34,7 +46,5 @@ class LrSchedule {
 
 // optim.lr, scaled by the linear rule when optim.scale_lr is linear.
 double scaled_lr(const OptimConfig& config, int64_t global_batch);
-
-void set_lr(torch::optim::Optimizer& optimizer, double lr);
 
 }  // namespace nxt

@@ -16,6 +16,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
+#include "data/class_balance.h"
 #include "data/dataset_format.h"
 #include "data/loader.h"
 #include "data/normalize.h"
@@ -34,6 +35,7 @@
 #include "train/progress.h"
 #include "train/step_timer.h"
 #include "train/stop_signals.h"
+#include "train/train_log.h"
 
 namespace nxt {
 namespace {
@@ -55,7 +57,12 @@ class Trainer {
   void open_data();
   void start_communicator();
   void build_model();
+  void build_optimizer();
+  void set_backbone_frozen(bool frozen);
   void prepare_run_folder();
+  // Note [Collective order]: rank 0 alone reads `path`; every rank gets its bytes, or rank 0's
+  // error. nullopt: `missing_ok` and there is no file.
+  std::optional<std::vector<char>> read_file_on_rank0(const std::string& path, bool missing_ok);
   std::optional<Checkpoint> read_checkpoint_on_rank0(const std::string& path, bool missing_ok);
   void resume_from(const std::string& resume);
   void continue_position(const TrainingPosition& saved, const std::string& path);
@@ -71,7 +78,13 @@ class Trainer {
   void flush_metrics(int64_t epoch);
   // `trained`: samples this process trained in the epoch (a resumed epoch counts only those).
   void finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained, double seconds);
-  MetricTotals evaluate_val();
+  MetricTotals evaluate_split(const ImageReader& reader, EvalDetails* details = nullptr);
+  MetricTotals evaluate_val() { return evaluate_split(*val_reader_); }
+  bool improves_best(const MetricTotals& val) const;
+  bool early_stop_due();
+  void log_step_line(int64_t epoch, double epoch_fraction);
+  void evaluate_best_on_test();
+  void write_run_summary(const std::string& status, const std::string& reason);
   void set_training_mode();
   Checkpoint checkpoint_now() const;
   void save_last();
@@ -83,19 +96,25 @@ class Trainer {
   ProcessPlace place_;
   torch::Device device_;
   std::unique_ptr<PackedDataset> dataset_;
-  std::unique_ptr<ImageReader> train_reader_, val_reader_;
+  std::unique_ptr<ImageReader> train_reader_, val_reader_, test_reader_;
   std::unique_ptr<Normalizer> normalize_;
   Preprocess preprocess_;  // recorded in checkpoints for nxt_predict
   LoaderOptions loader_options_;
   ResNeXt model_{nullptr};
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<Reducer> reducer_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  GroupedOptimizer optimizer_;
+  bool backbone_frozen_ = false;  // train.freeze_backbone_epochs: only fc trains
+  torch::Tensor class_weights_;   // train.class_weights on the device; undefined = none
   std::unique_ptr<LrSchedule> schedule_;
   std::vector<NamedTensor> parameters_;
   std::vector<NamedTensor> buffers_;  // BatchNorm running statistics: each rank updates its own
   std::unique_ptr<MetricsCsv> csv_;
   std::unique_ptr<CurvePlotter> curves_;
+  std::unique_ptr<TrainLog> train_log_;  // rank 0; null when train.log_every_steps is 0
+  Clock::time_point last_log_time_;      // train_log.jsonl: the previous line's time and step
+  int64_t last_log_step_ = 0;
+  std::string early_stop_reason_;  // set when train.early_stop_patience ends the run
   std::string run_dir_;
   TrainingPosition position_;
   MetricTotals epoch_totals_;  // this rank's, for the epoch in progress (read so far)
@@ -167,6 +186,8 @@ void Trainer::open_data() {
   config_.model.num_classes = classes;
   train_reader_ = std::make_unique<ImageReader>(*dataset_, "train");
   val_reader_ = std::make_unique<ImageReader>(*dataset_, "val");
+  if (dataset_->has_split("test") && dataset_->split("test").size() > 0)
+    test_reader_ = std::make_unique<ImageReader>(*dataset_, "test");
   if (config_.data.cache_in_memory) {
     train_reader_->cache_in_memory();
     val_reader_->cache_in_memory();
@@ -188,6 +209,7 @@ void Trainer::open_data() {
   o.augment.crop_padding = config_.data.crop_padding;
   o.augment.min_crop_scale = config_.data.min_crop_scale;
   o.eval_crop_ratio = config_.data.eval_crop_ratio;
+  o.sampler = config_.data.sampler;
   o.drop_last = config_.data.drop_last;
   o.seed = static_cast<uint64_t>(config_.run.seed);
   o.shard = {place_.rank, place_.world_size};
@@ -206,25 +228,78 @@ void Trainer::open_data() {
               << " steps per epoch";
 }
 
+// The pretrained weights too are read by rank 0 alone (Note [Collective order]): the other
+// ranks' file systems may not have the file.
 void Trainer::build_model() {
-  model_ = nxt::build_model(config_.model, *config_.model.num_classes);
+  std::optional<StateDict> pretrained;
+  if (!config_.model.pretrained.empty()) {
+    const std::string& path = config_.model.pretrained;
+    pretrained = state_dict_from_bytes(*read_file_on_rank0(path, /*missing_ok=*/false), path);
+  }
+  model_ = nxt::build_model(config_.model, *config_.model.num_classes, pretrained);
   model_->to(device_);
   if (config_.train.channels_last) use_channels_last(*model_);
   const auto state = parameters_and_buffers(*model_);
   check_same_structure(state, *comm_);
   broadcast_from_rank0(state, *comm_);
-  for (const auto& item : model_->named_parameters())
-    if (item.value().requires_grad()) parameters_.push_back({item.key(), item.value()});
   for (const auto& item : model_->named_buffers()) buffers_.push_back({item.key(), item.value()});
+}
+
+// Training only (--evaluate builds none of it). The reducer follows at each epoch's start,
+// when the epoch decides which parameters train (set_backbone_frozen).
+void Trainer::build_optimizer() {
+  const double lr = scaled_lr(config_.optim, global_batch());
+  optimizer_ = make_optimizer(config_.optim, *model_, lr, model_->classifier()->parameters());
+  schedule_ = std::make_unique<LrSchedule>(config_.optim, lr, config_.train.epochs);
+  {
+    auto line = log::info();
+    line << "model: " << config_.model.arch << "; optimizer " << config_.optim.name << ", lr " << lr
+         << " (global batch " << global_batch() << ")";
+    if (config_.optim.backbone_lr_mult != 1.0)
+      line << ", backbone lr x " << config_.optim.backbone_lr_mult;
+  }
+  if (config_.train.class_weights == ClassWeighting::kBalanced) {
+    const std::vector<double> weights =
+        balanced_class_weights(images_per_class(*train_reader_), dataset_->classes());
+    class_weights_ = torch::tensor(weights, torch::kDouble).to(torch::kFloat).to(device_);
+    auto line = log::info();
+    line << "class weights (balanced):";
+    for (size_t c = 0; c < weights.size(); ++c)
+      line << " " << dataset_->classes()[c] << " " << weights[c];
+  }
+}
+
+// Freezing the backbone (train.freeze_backbone_epochs): its parameters stop requiring gradients
+// and lose the ones they had, so neither the optimizer nor weight decay moves them, and
+// set_training_mode() keeps BatchNorm's statistics. The reducer is rebuilt over the parameters
+// that train, so frozen ones are not all-reduced. Every rank makes the same decision at the same
+// epoch boundary and builds its buckets from the same parameter order (Note [Collective
+// order]); check_same_structure() verifies that before the first bucket is launched.
+void Trainer::set_backbone_frozen(bool frozen) {
+  if (reducer_ && frozen == backbone_frozen_) return;
+  backbone_frozen_ = frozen;
+  const std::vector<torch::Tensor> head = model_->classifier()->parameters();
+  const auto in_head = [&head](const torch::Tensor& p) {
+    return std::any_of(head.begin(), head.end(), [&p](const torch::Tensor& h) { return h.is_same(p); });
+  };
+  reducer_.reset();  // its hooks go with it
+  parameters_.clear();
+  for (const auto& item : model_->named_parameters()) {
+    torch::Tensor p = item.value();
+    const bool trains = !frozen || in_head(p);
+    p.set_requires_grad(trains);
+    if (trains) {
+      parameters_.push_back({item.key(), p});
+    } else {
+      p.mutable_grad() = torch::Tensor();
+    }
+  }
+  check_same_structure(parameters_, *comm_);
   reducer_ = std::make_unique<Reducer>(
       parameters_, *comm_,
       ReducerOptions{config_.dist.bucket_mb, config_.dist.allow_unused_parameters});
-  const double lr = scaled_lr(config_.optim, global_batch());
-  optimizer_ = make_optimizer(config_.optim, *model_, lr);
-  schedule_ = std::make_unique<LrSchedule>(config_.optim, lr, config_.train.epochs);
-  log::info() << "model: " << config_.model.arch << ", " << reducer_->bucket_count()
-              << " gradient bucket(s); optimizer " << config_.optim.name << ", lr " << lr
-              << " (global batch " << global_batch() << ")";
+  log::info() << (frozen ? "backbone frozen" : "all layers train") << ": " << parameters_.size()
+              << " parameter tensor(s) in " << reducer_->bucket_count() << " gradient bucket(s)";
 }
 
 void Trainer::prepare_run_folder() {
@@ -239,11 +314,8 @@ void Trainer::prepare_run_folder() {
   comm_->barrier();  // a rank-0 failure above aborts the job before anyone trains
 }
 
-// Note [Collective order]: rank 0 alone looks at the run folder and reads the file; every rank
-// gets its decision and bytes, so all resume from the same state whatever their file system
-// shows. nullopt: `missing_ok` and there is no file.
-std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& path,
-                                                            bool missing_ok) {
+std::optional<std::vector<char>> Trainer::read_file_on_rank0(const std::string& path,
+                                                             bool missing_ok) {
   enum Reply : int64_t { kMissing = 1, kBytes = 2, kError = 3 };
   int64_t reply = 0;
   std::vector<char> bytes;
@@ -265,8 +337,16 @@ std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& p
   if (reply == kMissing) return std::nullopt;
   bytes = broadcast_bytes_from_rank0(bytes, *comm_, device_);
   if (reply == kError)
-    throw Error("rank 0 cannot read the checkpoint: " + std::string(bytes.begin(), bytes.end()));
-  return parse_checkpoint(bytes, path);
+    throw Error("rank 0: " + std::string(bytes.begin(), bytes.end()));  // names the file
+  return bytes;
+}
+
+// Every rank resumes from the same state whatever its own file system shows.
+std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& path,
+                                                            bool missing_ok) {
+  const std::optional<std::vector<char>> bytes = read_file_on_rank0(path, missing_ok);
+  if (!bytes) return std::nullopt;
+  return parse_checkpoint(*bytes, path);
 }
 
 void Trainer::resume_from(const std::string& resume) {
@@ -286,7 +366,7 @@ void Trainer::resume_from(const std::string& resume) {
             "checkpoint '", path, "' was trained on another dataset (fingerprint ",
             checkpoint->dataset_fingerprint, ", this one is ", dataset_->fingerprint(), ")");
   copy_state_into(*model_, checkpoint->model, path);
-  load_optimizer_bytes(*optimizer_, checkpoint->optimizer, path, device_);
+  load_optimizer_bytes(*optimizer_.optimizer, checkpoint->optimizer, path, device_);
   continue_position(checkpoint->position, path);
 }
 
@@ -328,12 +408,18 @@ int Trainer::run(const std::string& resume) {
   open_data();
   start_communicator();
   build_model();
+  build_optimizer();
   prepare_run_folder();
   if (!resume.empty())
     resume_from(resume);
   else if (is_rank0())
     csv_->keep_rows_before(1);
+  if (is_rank0() && config_.train.log_every_steps > 0)
+    train_log_ = std::make_unique<TrainLog>(run_file("train_log.jsonl"), position_.global_step);
+  last_log_time_ = Clock::now();
+  last_log_step_ = position_.global_step;
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
+    if (position_.samples_in_epoch == 0 && early_stop_due()) break;
     if (!train_epoch(epoch)) {
       log::info() << "stopped by " << signal_name(stop_signal_)
                   << " (on at least one rank) at epoch " << epoch + 1 << " step "
@@ -344,23 +430,102 @@ int Trainer::run(const std::string& resume) {
       return kExitCheckpointed;
     }
   }
+  evaluate_best_on_test();
   if (is_rank0()) {
     curves_->wait();
-    log::info() << "done: best val acc " << 100 * position_.best_val_acc << "% at epoch "
-                << position_.best_epoch + 1 << "; best model " << run_file("best.pt") << ", curves "
+    write_run_summary(early_stop_reason_.empty() ? "completed" : "early_stopped",
+                      early_stop_reason_.empty() ? "ran train.epochs" : early_stop_reason_);
+    log::info() << "done: best val acc " << 100 * position_.best_val_acc << "% (val loss "
+                << position_.best_val_loss << ") at epoch " << position_.best_epoch + 1
+                << "; best model " << run_file("best.pt") << ", curves "
                 << run_file("curves.png");
   }
   return 0;
 }
 
+bool Trainer::improves_best(const MetricTotals& val) const {
+  if (config_.train.best_metric == BestMetric::kValLoss)
+    return val.mean_loss() < position_.best_val_loss;
+  return val.accuracy() > position_.best_val_acc;
+}
+
+// Rank 0 decides and tells the others, so all stop before the same epoch (the position is the
+// same everywhere, but one decision leaves nothing to drift).
+bool Trainer::early_stop_due() {
+  const int64_t patience = config_.train.early_stop_patience;
+  const int64_t without_improvement = position_.epoch - 1 - position_.best_epoch;
+  const bool due = is_rank0() && patience > 0 && position_.epoch > 0 &&
+                   without_improvement >= patience;
+  if (comm_->all_reduce_integers({due ? 1 : 0}, ReduceOp::kMax)[0] == 0) return false;
+  const char* metric = name_of(config_.train.best_metric, kBestMetricNames);
+  early_stop_reason_ = std::string(metric) + " has not improved for " +
+                       std::to_string(without_improvement) +
+                       " epoch(s) (train.early_stop_patience " + std::to_string(patience) +
+                       "); best at epoch " + std::to_string(position_.best_epoch + 1);
+  log::info() << "early stop after epoch " << position_.epoch << " of " << config_.train.epochs
+              << ": " << early_stop_reason_;
+  if (train_log_)
+    train_log_->append({{"step", position_.global_step},
+                        {"epoch", position_.epoch},
+                        {"event", "early_stop"},
+                        {"reason", early_stop_reason_}});
+  return true;
+}
+
+// The reported figure comes from a split that picked nothing: best.pt (chosen on val) on test.
+void Trainer::evaluate_best_on_test() {
+  if (!test_reader_) return;
+  const std::string path = run_file("best.pt");
+  const Checkpoint best = *read_checkpoint_on_rank0(path, /*missing_ok=*/false);
+  copy_state_into(*model_, best.model, path);
+  EvalDetails details{ConfusionMatrix(dataset_->num_classes()), {}};
+  const MetricTotals test = evaluate_split(*test_reader_, &details);
+  if (!is_rank0()) return;
+  nlohmann::json per_class = nlohmann::json::object();
+  const std::vector<ClassScores> scores = class_scores(details.confusion);
+  for (size_t c = 0; c < scores.size(); ++c)
+    per_class[dataset_->classes()[c]] = {{"precision", scores[c].precision},
+                                         {"recall", scores[c].recall},
+                                         {"f1", scores[c].f1},
+                                         {"support", scores[c].support}};
+  const nlohmann::json report = {{"split", "test"},
+                                 {"checkpoint", path},
+                                 {"epoch", best.position.best_epoch + 1},
+                                 {"test_accuracy", test.accuracy()},
+                                 {"test_loss", test.mean_loss()},
+                                 {"test_images", test.seen},
+                                 {"val_accuracy", best.position.best_val_acc},
+                                 {"val_loss", best.position.best_val_loss},
+                                 {"per_class", per_class}};
+  write_file_atomic(run_file("test_metrics.json"), report.dump(2) + "\n");
+  log::info() << "test split (" << test.seen << " images) on best.pt of epoch "
+              << best.position.best_epoch + 1 << ": test acc " << 100 * test.accuracy()
+              << "%, test loss " << test.mean_loss() << " (val acc "
+              << 100 * best.position.best_val_acc << "%); " << run_file("test_metrics.json");
+}
+
+void Trainer::write_run_summary(const std::string& status, const std::string& reason) {
+  const nlohmann::json summary = {
+      {"status", status},
+      {"reason", reason},
+      {"epochs_trained", position_.epoch},
+      {"global_steps", position_.global_step},
+      {"best_metric", name_of(config_.train.best_metric, kBestMetricNames)},
+      {"best_epoch", position_.best_epoch + 1},
+      {"best_val_accuracy", position_.best_val_acc},
+      {"best_val_loss", position_.best_val_loss}};
+  write_file_atomic(run_file("summary.json"), summary.dump(2) + "\n");
+}
+
 void Trainer::set_training_mode() {
   model_->train();
-  if (!config_.train.freeze_bn) return;
+  if (!config_.train.freeze_bn && !backbone_frozen_) return;
   for (auto& module : model_->modules(/*include_self=*/false))
     if (module->as<torch::nn::BatchNorm2d>()) module->eval();
 }
 
 bool Trainer::train_epoch(int64_t epoch) {
+  set_backbone_frozen(epoch < config_.train.freeze_backbone_epochs);
   set_training_mode();
   step_timer_ = std::make_unique<StepTimer>(device_);
   epoch_steps_ = 0;
@@ -391,8 +556,11 @@ bool Trainer::train_epoch(int64_t epoch) {
     ++epoch_steps_;
     const int64_t every = config_.train.checkpoint_every_steps;
     const bool checkpoint = stop_ || (every > 0 && position_.global_step % every == 0);
-    if (checkpoint || position_.global_step % metrics_every_ == 0 || step + 1 == steps)
+    const int64_t log_every = config_.train.log_every_steps;
+    const bool log_line = log_every > 0 && position_.global_step % log_every == 0;
+    if (checkpoint || log_line || position_.global_step % metrics_every_ == 0 || step + 1 == steps)
       flush_metrics(epoch);
+    if (log_line) log_step_line(epoch, fraction);
     progress.update(position_.step_in_epoch, last_loss_, global_batch());
     if (checkpoint) save_last();
     if (stop_) {
@@ -407,6 +575,28 @@ bool Trainer::train_epoch(int64_t epoch) {
   return true;
 }
 
+// A train_log.jsonl line (rank 0): the loss is the mean since the last metric read, which
+// flush_metrics() has just made.
+void Trainer::log_step_line(int64_t epoch, double epoch_fraction) {
+  if (!train_log_) return;
+  const auto now = Clock::now();
+  const double seconds = std::chrono::duration<double>(now - last_log_time_).count();
+  const auto& split = step_timer_->seconds();
+  double total = 0;
+  for (double s : split) total += s;
+  const int64_t images = (position_.global_step - last_log_step_) * global_batch();
+  train_log_->append({{"step", position_.global_step},
+                      {"epoch", epoch + 1},
+                      {"epoch_fraction", epoch_fraction},
+                      {"loss", last_loss_},
+                      {"lr", lr_},
+                      {"images_per_s", seconds > 0 ? images / seconds : 0.0},
+                      {"data_wait_share", total > 0 ? split[StepTimer::kData] / total : 0.0},
+                      {"peak_memory_bytes", peak_memory(device_).bytes}});
+  last_log_time_ = now;
+  last_log_step_ = position_.global_step;
+}
+
 void Trainer::trace_samples(int64_t epoch, const Batch& batch) {
   for (size_t k = 0; k < batch.sample_indices.size(); ++k)
     sample_trace_ << epoch << " " << batch.sample_positions[k] << " " << batch.sample_indices[k]
@@ -417,8 +607,9 @@ void Trainer::trace_samples(int64_t epoch, const Batch& batch) {
 void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   const int64_t micro_batches = config_.train.grad_accum;
   step_metrics_->start_step();
-  const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
       config_.train.label_smoothing);
+  if (class_weights_.defined()) loss_options.weight(class_weights_);
   step_timer_->start_step();
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch = loader.next();
@@ -461,8 +652,8 @@ void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
     if (config_.train.clip_grad_norm > 0)
       torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.clip_grad_norm);
     lr_ = schedule_->at(epoch, epoch_fraction);
-    set_lr(*optimizer_, lr_);
-    optimizer_->step();
+    optimizer_.set_lr(lr_);
+    optimizer_.optimizer->step();
     reducer_->zero_grad();
     step_metrics_->commit();
   }
@@ -475,17 +666,17 @@ void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
   stop_signal_ = static_cast<int>(flags[0]);
 }
 
-MetricTotals Trainer::evaluate_val() {
+MetricTotals Trainer::evaluate_split(const ImageReader& reader, EvalDetails* details) {
   // As DDP does: every replica evaluates with rank 0's running statistics, which are also the
   // ones checkpointed, so both eval modes and a reloaded best.pt see the same model.
   if (!buffers_.empty()) broadcast_from_rank0(buffers_, *comm_);
   EvalSetup eval;
-  eval.reader = val_reader_.get();
+  eval.reader = &reader;
   eval.loader = loader_options_;
   eval.normalize = normalize_.get();
   eval.channels_last = config_.train.channels_last;
   eval.bf16_autocast = on_cuda() && config_.train.amp == "bf16";
-  const MetricTotals val = evaluate(model_, eval, *comm_, config_.eval.mode);
+  const MetricTotals val = evaluate(model_, eval, *comm_, config_.eval.mode, details);
   set_training_mode();
   return val;
 }
@@ -540,9 +731,10 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
                      train.mean_loss(), val.accuracy(),
                      val.mean_loss(),   lr_,
                      seconds,           seconds > 0 ? trained / seconds : 0};
-  const bool improved = val.accuracy() > position_.best_val_acc;
+  const bool improved = improves_best(val);
   if (improved) {
     position_.best_val_acc = val.accuracy();
+    position_.best_val_loss = val.mean_loss();
     position_.best_epoch = epoch;
   }
   position_.epoch = epoch + 1;
@@ -567,7 +759,7 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
 Checkpoint Trainer::checkpoint_now() const {
   Checkpoint c;
   c.model = state_dict_of(*model_);
-  c.optimizer = optimizer_bytes(*optimizer_);
+  c.optimizer = optimizer_bytes(*optimizer_.optimizer);
   c.position = position_;
   c.position.world_size = place_.world_size;
   c.position.global_batch = global_batch();

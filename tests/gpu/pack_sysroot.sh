@@ -21,7 +21,7 @@ L=/usr/lib/x86_64-linux-gnu
 
 # What is carried whole (headers, CMake packages, Open MPI/PMIx installation trees).
 trees=(
-  /usr/include/hdf5/serial /usr/include/yaml-cpp /usr/include/opencv4 /usr/include/CLI
+  /usr/include/hdf5/serial /usr/include/yaml-cpp /usr/include/opencv4 /usr/include/CLI /usr/include/nlohmann
   /usr/include/x86_64-linux-gnu/opencv4 /usr/include/gtest /usr/include/gmock "$L/cmake/yaml-cpp" "$L/cmake/GTest"
   "$L/hdf5/serial" "$L/openmpi" "$L/pmix2" /usr/share/openmpi /usr/share/pmix /etc/openmpi
   /usr/bin/orted /usr/bin/orterun /usr/bin/mpirun /usr/bin/mpirun.openmpi /usr/bin/mpiexec

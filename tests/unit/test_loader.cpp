@@ -1,13 +1,17 @@
 // Tests the data pipeline on real packed files made here: the reader's access paths and its
 // errors, augmentation on known images, on-device normalisation, and the epoch loader's
-// shapes, determinism and mid-epoch resume.
+// shapes, determinism and mid-epoch resume, with the shard and the class-balanced sampler (on
+// a 10:1 imbalanced file), and the per-class counts and weights of a split.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "data/augment.h"
+#include "data/class_balance.h"
 #include "data/dataset_format.h"
 #include "data/image_reader.h"
 #include "data/loader.h"
@@ -29,9 +33,33 @@ class LoaderTest : public ::testing::Test {
     testing_support::DemoPack compressed;
     compressed.compress = true;
     testing_support::make_demo_pack(dir_->path("images"), dir_->path("compressed.h5"), compressed);
+    make_imbalanced_pack();
+  }
+  // The demo images with the last class cut to a tenth: a 10:1 imbalance.
+  static void make_imbalanced_pack() {
+    std::vector<fs::path> class_folders;
+    for (const auto& entry : fs::directory_iterator(dir_->path("images")))
+      if (entry.is_directory()) class_folders.push_back(entry.path());
+    std::sort(class_folders.begin(), class_folders.end());
+    for (const fs::path& folder : class_folders) {
+      std::vector<fs::path> files;
+      for (const auto& entry : fs::directory_iterator(folder)) files.push_back(entry.path());
+      std::sort(files.begin(), files.end());
+      if (folder == class_folders.back()) files.resize(files.size() / 10);
+      const fs::path target = fs::path(dir_->path("imbalanced")) / folder.filename();
+      fs::create_directories(target);
+      for (const fs::path& file : files) fs::copy_file(file, target / file.filename());
+    }
+    PackOptions o;
+    o.input = dir_->path("imbalanced");
+    o.output = imbalanced();
+    o.height = o.width = testing_support::DemoPack().image_size;
+    o.progress = false;
+    pack_image_folder(o);
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string plain() { return dir_->path("plain.h5"); }
+  static std::string imbalanced() { return dir_->path("imbalanced.h5"); }
   static std::string path(const std::string& name) { return dir_->path(name); }
 
   static LoaderOptions options(bool training) {
@@ -287,52 +315,119 @@ TEST_F(LoaderTest, ResumingAtStepKRepeatsTheRestOfTheEpoch) {
                torch::equal(all[0].images, EpochLoader(reader, o, 3).next()->images));
 }
 
+// What a rank visits at a global position of the epoch: the sample and its augmented pixels.
+struct Visit {
+  int64_t index = -1;
+  torch::Tensor image;
+};
+
+// Runs `world` ranks' loaders of `epoch` from global position `start`, each for at most
+// `max_batches`, recording every visit by position; returns the positions consumed.
+int64_t visit_epoch(const ImageReader& reader, const LoaderOptions& options, int64_t epoch,
+                    int world, int64_t start, int64_t max_batches,
+                    std::map<int64_t, Visit>& visits) {
+  int64_t taken = 0;
+  for (int r = 0; r < world; ++r) {
+    LoaderOptions ranked = options;
+    ranked.shard = {r, world};
+    EpochLoader loader(reader, ranked, epoch, start);
+    int64_t mine = 0;
+    for (int64_t i = 0; i < max_batches; ++i) {
+      std::optional<Batch> b = loader.next();
+      if (!b) break;
+      for (size_t k = 0; k < b->sample_positions.size(); ++k) {
+        const auto row = static_cast<int64_t>(k);
+        EXPECT_EQ(b->labels[row].item<int64_t>(), reader.label(b->sample_indices[k]));
+        EXPECT_TRUE(
+            visits.emplace(b->sample_positions[k], Visit{b->sample_indices[k], b->images[row]})
+                .second)
+            << "position " << b->sample_positions[k] << " visited twice";
+      }
+      mine += static_cast<int64_t>(b->sample_positions.size());
+    }
+    taken = std::max(taken, mine);
+  }
+  return positions_consumed(start, taken, world);
+}
+
 // Note [World-size-independent epochs]: 2 ranks stop after 2 steps; the rest of the epoch on 3
-// ranks covers exactly the remaining samples, and every sample gets the same augmented pixels
-// as in a 1-rank epoch (augmentation follows the global position, not the rank).
+// ranks visits exactly the remaining positions, each with the sample and the augmented pixels
+// of a 1-rank epoch (augmentation follows the global position, not the rank); the padding
+// repeats the head. `sequence` gets the epoch's sample per position.
+void expect_resharded_epoch_equals_one_rank(const ImageReader& reader, LoaderOptions options,
+                                            int64_t epoch, std::vector<int64_t>& sequence) {
+  const int64_t n = reader.size(), everything = 1 << 20;
+  std::map<int64_t, Visit> single, resharded;
+  visit_epoch(reader, options, epoch, 1, 0, everything, single);
+  ASSERT_EQ(static_cast<int64_t>(single.size()), n);
+  const int64_t consumed = visit_epoch(reader, options, epoch, 2, 0, 2, resharded);
+  EXPECT_EQ(consumed, 2 * options.batch_size * 2);
+  ASSERT_LT(consumed, n);
+  visit_epoch(reader, options, epoch, 3, consumed, everything, resharded);
+  EXPECT_LT(static_cast<int64_t>(resharded.size()), n + 3);  // padding to a multiple of 3
+  sequence.clear();
+  for (int64_t p = 0; p < n; ++p) {
+    ASSERT_TRUE(resharded.count(p)) << "position " << p << " was never visited";
+    EXPECT_EQ(resharded.at(p).index, single.at(p).index) << "position " << p;
+    EXPECT_TRUE(torch::equal(single.at(p).image, resharded.at(p).image)) << "position " << p;
+    sequence.push_back(single.at(p).index);
+  }
+  for (auto it = resharded.lower_bound(n); it != resharded.end(); ++it)
+    EXPECT_EQ(it->second.index, single.at(it->first % n).index) << "padding " << it->first;
+}
+
 TEST_F(LoaderTest, TheRestOfAnEpochReshardsOverAnotherWorldSize) {
   const PackedDataset dataset(plain());
   const ImageReader reader(dataset, "train");
+  std::vector<int64_t> sequence;
+  expect_resharded_epoch_equals_one_rank(reader, options(true), 4, sequence);
+  // The shard sampler: every sample once.
+  EXPECT_EQ(static_cast<int64_t>(std::set<int64_t>(sequence.begin(), sequence.end()).size()),
+            reader.size());
+}
+
+TEST_F(LoaderTest, TheBalancedSamplerDrawsClassesEquallyAndReshardsExactly) {
+  const PackedDataset dataset(imbalanced());
+  const ImageReader reader(dataset, "train");
+  const std::vector<int64_t> counts = images_per_class(reader);
+  ASSERT_EQ(counts.size(), 3u);
+  ASSERT_GE(counts[0], 8 * counts[2]) << "the fixture is not imbalanced";
+  ASSERT_GE(counts[2], 1);
   LoaderOptions o = options(true);
-  o.shard = {0, 1};
-  std::map<int64_t, torch::Tensor> single;  // position -> image, one rank
-  for (const Batch& b : drain(*std::make_unique<EpochLoader>(reader, o, 4)))
-    for (size_t k = 0; k < b.sample_positions.size(); ++k)
-      single[b.sample_positions[k]] = b.images[static_cast<int64_t>(k)];
-  const int64_t n = reader.size();
-  ASSERT_EQ(static_cast<int64_t>(single.size()), n);
-  std::multiset<int64_t> seen;
-  auto collect = [&](int world, int64_t start, int64_t max_batches) {
-    int64_t taken = 0;
-    for (int r = 0; r < world; ++r) {
-      LoaderOptions ranked = o;
-      ranked.shard = {r, world};
-      EpochLoader loader(reader, ranked, 4, start);
-      int64_t mine = 0;
-      for (int64_t i = 0; i < max_batches; ++i) {
-        std::optional<Batch> b = loader.next();
-        if (!b) break;
-        for (size_t k = 0; k < b->sample_positions.size(); ++k) {
-          const int64_t p = b->sample_positions[k];
-          seen.insert(b->sample_indices[k]);
-          if (p >= n) continue;  // padding: the head again, with its own augmentation
-          EXPECT_TRUE(torch::equal(single.at(p), b->images[static_cast<int64_t>(k)]))
-              << "position " << p << " on rank " << r << " of " << world;
-        }
-        mine += static_cast<int64_t>(b->sample_positions.size());
-      }
-      taken = std::max(taken, mine);
+  o.sampler = SamplerKind::kBalanced;
+  for (int64_t epoch : {0, 1}) {
+    std::vector<int64_t> sequence;
+    expect_resharded_epoch_equals_one_rank(reader, o, epoch, sequence);
+    EXPECT_EQ(sequence, balanced_sequence(reader.labels(), o.seed, epoch));
+    std::vector<int64_t> draws(3, 0);
+    for (int64_t index : sequence) ++draws[static_cast<size_t>(reader.label(index))];
+    for (int64_t c = 0; c < 3; ++c) {
+      EXPECT_GE(draws[c], reader.size() / 3) << "class " << c;
+      EXPECT_LE(draws[c], reader.size() / 3 + 1) << "class " << c;
     }
-    return positions_consumed(start, taken, world);
-  };
-  const int64_t consumed = collect(2, 0, 2);
-  EXPECT_EQ(consumed, 2 * o.batch_size * 2);
-  ASSERT_LT(consumed, n);
-  collect(3, consumed, 1 << 20);
-  // Padding to a multiple of 3 may repeat the head; every sample is seen, the extras are few.
-  std::set<int64_t> distinct(seen.begin(), seen.end());
-  EXPECT_EQ(static_cast<int64_t>(distinct.size()), n);
-  EXPECT_LT(static_cast<int64_t>(seen.size()), n + 3);
+  }
+  // Another sampler is another epoch; evaluation ignores the sampler.
+  LoaderOptions shard = o;
+  shard.sampler = SamplerKind::kShard;
+  EXPECT_NE(EpochLoader(reader, o, 0).indices(), EpochLoader(reader, shard, 0).indices());
+  LoaderOptions eval = options(false), balanced_eval = eval;
+  balanced_eval.sampler = SamplerKind::kBalanced;
+  EXPECT_EQ(EpochLoader(reader, eval, 0).indices(),
+            EpochLoader(reader, balanced_eval, 0).indices());
+}
+
+TEST_F(LoaderTest, ClassCountsAndWeightsOfASplit) {
+  const PackedDataset dataset(imbalanced());
+  for (const std::string split : {"train", "val"}) {
+    const ImageReader reader(dataset, split);
+    const std::vector<int64_t> counts = images_per_class(reader);
+    ASSERT_EQ(static_cast<int64_t>(counts.size()), dataset.num_classes());
+    EXPECT_EQ(std::accumulate(counts.begin(), counts.end(), int64_t{0}), reader.size());
+    for (int64_t c = 0; c < dataset.num_classes(); ++c)
+      EXPECT_EQ(counts[c], std::count(reader.labels().begin(), reader.labels().end(), c));
+  }
+  const auto weights = balanced_class_weights(images_per_class(ImageReader(dataset, "train")));
+  EXPECT_GT(weights[2], 5 * weights[0]) << "the minority class weighs more";
 }
 
 TEST_F(LoaderTest, TrainingBatchesAreAugmentedEvalBatchesAreNot) {

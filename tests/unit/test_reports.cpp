@@ -1,6 +1,7 @@
 // The evaluation report's arithmetic and quoting: per-class scores on a hand-worked confusion
 // matrix, batch counting, checkpoint preprocessing round trip, CSV/JSON quoting.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
@@ -60,8 +61,10 @@ TEST(Report, TextAndCsvNameEveryClass) {
   EXPECT_NE(text.find("b, with comma"), std::string::npos);
   const std::string csv = confusion_csv(report);
   EXPECT_EQ(csv, "true_class,a,\"b, with comma\",c\na,3,1,0\n\"b, with comma\",2,4,0\nc,0,0,0\n");
-  EXPECT_NE(report_json(report).find("\"confusion_matrix\": [[3, 1, 0], [2, 4, 0], [0, 0, 0]]"),
-            std::string::npos);
+  const auto json = nlohmann::json::parse(report_json(report));
+  EXPECT_EQ(json["confusion_matrix"], nlohmann::json::parse("[[3, 1, 0], [2, 4, 0], [0, 0, 0]]"));
+  EXPECT_EQ(json["classes"][1], "b, with comma");
+  EXPECT_DOUBLE_EQ(json["accuracy"].get<double>(), 0.7);  // full precision, not rounded text
 }
 
 TEST(TextFormat, QuotesOnlyWhatNeedsIt) {

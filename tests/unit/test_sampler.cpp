@@ -1,29 +1,57 @@
 // Tests the distributed sampler: coverage and padding of the training shards over many
-// (world, n), drop_last, disjoint and complete evaluation shards, and seeding.
+// (world, n), drop_last, disjoint and complete evaluation shards, and seeding; the balanced
+// sampler's equal class counts on imbalanced labels; both samplers' world-size-independent
+// epochs (the same property tests); and the balanced class weights.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <numeric>
 #include <set>
 
+#include "data/class_balance.h"
 #include "data/sampler.h"
+#include "test_support.h"
 
 namespace nxt {
 namespace {
 
-std::vector<std::vector<int64_t>> all_train_shards(int64_t n, int world, int64_t epoch,
-                                                   bool drop_last, uint64_t seed = 7) {
+// A training sampler under test: one rank's shard of an epoch from global position `start`.
+using Sampler = std::function<std::vector<int64_t>(int64_t epoch, ShardSpec shard, bool drop_last,
+                                                   int64_t start)>;
+
+Sampler shard_sampler(int64_t n, uint64_t seed = 7) {
+  return [=](int64_t epoch, ShardSpec shard, bool drop_last, int64_t start) {
+    return train_shard(n, seed, epoch, shard, drop_last, start);
+  };
+}
+
+Sampler balanced_sampler(std::vector<int32_t> labels, uint64_t seed = 7) {
+  return [=](int64_t epoch, ShardSpec shard, bool drop_last, int64_t start) {
+    return balanced_train_shard(labels, seed, epoch, shard, drop_last, start);
+  };
+}
+
+std::vector<std::vector<int64_t>> all_train_shards(const Sampler& sampler, int world, int64_t epoch,
+                                                   bool drop_last, int64_t start = 0) {
   std::vector<std::vector<int64_t>> shards;
-  for (int r = 0; r < world; ++r)
-    shards.push_back(train_shard(n, seed, epoch, {r, world}, drop_last));
+  for (int r = 0; r < world; ++r) shards.push_back(sampler(epoch, {r, world}, drop_last, start));
   return shards;
+}
+
+// counts[c] samples of class c, in class order: {100, 10} is a 10:1 imbalance.
+std::vector<int32_t> imbalanced_labels(const std::vector<int64_t>& counts) {
+  std::vector<int32_t> labels;
+  for (size_t c = 0; c < counts.size(); ++c) labels.insert(labels.end(), counts[c], int32_t(c));
+  return labels;
 }
 
 TEST(Sampler, TrainShardsCoverEverySampleWithDocumentedPadding) {
   for (int world : {1, 2, 3, 4, 7, 8}) {
     for (int64_t n : {1, 2, 5, 7, 8, 9, 31, 100, 257}) {
       for (int64_t epoch : {0, 3}) {
-        const auto shards = all_train_shards(n, world, epoch, false);
+        const auto shards = all_train_shards(shard_sampler(n), world, epoch, false);
         std::map<int64_t, int> seen;
         for (const auto& shard : shards) {
           ASSERT_EQ(static_cast<int64_t>(shard.size()), (n + world - 1) / world);
@@ -48,7 +76,7 @@ TEST(Sampler, PaddingRepeatsTheHeadOfThePermutation) {
   // Interleaving the shards back gives the padded permutation: its tail repeats its head.
   const int world = 4;
   const int64_t n = 10;
-  const auto shards = all_train_shards(n, world, 1, false);
+  const auto shards = all_train_shards(shard_sampler(n), world, 1, false);
   std::vector<int64_t> padded;
   for (size_t k = 0; k < shards[0].size(); ++k)
     for (int r = 0; r < world; ++r) padded.push_back(shards[r][k]);
@@ -60,7 +88,7 @@ TEST(Sampler, PaddingRepeatsTheHeadOfThePermutation) {
 TEST(Sampler, DropLastGivesEqualDisjointShards) {
   for (int world : {2, 3, 8}) {
     for (int64_t n : {8, 9, 31, 100}) {
-      const auto shards = all_train_shards(n, world, 2, true);
+      const auto shards = all_train_shards(shard_sampler(n), world, 2, true);
       std::set<int64_t> seen;
       for (const auto& shard : shards) {
         ASSERT_EQ(static_cast<int64_t>(shard.size()), n / world);
@@ -100,37 +128,160 @@ TEST(Sampler, EpochsDifferAndSeedsRepeat) {
 
 // Note [World-size-independent epochs]: after k samples per rank, the positions [0, k * world)
 // are done; the rest of the epoch from there, on the same world, is each shard's tail, and on
-// any other world it covers exactly the remaining positions, in permutation order.
-TEST(Sampler, TheRestOfAnEpochContinuesOnAnyWorldSize) {
-  for (int64_t n : {12, 37, 90}) {
-    const auto order = train_shard(n, 7, 2, {0, 1}, false);  // the epoch's permutation
-    for (int world : {1, 2, 3, 4}) {
-      for (int64_t taken : {int64_t{0}, int64_t{1}, int64_t{3}}) {
-        const int64_t start = positions_consumed(0, taken, world);
-        if (start >= n) continue;
-        for (int r = 0; r < world; ++r) {
-          const auto full = train_shard(n, 7, 2, {r, world}, false);
-          const auto rest = train_shard(n, 7, 2, {r, world}, false, start);
-          EXPECT_EQ(rest, std::vector<int64_t>(full.begin() + taken, full.end()));
+// any other world it covers exactly the remaining positions, in sequence order.
+void expect_the_rest_continues_on_any_world_size(const Sampler& sampler, int64_t n) {
+  const auto sequence = sampler(2, {0, 1}, false, 0);  // the epoch's sequence
+  ASSERT_EQ(static_cast<int64_t>(sequence.size()), n);
+  for (int world : {1, 2, 3, 4}) {
+    for (int64_t taken : {int64_t{0}, int64_t{1}, int64_t{3}}) {
+      const int64_t start = positions_consumed(0, taken, world);
+      if (start >= n) continue;
+      for (int r = 0; r < world; ++r) {
+        const auto full = sampler(2, {r, world}, false, 0);
+        const auto rest = sampler(2, {r, world}, false, start);
+        EXPECT_EQ(rest, std::vector<int64_t>(full.begin() + taken, full.end()));
+      }
+      for (int next_world : {1, 2, 3, 5}) {
+        std::map<int64_t, int64_t> by_position;
+        for (int r = 0; r < next_world; ++r) {
+          const auto rest = sampler(2, {r, next_world}, false, start);
+          EXPECT_EQ(static_cast<int64_t>(rest.size()),
+                    train_shard_size(n, next_world, false, start));
+          for (size_t k = 0; k < rest.size(); ++k)
+            by_position[train_position(start, static_cast<int64_t>(k), {r, next_world})] = rest[k];
         }
-        for (int next_world : {1, 2, 3, 5}) {
-          std::map<int64_t, int64_t> by_position;
-          for (int r = 0; r < next_world; ++r) {
-            const auto rest = train_shard(n, 7, 2, {r, next_world}, false, start);
-            EXPECT_EQ(static_cast<int64_t>(rest.size()),
-                      train_shard_size(n, next_world, false, start));
-            for (size_t k = 0; k < rest.size(); ++k)
-              by_position[train_position(start, static_cast<int64_t>(k), {r, next_world})] =
-                  rest[k];
-          }
-          for (int64_t p = start; p < n; ++p)
-            EXPECT_EQ(by_position.at(p), order[static_cast<size_t>(p)])
-                << "n " << n << " world " << world << " -> " << next_world << " position " << p;
-          EXPECT_LT(static_cast<int64_t>(by_position.size()), n - start + next_world);
+        for (int64_t p = start; p < n; ++p)
+          EXPECT_EQ(by_position.at(p), sequence[static_cast<size_t>(p)])
+              << "n " << n << " world " << world << " -> " << next_world << " position " << p;
+        EXPECT_LT(static_cast<int64_t>(by_position.size()), n - start + next_world);
+      }
+    }
+  }
+}
+
+TEST(Sampler, TheRestOfAnEpochContinuesOnAnyWorldSize) {
+  for (int64_t n : {12, 37, 90}) expect_the_rest_continues_on_any_world_size(shard_sampler(n), n);
+}
+
+TEST(BalancedSampler, TheRestOfAnEpochContinuesOnAnyWorldSize) {
+  for (const std::vector<int64_t>& counts :
+       {std::vector<int64_t>{10, 1, 1}, std::vector<int64_t>{30, 3, 4}, {80, 8, 2}}) {
+    const auto labels = imbalanced_labels(counts);
+    expect_the_rest_continues_on_any_world_size(balanced_sampler(labels),
+                                                static_cast<int64_t>(labels.size()));
+  }
+}
+
+// The epoch's sequence on a 10:1 imbalance: every class drawn n / C times (+-1), each draw of
+// the right class, minority samples repeated evenly, majority samples at most once.
+TEST(BalancedSampler, DrawsClassesEquallyFromImbalancedLabels) {
+  for (const std::vector<int64_t>& counts :
+       {std::vector<int64_t>{100, 10}, std::vector<int64_t>{200, 20, 20}, {7, 70, 700, 70}}) {
+    const auto labels = imbalanced_labels(counts);
+    const auto n = static_cast<int64_t>(labels.size());
+    const auto classes = static_cast<int64_t>(counts.size());
+    for (int64_t epoch : {0, 1, 5}) {
+      const auto sequence = balanced_sequence(labels, 7, epoch);
+      ASSERT_EQ(static_cast<int64_t>(sequence.size()), n);
+      std::vector<int64_t> draws(counts.size(), 0);
+      std::map<int64_t, int64_t> visits;
+      for (int64_t index : sequence) {
+        ASSERT_TRUE(index >= 0 && index < n);
+        ++draws[static_cast<size_t>(labels[static_cast<size_t>(index)])];
+        ++visits[index];
+      }
+      for (size_t c = 0; c < counts.size(); ++c) {
+        EXPECT_GE(draws[c], n / classes) << "class " << c << " epoch " << epoch;
+        EXPECT_LE(draws[c], n / classes + 1) << "class " << c << " epoch " << epoch;
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t c = labels[static_cast<size_t>(i)];
+        const int64_t times = visits.count(i) ? visits.at(i) : 0;
+        if (draws[c] >= counts[c]) {  // cycled: every sample floor or ceil of draws / count
+          EXPECT_GE(times, draws[c] / counts[c]) << "sample " << i << " of class " << c;
+          EXPECT_LE(times, (draws[c] + counts[c] - 1) / counts[c]) << "sample " << i;
+        } else {
+          EXPECT_LE(times, 1) << "majority sample " << i << " of class " << c;
         }
       }
     }
   }
+}
+
+TEST(BalancedSampler, OnlyTheClassesPresentAreDrawn) {
+  // Labels 0, 2 and 5: classes 1, 3 and 4 have no sample; the three present are drawn equally.
+  std::vector<int32_t> labels(50, 0);
+  labels.insert(labels.end(), 5, 2);
+  labels.insert(labels.end(), 5, 5);
+  std::map<int32_t, int64_t> draws;
+  for (int64_t index : balanced_sequence(labels, 3, 0)) ++draws[labels[index]];
+  EXPECT_EQ(draws, (std::map<int32_t, int64_t>{{0, 20}, {2, 20}, {5, 20}}));
+  EXPECT_TRUE(balanced_sequence({}, 3, 0).empty());
+  EXPECT_THROW(balanced_sequence({0, -1}, 3, 0), std::exception);
+}
+
+// A pure function of (labels, seed, epoch): the union of the shards is the same multiset on
+// 1, 2 and 3 ranks (66 samples: no padding on any of them), and it is the epoch's sequence.
+TEST(BalancedSampler, ShardsOfAnyWorldSizeMakeTheSameEpoch) {
+  const auto labels = imbalanced_labels({60, 6});
+  const Sampler sampler = balanced_sampler(labels);
+  for (int64_t epoch : {0, 1, 4}) {
+    const auto sequence = balanced_sequence(labels, 7, epoch);
+    const std::multiset<int64_t> expected(sequence.begin(), sequence.end());
+    for (int world : {1, 2, 3}) {
+      std::multiset<int64_t> union_of_shards;
+      for (const auto& shard : all_train_shards(sampler, world, epoch, false))
+        union_of_shards.insert(shard.begin(), shard.end());
+      EXPECT_EQ(union_of_shards, expected) << "world " << world << " epoch " << epoch;
+    }
+  }
+}
+
+TEST(BalancedSampler, EpochsAndSeedsDifferAndRepeat) {
+  const auto labels = imbalanced_labels({100, 10});
+  const auto epoch0 = balanced_train_shard(labels, 7, 0, {1, 3}, false);
+  EXPECT_EQ(epoch0, balanced_train_shard(labels, 7, 0, {1, 3}, false));
+  EXPECT_NE(epoch0, balanced_train_shard(labels, 7, 1, {1, 3}, false));
+  EXPECT_NE(epoch0, balanced_train_shard(labels, 8, 0, {1, 3}, false));
+  // Majority samples not drawn in one epoch are drawn in another.
+  std::set<int64_t> majority_seen;
+  for (int64_t epoch = 0; epoch < 6; ++epoch)
+    for (int64_t index : balanced_sequence(labels, 7, epoch))
+      if (labels[index] == 0) majority_seen.insert(index);
+  EXPECT_GT(majority_seen.size(), 90u);
+  // drop_last and padding as for the shard sampler: equal shard sizes.
+  for (bool drop_last : {false, true})
+    for (const auto& shard : all_train_shards(balanced_sampler(labels), 4, 0, drop_last))
+      EXPECT_EQ(static_cast<int64_t>(shard.size()), train_shard_size(110, 4, drop_last));
+}
+
+TEST(ClassWeights, InverseToCountsWithMeanOne) {
+  const auto weights = balanced_class_weights({100, 10, 50});
+  ASSERT_EQ(weights.size(), 3u);
+  EXPECT_NEAR(std::accumulate(weights.begin(), weights.end(), 0.0) / 3, 1.0, 1e-12);
+  // w_c * count_c is the same for every class: inverse frequency.
+  EXPECT_NEAR(weights[0] * 100, weights[1] * 10, 1e-9);
+  EXPECT_NEAR(weights[0] * 100, weights[2] * 50, 1e-9);
+  EXPECT_NEAR(weights[1], 10 * weights[0], 1e-12);
+  EXPECT_EQ(balanced_class_weights({7, 7, 7, 7}), std::vector<double>(4, 1.0));
+}
+
+TEST(ClassWeights, AnEmptyClassIsAnErrorNamingIt) {
+  using testing_support::error_of;
+  const std::string by_index = error_of([] { balanced_class_weights({5, 0, 3}); });
+  EXPECT_NE(by_index.find("class 1 has 0 training images"), std::string::npos) << by_index;
+  const std::string by_name = error_of([] {
+    balanced_class_weights({5, 0, 3}, {"crow", "finch", "gull"});
+  });
+  EXPECT_NE(by_name.find("class 'finch' has 0"), std::string::npos) << by_name;
+  EXPECT_THROW(balanced_class_weights({}), std::exception);
+  EXPECT_THROW(balanced_class_weights({1, 2}, {"only one name"}), std::exception);
+}
+
+TEST(ClassWeights, ImagesPerClassCountsLabels) {
+  EXPECT_EQ(images_per_class(imbalanced_labels({4, 0, 2}), 4), (std::vector<int64_t>{4, 0, 2, 0}));
+  const std::string outside = testing_support::error_of([] { images_per_class({0, 3, 1}, 3); });
+  EXPECT_NE(outside.find("sample 1 has the label 3"), std::string::npos) << outside;
 }
 
 TEST(Sampler, RejectsAnImpossibleShard) {

@@ -78,13 +78,13 @@ TEST(OptimizerState, IsRestoredAndMovedOntoTheGivenDevice) {
     OptimConfig oc = optim("constant");
     oc.name = name;
     oc.momentum = 0.9;
-    auto optimizer = make_optimizer(oc, *model, 1e-3);
+    auto optimizer = make_optimizer(oc, *model, 1e-3).optimizer;
     optimizer->zero_grad();
     model->forward(torch::rand({2, 3, 16, 16})).sum().backward();
     optimizer->step();
     const std::vector<char> bytes = optimizer_bytes(*optimizer);
 
-    auto restored = make_optimizer(oc, *model, 1e-3);
+    auto restored = make_optimizer(oc, *model, 1e-3).optimizer;
     load_optimizer_bytes(*restored, bytes, "test", torch::kCPU);
     EXPECT_EQ(optimizer_bytes(*restored), bytes) << name;  // nothing lost on the way
     move_optimizer_state(*restored, torch::kMeta);
@@ -153,6 +153,49 @@ TEST(Placement, ThreadsFollowTheAllowedCpus) {
   const int automatic = cpu_threads_per_rank(std::nullopt, {0, 1, 0, 1});
   EXPECT_GE(automatic, 1);
   EXPECT_LE(automatic, cpus.count);
+}
+
+}  // namespace
+}  // namespace nxt
+
+namespace nxt {
+namespace {
+
+// Fine-tuning: fc learns at lr, every other parameter at lr x optim.backbone_lr_mult, and the
+// weight-decay exemption still holds within each.
+TEST(OptimizerGroups, BackboneLearnsAtTheMultipleOfTheHeadsRate) {
+  ResNeXt model(testing_support::tiny_spec());
+  OptimConfig oc;
+  oc.name = "adamw";
+  oc.weight_decay = 0.05;
+  oc.backbone_lr_mult = 0.1;
+  const std::vector<torch::Tensor> head = model->classifier()->parameters();
+  GroupedOptimizer grouped = make_optimizer(oc, *model, 0.02, head);
+  grouped.set_lr(0.01);
+  const auto is_head = [&head](const torch::Tensor& p) {
+    for (const auto& h : head)
+      if (h.is_same(p)) return true;
+    return false;
+  };
+  int64_t head_seen = 0, backbone_seen = 0;
+  for (auto& group : grouped.optimizer->param_groups()) {
+    const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    for (const auto& p : group.params()) {
+      if (is_head(p)) {
+        ++head_seen;
+        EXPECT_DOUBLE_EQ(options.lr(), 0.01);
+      } else {
+        ++backbone_seen;
+        EXPECT_DOUBLE_EQ(options.lr(), 0.001);
+      }
+      EXPECT_DOUBLE_EQ(options.weight_decay(), p.dim() <= 1 ? 0.0 : 0.05);
+    }
+  }
+  EXPECT_EQ(head_seen, 2);  // fc.weight, fc.bias
+  EXPECT_EQ(backbone_seen, static_cast<int64_t>(model->parameters().size()) - 2);
+
+  oc.backbone_lr_mult = 1;  // one rate: the groups of nxt before fine-tuning (by decay only)
+  EXPECT_EQ(make_optimizer(oc, *model, 0.02, head).optimizer->param_groups().size(), 2u);
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The practitioner's run outputs, under mpirun -np 2:
+#  - early stopping: with BatchNorm frozen and a vanishing lr the model cannot improve, so with
+#    train.early_stop_patience 2 the run stops after epoch 3 of 10, says why in the log,
+#    summary.json and train_log.jsonl, and every rank exits 0;
+#  - a held-out test split (pack_hdf5 --test-fraction): best.pt is evaluated on it at the end,
+#    and test_metrics.json agrees with nxt_eval --split test on the same file;
+#  - train_log.jsonl: a line every train.log_every_steps steps, valid JSON with the documented
+#    fields; after a stop and --resume auto no step appears twice and none is missing.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+"$bin/nxt_make_demo_images" --output "$work/images" --classes 3 --per-class 40 --size 32 \
+  --seed 3 --easy >/dev/null
+"$bin/nxt_pack_hdf5" --input "$work/images" --output "$work/data.h5" --size 32 \
+  --val-fraction 0.25 --test-fraction 0.2 --seed 3 --quiet >/dev/null 2>&1 || fail "pack failed"
+
+config=$(tiny_config "$work" stop)
+run_bounded 300 "$work/out1" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" \
+  --set run.threads_per_rank=1 --set train.epochs=10 --set train.early_stop_patience=2 \
+  --set train.freeze_bn=true --set optim.lr=1e-12 --set train.log_every_steps=3
+[[ $code -eq 0 ]] || fail "the early-stopped run exited $code"
+run="$work/runs/stop"
+grep -q "early stop after epoch 3 of 10: val_acc has not improved for 2 epoch(s)" "$work/out1" ||
+  fail "no early-stop line"
+[[ $(($(wc -l <"$run/metrics.csv") - 1)) -eq 3 ]] || fail "metrics.csv should hold 3 epochs"
+py "
+import json
+summary = json.load(open('$run/summary.json'))
+assert summary['status'] == 'early_stopped', summary
+assert 'has not improved for 2 epoch(s)' in summary['reason'], summary
+assert summary['epochs_trained'] == 3 and summary['best_epoch'] == 1, summary
+lines = [json.loads(l) for l in open('$run/train_log.jsonl')]
+events = [l for l in lines if l.get('event') == 'early_stop']
+assert len(events) == 1 and 'patience' in events[0]['reason'], events
+print('summary and event:', summary['reason'])
+" || fail "summary.json or the early-stop event is wrong"
+
+# The test split: best.pt's figures, the same as nxt_eval computes on that split.
+grep -q "test split ([0-9]* images) on best.pt of epoch 1: test acc" "$work/out1" ||
+  fail "no test-split line"
+"$bin/nxt_eval" --checkpoint "$run/best.pt" --data "$work/data.h5" --split test \
+  --out "$work/eval" >"$work/eval.out" 2>&1 || { cat "$work/eval.out"; fail "nxt_eval --split test failed"; }
+py "
+import json
+trained = json.load(open('$run/test_metrics.json'))
+evaluated = json.load(open('$work/eval/metrics.json'))
+print('test_metrics.json:', trained['test_accuracy'], trained['test_images'], '; nxt_eval:', evaluated['accuracy'], evaluated['images'])
+assert trained['split'] == 'test' and trained['test_images'] == evaluated['images'] > 0
+assert abs(trained['test_accuracy'] - evaluated['accuracy']) < 1e-9
+assert abs(trained['test_loss'] - evaluated['mean_loss']) < 1e-6
+assert set(trained['per_class']) == {'circle', 'square', 'star'} or len(trained['per_class']) == 3
+" || fail "test_metrics.json disagrees with nxt_eval --split test"
+
+# train_log.jsonl across a stop and a resume: 2 ranks x batch 4 = 8 per step.
+config=$(tiny_config "$work" logged)
+NXT_STOP_AT_STEP=7 run_bounded 300 "$work/out2" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" \
+  --config "$config" --set run.threads_per_rank=1 --set train.epochs=2 --set train.log_every_steps=2
+[[ $code -ne 0 ]] || fail "the stop hook did not stop the run"
+run_bounded 300 "$work/out3" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" \
+  --set run.threads_per_rank=1 --set train.epochs=2 --set train.log_every_steps=2 --resume auto
+[[ $code -eq 0 ]] || fail "the resumed run exited $code"
+py "
+import json
+lines = [json.loads(l) for l in open('$work/runs/logged/train_log.jsonl')]
+steps = [l['step'] for l in lines]
+fields = {'step', 'epoch', 'epoch_fraction', 'loss', 'lr', 'images_per_s', 'data_wait_share', 'peak_memory_bytes'}
+assert all(fields <= set(l) for l in lines), lines[0]
+total = sum(1 for l in open('$work/runs/logged/metrics.csv')) - 1
+assert steps == sorted(set(steps)), 'duplicate or unordered steps: %s' % steps
+assert steps == list(range(2, steps[-1] + 1, 2)), 'missing steps: %s' % steps
+assert all(0 <= l['data_wait_share'] <= 1 and l['loss'] > 0 and l['peak_memory_bytes'] > 0 for l in lines)
+print('train_log.jsonl steps:', steps)
+" || fail "train_log.jsonl is wrong after the resume"
+echo "PASS: early stop, test split, per-step log"
