@@ -1,4 +1,4 @@
-// Implements ImageFolder scanning and the stratified split.
+// Implements ImageFolder scanning and the stratified train/val/test split.
 #include "image_folder.h"
 
 #include <algorithm>
@@ -45,20 +45,28 @@ ImageFolder scan_image_folder(const std::string& root) {
   return folder;
 }
 
-TrainValSplit stratified_split(const std::vector<LabelledFile>& files, double val_fraction,
-                               uint64_t seed) {
+StratifiedSplit stratified_split(const std::vector<LabelledFile>& files, double val_fraction,
+                                 double test_fraction, uint64_t seed) {
+  enum class Part : uint8_t { kTrain, kVal, kTest };  // indices into `lists` below
   std::map<int32_t, std::vector<size_t>> by_class;
   for (size_t i = 0; i < files.size(); ++i) by_class[files[i].label].push_back(i);
-  std::vector<bool> is_val(files.size(), false);
+  std::vector<Part> part_of(files.size(), Part::kTrain);
   for (auto& [label, indices] : by_class) {
     SplitMix64 rng(seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(label));
     seeded_shuffle(indices, rng);
-    const auto val_count = static_cast<size_t>(std::lround(indices.size() * val_fraction));
-    for (size_t k = 0; k < val_count; ++k) is_val[indices[k]] = true;
+    const size_t n = indices.size();
+    auto share = [n](double fraction) { return static_cast<size_t>(std::lround(n * fraction)); };
+    const size_t val_count = std::min(n, share(val_fraction));
+    // Each rounding adds at most 1/2, so with fractions summing below 1 this never clamps; the
+    // min keeps the indices in range whatever the caller passed.
+    const size_t test_end = std::min(n, val_count + share(test_fraction));
+    for (size_t k = 0; k < val_count; ++k) part_of[indices[k]] = Part::kVal;
+    for (size_t k = val_count; k < test_end; ++k) part_of[indices[k]] = Part::kTest;
   }
-  TrainValSplit split;
+  StratifiedSplit split;
+  std::vector<LabelledFile>* const lists[] = {&split.train, &split.val, &split.test};
   for (size_t i = 0; i < files.size(); ++i)
-    (is_val[i] ? split.val : split.train).push_back(files[i]);
+    lists[static_cast<size_t>(part_of[i])]->push_back(files[i]);
   return split;
 }
 

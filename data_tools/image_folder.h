@@ -1,5 +1,5 @@
 // Reading an ImageFolder tree (root/<class>/<image>, classes sorted as torchvision sorts them)
-// and the stratified, seeded train/val split. Pure functions of the folder and the seed.
+// and the stratified, seeded train/val/test split. Pure functions of the folder and the seed.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -28,13 +28,15 @@ struct ImageFolder {
 // Errors: a missing root, a root with no class folders, a class folder with no files.
 ImageFolder scan_image_folder(const std::string& root);
 
-struct TrainValSplit {
-  std::vector<LabelledFile> train, val;
+struct StratifiedSplit {
+  std::vector<LabelledFile> train, val, test;
 };
 
-// Per class, round(n * val_fraction) files go to val, chosen by a seeded shuffle; both lists
-// keep class-then-path order.
-TrainValSplit stratified_split(const std::vector<LabelledFile>& files, double val_fraction,
-                               uint64_t seed);
+// Per class of n files, one seeded shuffle: its first round(n * val_fraction) files go to val,
+// the next round(n * test_fraction) to test, the rest to train. Val is drawn first, so adding a
+// test share never changes val for a seed. All lists keep class-then-path order. Needs
+// val_fraction + test_fraction < 1 (checked by the caller, which names its flags).
+StratifiedSplit stratified_split(const std::vector<LabelledFile>& files, double val_fraction,
+                                 double test_fraction, uint64_t seed);
 
 }  // namespace nxt

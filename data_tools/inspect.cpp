@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "data/dataset_format.h"
 #include "data/packed_dataset.h"
 
 namespace nxt {
@@ -20,23 +21,25 @@ int inspect_dataset(const std::string& path, std::ostream& out) {
       << "std:         " << dataset.stddev()[0] << " " << dataset.stddev()[1] << " "
       << dataset.stddev()[2] << "\n"
       << "fingerprint: " << dataset.fingerprint() << "\n";
+  // The optional test split gets a column only where the file has one.
+  std::vector<std::string> splits;
+  for (const char* split : format::kSplits)
+    if (dataset.has_split(split)) splits.push_back(split);
   out << std::left << std::setw(24) << "class";
-  for (const char* split : {"train", "val"}) out << std::right << std::setw(10) << split;
+  for (const std::string& split : splits) out << std::right << std::setw(10) << split;
   out << "\n";
   for (int64_t c = 0; c < dataset.num_classes(); ++c) {
     out << std::left << std::setw(24) << dataset.classes()[c];
-    for (const char* split : {"train", "val"}) {
+    for (const std::string& split : splits) {
       int64_t count = 0;
-      if (dataset.has_split(split))
-        for (int32_t label : dataset.split(split).labels) count += label == c;
+      for (int32_t label : dataset.split(split).labels) count += label == c;
       out << std::right << std::setw(10) << count;
     }
     out << "\n";
   }
   int problems = 0;
   std::vector<uint8_t> pixels(dataset.image_bytes());
-  for (const char* split : {"train", "val"}) {
-    if (!dataset.has_split(split)) continue;
+  for (const std::string& split : splits) {
     const int64_t n = dataset.split(split).size();
     if (static_cast<int64_t>(dataset.paths(split).size()) != n) {
       out << "PROBLEM: /" << split << "/paths does not have " << n << " entries\n";

@@ -35,10 +35,11 @@ void print_report(const nxt::PackReport& report, const std::string& output) {
   for (const auto& skipped : report.skipped)
     std::cerr << "pack_hdf5: skipped '" << skipped.relative << "': " << skipped.reason << "\n";
   std::cout << "pack_hdf5: wrote " << output << ": " << report.classes.size() << " classes, "
-            << report.train_images << " train + " << report.val_images << " val images, "
-            << report.skipped.size() << " skipped, in " << report.seconds << " s ("
-            << (report.train_images + report.val_images) / std::max(report.seconds, 1e-9)
-            << " img/s)\n";
+            << report.train_images << " train + " << report.val_images << " val";
+  if (report.has_test) std::cout << " + " << report.test_images << " test";
+  const size_t images = report.train_images + report.val_images + report.test_images;
+  std::cout << " images, " << report.skipped.size() << " skipped, in " << report.seconds << " s ("
+            << images / std::max(report.seconds, 1e-9) << " img/s)\n";
   std::cout << "pack_hdf5: train mean " << report.mean[0] << " " << report.mean[1] << " "
             << report.mean[2] << ", std " << report.stddev[0] << " " << report.stddev[1] << " "
             << report.stddev[2] << "\n";
@@ -62,7 +63,11 @@ int main(int argc, char** argv) {
     app.add_option("--val-fraction", options.val_fraction,
                    "validation share per class (default 0.2)");
     app.add_option("--val-dir", options.val_dir, "separate validation folder (same classes)");
-    app.add_option("--seed", options.seed, "seed of the split (default 0)");
+    app.add_option("--test-fraction", options.test_fraction,
+                   "held-out test share per class, drawn after val (default 0: no test split)");
+    app.add_option("--test-dir", options.test_dir,
+                   "separate held-out test folder (same classes); not with --test-fraction");
+    app.add_option("--seed", options.seed, "seed of the val and test split (default 0)");
     app.add_option("--threads", options.threads, "decode threads (default: all cores)")
         ->check(CLI::PositiveNumber);
     app.add_flag("--compress", options.compress, "gzip the images (smaller, slower reads)");

@@ -1,4 +1,5 @@
-// Implements the packing pipeline: scan, split, decode on worker threads, write in order.
+// Implements the packing pipeline: scan, split (train, val, optional test), decode on worker
+// threads, write in order.
 #include "packer.h"
 
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "common/check.h"
 #include "common/fs.h"
@@ -179,13 +181,15 @@ struct PackRun {
   Fnv1a64 fingerprint;
   size_t done = 0;
 
-  void write_split(hid_t file, const std::string& name, const std::vector<LabelledFile>& files);
+  // Returns the number of images written (files that decoded).
+  size_t write_split(hid_t file, const std::string& name, const std::vector<LabelledFile>& files);
 };
 
-void PackRun::write_split(hid_t file, const std::string& name,
-                          const std::vector<LabelledFile>& files) {
+size_t PackRun::write_split(hid_t file, const std::string& name,
+                            const std::vector<LabelledFile>& files) {
   SplitWriter writer(file, name, options);
-  const bool is_train = name == "train";  // statistics come from the train split only
+  // Statistics come from the train split only: val and test images never leak into them.
+  const bool is_train = name == "train";
   auto consume = [&](size_t i, const Prepared& image) {
     progress.update(++done);
     if (!image.error.empty()) {
@@ -222,7 +226,7 @@ void PackRun::write_split(hid_t file, const std::string& name,
   fingerprint.add(name).add_value(written);
   for (size_t i = 0; i < written; ++i)
     fingerprint.add_value(writer.labels()[i]).add(writer.paths()[i]);
-  (is_train ? report.train_images : report.val_images) = written;
+  return written;
 }
 
 void write_root_attributes(hid_t file, const PackOptions& options, const PackReport& report,
@@ -242,6 +246,12 @@ void write_root_attributes(hid_t file, const PackOptions& options, const PackRep
                       std::vector<double>{options.val_dir.empty() ? options.val_fraction : -1.0});
   h5::write_attribute(file, format::kAttrSource, options.input);
   h5::write_attribute(file, format::kAttrValSource, options.val_dir);
+  if (report.has_test) {  // absent without a test split, as in files packed before it existed
+    h5::write_attribute(
+        file, format::kAttrTestFraction,
+        std::vector<double>{options.test_dir.empty() ? options.test_fraction : -1.0});
+    h5::write_attribute(file, format::kAttrTestSource, options.test_dir);
+  }
   h5::write_attribute(file, format::kAttrResizeMode, resize_mode_name(options.resize));
   h5::write_attribute(file, format::kAttrFingerprint, fingerprint);
 }
@@ -254,16 +264,45 @@ void write_skipped(hid_t file, const std::vector<SkippedFile>& skipped) {
   h5::write_strings(group, format::kSkippedReasons, reasons);
 }
 
-TrainValSplit split_for(const PackOptions& options, const ImageFolder& folder,
-                        std::vector<SkippedFile>& skipped) {
-  if (options.val_dir.empty())
-    return stratified_split(folder.files, options.val_fraction, options.seed);
-  const ImageFolder val = scan_image_folder(options.val_dir);
-  if (val.classes != folder.classes)
-    throw Error("--val-dir '" + options.val_dir + "' has other classes than '" + options.input +
-                "'");
-  skipped.insert(skipped.end(), val.skipped.begin(), val.skipped.end());
-  return {folder.files, val.files};
+// The files of a held-out folder named by `flag` (--val-dir, --test-dir), which must have the
+// input folder's classes; its files without an image extension join `skipped`.
+std::vector<LabelledFile> held_out_files(const char* flag, const std::string& dir,
+                                         const ImageFolder& input,
+                                         std::vector<SkippedFile>& skipped) {
+  const ImageFolder held_out = scan_image_folder(dir);
+  if (held_out.classes != input.classes)
+    throw Error(std::string(flag) + " '" + dir + "' has other classes than '" + input.root + "'");
+  skipped.insert(skipped.end(), held_out.skipped.begin(), held_out.skipped.end());
+  return held_out.files;
+}
+
+StratifiedSplit split_for(const PackOptions& options, const ImageFolder& folder,
+                          std::vector<SkippedFile>& skipped) {
+  // A separate val folder takes no val share from the input; --test-fraction still cuts from it.
+  const double val_fraction = options.val_dir.empty() ? options.val_fraction : 0.0;
+  StratifiedSplit split =
+      stratified_split(folder.files, val_fraction, options.test_fraction, options.seed);
+  if (!options.val_dir.empty())
+    split.val = held_out_files("--val-dir", options.val_dir, folder, skipped);
+  if (!options.test_dir.empty())
+    split.test = held_out_files("--test-dir", options.test_dir, folder, skipped);
+  return split;
+}
+
+// The flag combinations and ranges that cannot give a usable split; errors name the flags.
+void check_split_options(const PackOptions& options) {
+  NXT_CHECK(options.val_fraction >= 0 && options.val_fraction < 1,
+            "--val-fraction must be in [0, 1), got ", options.val_fraction);
+  NXT_CHECK(options.test_fraction >= 0 && options.test_fraction < 1,
+            "--test-fraction must be in [0, 1), got ", options.test_fraction);
+  std::ostringstream problem;
+  if (options.test_fraction > 0 && !options.test_dir.empty())
+    problem << "--test-fraction " << options.test_fraction << " and --test-dir '"
+            << options.test_dir << "' both ask for a test split: give one of them";
+  else if (options.val_dir.empty() && options.val_fraction + options.test_fraction >= 1)
+    problem << "--val-fraction " << options.val_fraction << " + --test-fraction "
+            << options.test_fraction << " must be < 1: no training images would be left";
+  if (!problem.str().empty()) throw Error(problem.str());
 }
 
 }  // namespace
@@ -271,16 +310,16 @@ TrainValSplit split_for(const PackOptions& options, const ImageFolder& folder,
 PackReport pack_image_folder(const PackOptions& options) {
   const auto start = Clock::now();
   NXT_CHECK(options.height >= 1 && options.width >= 1, "--size must be positive");
-  NXT_CHECK(options.val_fraction >= 0 && options.val_fraction < 1,
-            "--val-fraction must be in [0, 1), got ", options.val_fraction);
+  check_split_options(options);
   const ImageFolder folder = scan_image_folder(options.input);
   std::vector<SkippedFile> skipped = folder.skipped;
-  const TrainValSplit split = split_for(options, folder, skipped);
+  const StratifiedSplit split = split_for(options, folder, skipped);
   if (split.train.empty()) throw Error("no training images found under '" + options.input + "'");
-  PackRun run{
-      options, Progress(split.train.size() + split.val.size(), options.progress), {}, {}, {}};
+  const size_t total = split.train.size() + split.val.size() + split.test.size();
+  PackRun run{options, Progress(total, options.progress), {}, {}, {}};
   PackReport& report = run.report;
   report.classes = folder.classes;
+  report.has_test = options.test_fraction > 0 || !options.test_dir.empty();
   report.skipped = std::move(skipped);
 
   const std::string temp = temp_path_for(options.output);
@@ -291,8 +330,9 @@ PackReport pack_image_folder(const PackOptions& options) {
         .add_value(options.width)
         .add(resize_mode_name(options.resize));
     for (const auto& name : folder.classes) run.fingerprint.add(name);
-    run.write_split(file, "train", split.train);
-    run.write_split(file, "val", split.val);
+    report.train_images = run.write_split(file, "train", split.train);
+    report.val_images = run.write_split(file, "val", split.val);
+    if (report.has_test) report.test_images = run.write_split(file, "test", split.test);
     if (report.train_images == 0)
       throw Error("nothing usable: all " + std::to_string(split.train.size()) +
                   " training images failed to decode");

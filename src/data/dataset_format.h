@@ -21,6 +21,9 @@ inline constexpr const char* kAttrSource = "source";
 inline constexpr const char* kAttrResizeMode = "resize_mode";
 inline constexpr const char* kAttrFingerprint = "fingerprint";
 inline constexpr const char* kAttrValSource = "val_source";  // --val-dir, when given
+// Only in files with a test split: its share per class (-1 with --test-dir) and --test-dir.
+inline constexpr const char* kAttrTestFraction = "test_fraction";
+inline constexpr const char* kAttrTestSource = "test_source";
 
 // Datasets.
 inline constexpr const char* kClasses = "classes";
@@ -31,6 +34,7 @@ inline constexpr const char* kPaths = "paths";
 inline constexpr const char* kSkipped = "skipped";
 inline constexpr const char* kSkippedReasons = "reasons";
 
-inline constexpr const char* kSplits[] = {"train", "val"};
+// "test" is optional (pack_hdf5 --test-fraction or --test-dir); readers must not require it.
+inline constexpr const char* kSplits[] = {"train", "val", "test"};
 
 }  // namespace nxt::format

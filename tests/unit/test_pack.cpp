@@ -1,15 +1,20 @@
 // Tests pack_hdf5 end to end on real files made here: round trip through the C++ reader and
-// h5py, the split, awkward inputs (grayscale, RGBA, CMYK, 16-bit, BMP, WebP, truncated, text),
-// clear errors, determinism, and that a failed pack leaves the previous file intact.
+// h5py, the train/val split and the optional held-out test split (--test-fraction, --test-dir),
+// awkward inputs (grayscale, RGBA, CMYK, 16-bit, BMP, WebP, truncated, text), clear errors,
+// determinism, and that a failed pack leaves the previous file intact.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 
 #include "common/check.h"
+#include "data/h5.h"
 #include "data/packed_dataset.h"
+#include "inspect.h"
 #include "packer.h"
 #include "test_support.h"
 
@@ -34,6 +39,19 @@ class PackTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string folder() { return (dir_ / "images").string(); }
   static std::string path(const std::string& name) { return (dir_ / name).string(); }
+  static double test_fraction_of(const std::string& file) {
+    return h5::read_double_attribute(h5::open_file_readonly(path(file)), "test_fraction").at(0);
+  }
+  // A second ImageFolder of demo scenes under dir_/name, of `classes` classes.
+  static std::string make_folder(const std::string& name, int classes, int per_class) {
+    const std::string out = path(name);
+    if (!fs::exists(out))
+      EXPECT_EQ(run(std::string(NXT_BIN_DIR) + "/nxt_make_demo_images --output " + out +
+                    " --classes " + std::to_string(classes) + " --per-class " +
+                    std::to_string(per_class) + " --size 40 --seed 9 > /dev/null"),
+                0);
+    return out;
+  }
 
   static PackOptions options(const std::string& output, int size = 40) {
     PackOptions o;
@@ -57,6 +75,9 @@ TEST_F(PackTest, RoundTripThroughTheReader) {
   EXPECT_TRUE(report.skipped.empty());
   const PackedDataset dataset(path("round.h5"));
   EXPECT_EQ(dataset.classes(), (std::vector<std::string>{"circle", "square", "triangle"}));
+  EXPECT_FALSE(report.has_test);
+  EXPECT_FALSE(dataset.has_split("test")) << "no test split unless asked for";
+  EXPECT_EQ(dataset.attribute("test_source"), "");
   EXPECT_EQ(dataset.height(), 40);
   // 80/20 per class: 30 images -> 6 val, 24 train each.
   for (const char* split : {"train", "val"}) {
@@ -82,9 +103,136 @@ TEST_F(PackTest, RoundTripThroughTheReader) {
 
 TEST_F(PackTest, ReadableWithH5pyAndMatchesPil) {
   pack_image_folder(options("h5py.h5"));
-  EXPECT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
-                "/tests/data/check_packed_h5py.py " + path("h5py.h5") + " " + folder()),
-            0);
+  PackOptions with_test = options("h5py_test.h5");
+  with_test.test_fraction = 0.1;
+  pack_image_folder(with_test);
+  for (const char* file : {"h5py.h5", "h5py_test.h5"})
+    EXPECT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
+                  "/tests/data/check_packed_h5py.py " + path(file) + " " + folder()),
+              0)
+        << file;
+}
+
+// Per class of 30: val round(30 * 0.2) = 6, test round(30 * 0.1) = 3, train the other 21.
+TEST_F(PackTest, TestFractionGivesStratifiedDisjointSplitsCoveringEveryFile) {
+  PackOptions o = options("with_test.h5");
+  o.test_fraction = 0.1;
+  const PackReport report = pack_image_folder(o);
+  EXPECT_TRUE(report.has_test);
+  EXPECT_EQ(report.train_images, 63u);
+  EXPECT_EQ(report.val_images, 18u);
+  EXPECT_EQ(report.test_images, 9u);
+  const PackedDataset dataset(path("with_test.h5"));
+  const std::map<std::string, int> per_class = {{"train", 21}, {"val", 6}, {"test", 3}};
+  std::multiset<std::string> stored;
+  for (const auto& [split, expected] : per_class) {
+    std::map<int32_t, int> counts;
+    for (int32_t label : dataset.split(split).labels) ++counts[label];
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(counts[c], expected) << split << " class " << c;
+    for (const std::string& rel : dataset.paths(split)) stored.insert(rel);
+  }
+  std::multiset<std::string> on_disk;
+  for (const LabelledFile& file : scan_image_folder(folder()).files) on_disk.insert(file.relative);
+  EXPECT_EQ(stored, on_disk) << "every file in exactly one split";
+  EXPECT_EQ(test_fraction_of("with_test.h5"), 0.1);
+
+  // Val is drawn before test, so asking for a test split leaves val as it was.
+  pack_image_folder(options("without_test.h5"));
+  EXPECT_EQ(PackedDataset(path("without_test.h5")).paths("val"), dataset.paths("val"));
+
+  // mean/std are the train split's alone: recomputed here from the stored train images.
+  double sum[3] = {0, 0, 0}, pixels = 0;
+  std::vector<uint8_t> image(dataset.image_bytes());
+  for (int64_t i = 0; i < dataset.split("train").size(); ++i) {
+    dataset.read_image("train", i, image.data());
+    for (size_t p = 0; p < image.size(); p += 3, ++pixels)
+      for (int c = 0; c < 3; ++c) sum[c] += image[p + c] / 255.0;
+  }
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(dataset.mean()[c], sum[c] / pixels, 1e-9) << c;
+
+  std::ostringstream inspected;
+  EXPECT_EQ(inspect_dataset(path("with_test.h5"), inspected), 0);
+  EXPECT_NE(inspected.str().find("test: 9 images read back"), std::string::npos) << inspected.str();
+  EXPECT_NE(inspected.str().find("      test\ncircle"), std::string::npos) << inspected.str();
+  std::ostringstream without;
+  inspect_dataset(path("without_test.h5"), without);
+  EXPECT_NE(without.str().find("       val\ncircle"), std::string::npos) << without.str();
+  EXPECT_EQ(without.str().find("\ntest: "), std::string::npos) << without.str();
+}
+
+TEST_F(PackTest, TestSplitFollowsTheSeed) {
+  PackOptions o = options("seeded_a.h5");
+  o.test_fraction = 0.2;
+  pack_image_folder(o);
+  o.output = path("seeded_b.h5");
+  o.threads = 1;
+  pack_image_folder(o);
+  o.output = path("seeded_c.h5");
+  o.seed = 4;
+  pack_image_folder(o);
+  const PackedDataset a(path("seeded_a.h5")), b(path("seeded_b.h5")), c(path("seeded_c.h5"));
+  EXPECT_EQ(a.paths("test"), b.paths("test"));
+  EXPECT_EQ(a.fingerprint(), b.fingerprint());
+  EXPECT_NE(a.paths("test"), c.paths("test"));
+  EXPECT_EQ(c.split("test").size(), a.split("test").size());
+}
+
+TEST_F(PackTest, TestDirIsPackedAsTheTestSplit) {
+  const std::string held_out = make_folder("held_out", 3, 4);
+  PackOptions o = options("test_dir.h5");
+  o.test_dir = held_out;
+  const PackReport report = pack_image_folder(o);
+  EXPECT_EQ(report.train_images + report.val_images, 90u) << "the input folder is not cut";
+  EXPECT_EQ(report.test_images, 12u);
+  const PackedDataset dataset(path("test_dir.h5"));
+  std::vector<std::string> expected;
+  for (const LabelledFile& file : scan_image_folder(held_out).files)
+    expected.push_back(file.relative);
+  EXPECT_EQ(dataset.paths("test"), expected);
+  EXPECT_EQ(dataset.attribute("test_source"), held_out);
+  EXPECT_EQ(test_fraction_of("test_dir.h5"), -1.0) << "-1: the test split is a folder";
+
+  // With --val-dir, --test-fraction still cuts the test split from the input folder.
+  PackOptions separate_val = options("val_dir_test_fraction.h5");
+  separate_val.val_dir = held_out;
+  separate_val.test_fraction = 0.1;
+  const PackReport both = pack_image_folder(separate_val);
+  EXPECT_EQ(both.val_images, 12u);
+  EXPECT_EQ(both.test_images, 9u);
+  EXPECT_EQ(both.train_images, 81u);
+  const PackedDataset cut(path("val_dir_test_fraction.h5"));
+  for (const std::string& rel : cut.paths("test"))
+    EXPECT_TRUE(fs::exists(folder() + "/" + rel)) << rel << " comes from the input folder";
+}
+
+TEST_F(PackTest, BadTestSplitOptionsAreClearErrors) {
+  PackOptions o = options("never_test.h5");
+  o.val_fraction = 0.5;
+  o.test_fraction = 0.5;
+  EXPECT_EQ(error_of([&] { pack_image_folder(o); }),
+            "--val-fraction 0.5 + --test-fraction 0.5 must be < 1: no training images would be "
+            "left");
+  o.val_fraction = 0.7;
+  o.test_fraction = 0.4;
+  EXPECT_NE(error_of([&] { pack_image_folder(o); }).find("must be < 1"), std::string::npos);
+  o.val_fraction = 0.2;
+  o.test_fraction = 1.5;
+  EXPECT_NE(error_of([&] { pack_image_folder(o); }).find("--test-fraction must be in [0, 1)"),
+            std::string::npos);
+
+  const std::string held_out = make_folder("held_out", 3, 4);
+  o.test_fraction = 0.1;
+  o.test_dir = held_out;
+  EXPECT_EQ(error_of([&] { pack_image_folder(o); }),
+            "--test-fraction 0.1 and --test-dir '" + held_out +
+                "' both ask for a test split: give one of them");
+
+  const std::string two_classes = make_folder("two_classes", 2, 3);
+  o.test_fraction = 0;
+  o.test_dir = two_classes;
+  EXPECT_EQ(error_of([&] { pack_image_folder(o); }),
+            "--test-dir '" + two_classes + "' has other classes than '" + folder() + "'");
+  EXPECT_FALSE(fs::exists(path("never_test.h5")));
 }
 
 TEST_F(PackTest, SameInputAndSeedGiveTheSameDatasets) {
