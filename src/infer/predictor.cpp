@@ -13,18 +13,6 @@
 namespace nxt {
 namespace {
 
-// The uint8 HWC image the model sees for `path` (before normalisation), as in training.
-torch::Tensor prepared_image(const std::string& path, const Preprocess& preprocess) {
-  const ImageShape stored{preprocess.stored_height, preprocess.stored_width};
-  const ImageShape input{preprocess.input_size, preprocess.input_size};
-  cv::Mat rgb = load_image(path, static_cast<int>(stored.height), static_cast<int>(stored.width),
-                           parse_resize_mode(preprocess.resize_mode));
-  if (!rgb.isContinuous()) rgb = rgb.clone();
-  torch::Tensor out = torch::empty({input.height, input.width, 3}, torch::kUInt8);
-  prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input, preprocess.eval_crop_ratio);
-  return out;
-}
-
 // One batch's files after decoding: the images that decoded and the errors of those that did not.
 struct DecodedBatch {
   size_t first = 0;                 // index of the batch's first file
@@ -71,6 +59,17 @@ void classify(const InferenceModel& model, const Normalizer& normalize, const De
 }
 
 }  // namespace
+
+torch::Tensor prepared_image(const std::string& path, const Preprocess& preprocess) {
+  const ImageShape stored{preprocess.stored_height, preprocess.stored_width};
+  const ImageShape input{preprocess.input_size, preprocess.input_size};
+  cv::Mat rgb = load_image(path, static_cast<int>(stored.height), static_cast<int>(stored.width),
+                           parse_resize_mode(preprocess.resize_mode));
+  if (!rgb.isContinuous()) rgb = rgb.clone();
+  torch::Tensor out = torch::empty({input.height, input.width, 3}, torch::kUInt8);
+  prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input, preprocess.eval_crop_ratio);
+  return out;
+}
 
 void predict_files(const InferenceModel& model, const std::vector<std::string>& files,
                    const PredictOptions& options,

@@ -12,6 +12,10 @@
 
 namespace nxt {
 
+// The uint8 HWC image the model sees for `path` (before normalisation), as in training:
+// pack_hdf5's decode and resize to the stored size, then the evaluation centre crop and resize.
+torch::Tensor prepared_image(const std::string& path, const Preprocess& preprocess);
+
 struct Prediction {
   std::string path;
   std::string error;               // non-empty: this file could not be classified

@@ -16,8 +16,6 @@
 #include <iostream>
 
 #include "common/check.h"
-#include "data/augment.h"
-#include "data/image_prep.h"
 #include "data/normalize.h"
 #include "infer/inference_model.h"
 #include "infer/predictor.h"
@@ -32,18 +30,8 @@ constexpr double kPredictPathTolerance = 1e-6;
 // uint8 [N, H, W, 3]: each file decoded, resized to the stored size and prepared for evaluation
 // exactly as predictor.cpp's prepared_image does.
 torch::Tensor prepared_images(const std::vector<std::string>& files, const nxt::Preprocess& p) {
-  const nxt::ImageShape stored{p.stored_height, p.stored_width};
-  const nxt::ImageShape input{p.input_size, p.input_size};
   std::vector<torch::Tensor> images;
-  for (const std::string& file : files) {
-    cv::Mat rgb =
-        nxt::load_image(file, static_cast<int>(stored.height), static_cast<int>(stored.width),
-                        nxt::parse_resize_mode(p.resize_mode));
-    if (!rgb.isContinuous()) rgb = rgb.clone();
-    torch::Tensor out = torch::empty({input.height, input.width, 3}, torch::kUInt8);
-    nxt::prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input, p.eval_crop_ratio);
-    images.push_back(out);
-  }
+  for (const std::string& file : files) images.push_back(nxt::prepared_image(file, p));
   return torch::stack(images);
 }
 
