@@ -1,8 +1,10 @@
 // Implements the crops, flip and resizes with OpenCV on borrowed buffers (no per-image
-// allocation on the common paths).
+// allocation on the common paths), and chains the photometric stages (data/image_ops.h,
+// data/trivial_augment.h) after them.
 #include "data/augment.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <opencv2/core.hpp>
@@ -11,6 +13,8 @@
 
 #include "common/check.h"
 #include "common/enum_names.h"
+#include "data/image_ops.h"
+#include "data/trivial_augment.h"
 
 namespace nxt {
 namespace {
@@ -100,7 +104,29 @@ void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,
       }
       break;
   }
-  random_flip(out, out_shape, options, rng);
+  augment_in_place(out, out_shape, options, rng);
+}
+
+void augment_in_place(uint8_t* image, ImageShape shape, const AugmentOptions& options,
+                      SplitMix64& rng) {
+  random_flip(image, shape, options, rng);
+  if (options.auto_augment == AutoAugment::kTrivial) trivial_augment_wide(image, shape, rng);
+  if (options.color_jitter > 0) color_jitter(image, shape, options.color_jitter, rng);
+}
+
+void color_jitter(uint8_t* image, ImageShape shape, double strength, SplitMix64& rng) {
+  NXT_CHECK(strength >= 0 && std::isfinite(strength),
+            "colour jitter strength must be a finite number >= 0, got ", strength);
+  if (strength == 0) return;
+  using Adjustment = void (*)(uint8_t*, ImageShape, double);
+  static constexpr std::array<Adjustment, 3> adjustments = {adjust_brightness, adjust_contrast,
+                                                            adjust_saturation};
+  std::array<size_t, 3> order = {0, 1, 2};
+  seeded_shuffle(order, rng);
+  const double low = std::max(0.0, 1.0 - strength), high = 1.0 + strength;
+  std::array<double, 3> factors;  // brightness, contrast, saturation, as torchvision draws them
+  for (double& factor : factors) factor = low + (high - low) * rng.uniform();
+  for (const size_t k : order) adjustments[k](image, shape, factors[k]);
 }
 
 void random_flip(uint8_t* image, ImageShape shape, const AugmentOptions& options, SplitMix64& rng) {

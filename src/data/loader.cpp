@@ -75,7 +75,7 @@ Batch EpochLoader::make_batch(int64_t step) const {
     SplitMix64 rng(mix_seed(
         {options_.seed, static_cast<uint64_t>(epoch_), static_cast<uint64_t>(position), 0xa5ULL}));
     if (read_in_place) {
-      random_flip(target, out, options_.augment, rng);
+      augment_in_place(target, out, options_.augment, rng);
     } else {
       augment_for_training(staging.data(), stored, target, out, options_.augment, rng);
     }

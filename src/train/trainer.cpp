@@ -19,6 +19,7 @@
 #include "data/class_balance.h"
 #include "data/dataset_format.h"
 #include "data/loader.h"
+#include "data/mix.h"
 #include "data/normalize.h"
 #include "dist/backends.h"
 #include "dist/communicator.h"
@@ -208,6 +209,8 @@ void Trainer::open_data() {
   o.augment.crop = parse_crop_mode(config_.data.crop);
   o.augment.crop_padding = config_.data.crop_padding;
   o.augment.min_crop_scale = config_.data.min_crop_scale;
+  o.augment.auto_augment = config_.data.auto_augment;
+  o.augment.color_jitter = config_.data.color_jitter;
   o.eval_crop_ratio = config_.data.eval_crop_ratio;
   o.sampler = config_.data.sampler;
   o.drop_last = config_.data.drop_last;
@@ -610,6 +613,8 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
       config_.train.label_smoothing);
   if (class_weights_.defined()) loss_options.weight(class_weights_);
+  const bool mixing = config_.data.mixup_alpha > 0 || config_.data.cutmix_alpha > 0;
+  const int64_t classes = *config_.model.num_classes;
   step_timer_->start_step();
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch = loader.next();
@@ -623,8 +628,21 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
     {
       const compat::CudaAutocastGuard autocast(on_cuda() && config_.train.amp == "bf16",
                                                torch::kBFloat16);
-      logits = model_->forward(input.images).to(torch::kFloat);
-      loss = torch::nn::functional::cross_entropy(logits, input.labels, loss_options);
+      if (mixing) {
+        // Seeded by the batch's first global position: the same mix on a resumed run.
+        const uint64_t seed = mix_seed({static_cast<uint64_t>(config_.run.seed),
+                                        static_cast<uint64_t>(epoch),
+                                        static_cast<uint64_t>(batch->sample_positions.front()),
+                                        0x6d6978ULL});
+        const MixedBatch mixed = mix_batch(input.images, input.labels, classes,
+                                           config_.data.mixup_alpha, config_.data.cutmix_alpha,
+                                           config_.train.label_smoothing, seed);
+        logits = model_->forward(mixed.images).to(torch::kFloat);
+        loss = soft_target_cross_entropy(logits, mixed.targets, class_weights_);
+      } else {
+        logits = model_->forward(input.images).to(torch::kFloat);
+        loss = torch::nn::functional::cross_entropy(logits, input.labels, loss_options);
+      }
     }
     (loss / static_cast<double>(micro_batches)).backward();
     step_metrics_->add(loss, logits, input.labels);

@@ -2,7 +2,7 @@
 // drives it: shard -> read -> augment -> uint8 batch -> normalised float batch. One rank; run it
 // under `taskset -c 0` for the per-core figure. Prints images/s and peak resident memory.
 //   nxt_bench_loader FILE.h5 [--epochs E] [--batch B] [--threads T] [--crop MODE] [--no-flip]
-//                            [--cache]
+//                            [--cache] [--auto-augment none|trivial] [--color-jitter S]
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -24,7 +24,8 @@ long peak_rss_kb() {
 }
 
 int run(int argc, char** argv) {
-  std::string path, crop = "random_resized";
+  std::string path, crop = "random_resized", auto_augment = "none";
+  double color_jitter = 0;
   int epochs = 1, threads = 1;
   int64_t batch_size = 32;
   bool no_flip = false, cache = false;
@@ -36,6 +37,8 @@ int run(int argc, char** argv) {
   app.add_option("--crop", crop);
   app.add_flag("--no-flip", no_flip);
   app.add_flag("--cache", cache);
+  app.add_option("--auto-augment", auto_augment);
+  app.add_option("--color-jitter", color_jitter);
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(1);
   keep_large_buffers_for_reuse();
@@ -49,6 +52,8 @@ int run(int argc, char** argv) {
   options.output = {dataset.height(), dataset.width()};
   options.augment.hflip = !no_flip;
   options.augment.crop = parse_crop_mode(crop);
+  options.augment.auto_augment = enum_from_name(auto_augment, kAutoAugmentNames, "auto_augment");
+  options.augment.color_jitter = color_jitter;
   options.threads = threads;
   const Normalizer normalize(kImageNetMean, kImageNetStd, torch::kCPU);
 
@@ -67,7 +72,9 @@ int run(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "nxt loader: " << images << " images " << dataset.height() << "x" << dataset.width()
             << " (" << reader.access_path() << ", crop " << crop << (no_flip ? "" : ", hflip")
-            << ", " << threads << " thread(s)) in " << seconds << " s = " << images / seconds
+            << (auto_augment == "none" ? "" : ", auto_augment " + auto_augment)
+            << (color_jitter > 0 ? ", color_jitter " + std::to_string(color_jitter) : "") << ", "
+            << threads << " thread(s)) in " << seconds << " s = " << images / seconds
             << " img/s, peak RSS " << peak_rss_kb() / 1024 << " MB (checksum " << checksum << ")"
             << std::endl;
   return 0;

@@ -2,7 +2,8 @@
 # Class imbalance, on a generated folder with a 10:1 imbalance (160 circles, 160 squares, 16
 # triangles): in the same short run, the minority class's val recall is higher with
 # data.sampler: balanced and with train.class_weights: balanced than with neither; and a
-# 2-rank run with the balanced sampler, stopped mid-epoch and resumed, ends with the same
+# 2-rank run with the balanced sampler and every augmentation on (colour jitter,
+# TrivialAugmentWide, mixup and cutmix), stopped mid-epoch and resumed, ends with the same
 # parameters as the straight run.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -34,8 +35,10 @@ grep -q "class weights (balanced): circle 0.25 square 0.25 triangle 2.5$" "$work
 py "assert $sampled > $none and $weighted > $none" ||
   fail "balancing did not raise the minority class's recall"
 
-# Exact resume with the balanced sampler (2 ranks, stopped at global step 45: epoch 2, step 13 of 32).
-common=(--set data.sampler=balanced --set run.threads_per_rank=1 --set train.epochs=2)
+# Exact resume with the balanced sampler and all augmentations (2 ranks, stopped at global step 45: epoch 2, step 13 of 32).
+common=(--set data.sampler=balanced --set run.threads_per_rank=1 --set train.epochs=2
+        --set data.color_jitter=0.3 --set data.auto_augment=trivial --set data.mixup_alpha=0.2
+        --set data.cutmix_alpha=1.0)
 straight=$(tiny_config "$work" straight)
 run_bounded 300 "$work/out1" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$straight" "${common[@]}"
 [[ $code -eq 0 ]] || fail "the straight run exited $code"
@@ -48,4 +51,4 @@ run_bounded 300 "$work/out3" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopp
 [[ $code -eq 0 ]] || fail "the resumed run exited $code"
 grep -qE "resumed from .*last.pt: epoch 2, step" "$work/out3" || fail "did not resume mid-epoch 2"
 expect_same_parameters "$work/runs/straight/last.pt" "$work/runs/stopped/last.pt"
-echo "PASS: balancing raises minority recall; balanced sampler resumes exactly"
+echo "PASS: balancing raises minority recall; balanced sampler + augmentations resume exactly"
