@@ -3,7 +3,8 @@
 #  - early stopping: with BatchNorm frozen and a vanishing lr the model cannot improve, so with
 #    train.early_stop_patience 2 the run stops after epoch 3 of 10, says why in the log,
 #    summary.json and train_log.jsonl, and every rank exits 0;
-#  - a held-out test split (pack_hdf5 --test-fraction): best.pt is evaluated on it at the end,
+#  - a held-out test split (pack_hdf5 --test-fraction): best.pt is evaluated on it at the end
+#    (with the 0.875 centre crop, which nxt_eval must take from the checkpoint),
 #    and test_metrics.json agrees with nxt_eval --split test on the same file;
 #  - train_log.jsonl: a line every train.log_every_steps steps, valid JSON with the documented
 #    fields; after a stop and --resume auto no step appears twice and none is missing.
@@ -17,7 +18,8 @@ source "$(dirname "$0")/lib.sh"
 config=$(tiny_config "$work" stop)
 run_bounded 300 "$work/out1" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" \
   --set run.threads_per_rank=1 --set train.epochs=10 --set train.early_stop_patience=2 \
-  --set train.freeze_bn=true --set optim.lr=1e-12 --set train.log_every_steps=3
+  --set train.freeze_bn=true --set optim.lr=1e-12 --set train.log_every_steps=3 \
+  --set data.eval_crop_ratio=0.875
 [[ $code -eq 0 ]] || fail "the early-stopped run exited $code"
 run="$work/runs/stop"
 grep -q "early stop after epoch 3 of 10: val_acc has not improved for 2 epoch(s)" "$work/out1" ||

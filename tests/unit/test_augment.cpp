@@ -378,6 +378,42 @@ torch::Tensor constant_images(int64_t batch, int64_t height, int64_t width) {
       .contiguous();
 }
 
+// data.eval_crop_ratio: torchvision's Resize(256) + CenterCrop(224) is the centre 224 of 256.
+TEST(EvalCropTest, CentreWindowIsTorchvisionsCenterCrop) {
+  const CropWindow w = centre_window({256, 256}, 0.875);
+  EXPECT_EQ(std::vector<int64_t>({w.top, w.left, w.height, w.width}),
+            std::vector<int64_t>({16, 16, 224, 224}));
+  const CropWindow r = centre_window({32, 48}, 0.5);
+  EXPECT_EQ(std::vector<int64_t>({r.top, r.left, r.height, r.width}),
+            std::vector<int64_t>({8, 12, 16, 24}));
+  const CropWindow whole = centre_window({7, 5}, 1.0);
+  EXPECT_EQ(std::vector<int64_t>({whole.top, whole.left, whole.height, whole.width}),
+            std::vector<int64_t>({0, 0, 7, 5}));
+  EXPECT_EQ(centre_window({3, 3}, 0.01).height, 1);  // never empty
+}
+
+TEST(EvalCropTest, PrepareForEvalKeepsOnlyTheCentre) {
+  // A 32x32 image: a red 2-pixel frame around green. Ratio 0.875 keeps the centre 28x28, which
+  // is all green; a plain resize to 28 would blend the frame in.
+  const ImageShape in{32, 32}, out{28, 28};
+  std::vector<uint8_t> image(static_cast<size_t>(in.bytes()));
+  for (int64_t y = 0; y < 32; ++y)
+    for (int64_t x = 0; x < 32; ++x) {
+      const bool frame = y < 2 || x < 2 || y >= 30 || x >= 30;
+      uint8_t* p = &image[static_cast<size_t>((y * 32 + x) * 3)];
+      p[0] = frame ? 255 : 0;
+      p[1] = frame ? 0 : 255;
+      p[2] = 0;
+    }
+  std::vector<uint8_t> cropped(static_cast<size_t>(out.bytes()));
+  prepare_for_eval(image.data(), in, cropped.data(), out, 0.875);
+  for (size_t k = 0; k < cropped.size(); k += 3)
+    ASSERT_TRUE(cropped[k] == 0 && cropped[k + 1] == 255 && cropped[k + 2] == 0) << k / 3;
+  std::vector<uint8_t> resized(static_cast<size_t>(out.bytes()));
+  prepare_for_eval(image.data(), in, resized.data(), out, 1.0);
+  EXPECT_GT(resized[0], 0);  // the frame shows at the corner
+}
+
 TEST(MixTest, AlphasZeroLeaveTheBatchAndGiveSmoothedOneHots) {
   const torch::Tensor images = torch::randn({4, 3, 8, 8});
   const torch::Tensor labels = labels_of({2, 0, 1, 2});
