@@ -12,11 +12,11 @@
 #include "data/image_reader.h"
 #include "data/normalize.h"
 #include "data/packed_dataset.h"
-#include "dist/communicator.h"
-#include "dist/placement.h"
+#include "comm/communicator.h"
+#include "comm/placement.h"
 #include "infer/eval_report.h"
 #include "infer/inference_model.h"
-#include "train/evaluate.h"
+#include "eval/evaluate.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 #include "common/check.h"
 #include "common/process_tuning.h"
-#include "dist/placement.h"
+#include "comm/placement.h"
 #include "infer/image_files.h"
 #include "infer/inference_model.h"
 #include "infer/prediction_writer.h"

@@ -17,7 +17,7 @@
 // The sequence is then padded by repeating its head until the length is a multiple of `world`
 // (or, with drop_last, cut down to one), and rank r takes positions r, r + world, r + 2*world,
 // ... So every rank gets the same count, which keeps the collectives of every step matched
-// (Note [Collective order] in dist/communicator.h).
+// (Note [Collective order] in comm/communicator.h).
 //
 // Note [World-size-independent epochs]
 // The sequence depends on (seed, epoch) only (and the labels), never on the world size, and

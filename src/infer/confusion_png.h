@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "train/confusion.h"
+#include "eval/confusion.h"
 
 namespace nxt {
 

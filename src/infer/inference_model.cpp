@@ -6,7 +6,7 @@
 #include "common/check.h"
 #include "model/build.h"
 #include "model/state_dict_io.h"
-#include "train/evaluate.h"
+#include "eval/forward.h"
 
 namespace nxt {
 

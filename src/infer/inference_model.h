@@ -7,7 +7,7 @@
 #include "common/config.h"
 #include "common/torch_pch.h"
 #include "model/resnext.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 
 namespace nxt {
 

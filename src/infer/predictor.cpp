@@ -8,7 +8,7 @@
 #include "data/augment.h"
 #include "data/image_prep.h"
 #include "data/normalize.h"
-#include "train/evaluate.h"
+#include "eval/forward.h"
 
 namespace nxt {
 namespace {

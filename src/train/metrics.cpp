@@ -1,4 +1,4 @@
-// Implements the totals, the epoch line and the CSV file.
+// Implements the step metrics, the epoch line and the CSV file.
 #include "train/metrics.h"
 
 #include <atomic>
@@ -10,17 +10,6 @@
 #include "common/fs.h"
 
 namespace nxt {
-
-void MetricTotals::add_per_sample(const torch::Tensor& losses, int64_t batch_correct) {
-  loss_micros +=
-      losses.detach().to(torch::kDouble).div(kLossUnit).round().to(torch::kLong).sum().item<int64_t>();
-  correct += batch_correct;
-  seen += losses.size(0);
-}
-
-MetricTotals MetricTotals::from_loss_sum(double loss_sum, int64_t correct, int64_t seen) {
-  return {std::llround(loss_sum / kLossUnit), correct, seen};
-}
 
 namespace {
 std::atomic<int64_t> g_host_reads{0};
@@ -73,18 +62,6 @@ StepMetrics::Read StepMetrics::read() {
 
 int64_t StepMetrics::host_reads() {
   return g_host_reads.load();
-}
-
-MetricTotals& MetricTotals::operator+=(const MetricTotals& other) {
-  loss_micros += other.loss_micros;
-  correct += other.correct;
-  seen += other.seen;
-  return *this;
-}
-
-MetricTotals MetricTotals::summed_over_ranks(Communicator& comm) const {
-  const auto sums = comm.all_reduce_integers({loss_micros, correct, seen}, ReduceOp::kSum);
-  return {sums[0], sums[1], sums[2]};
 }
 
 std::string notebook_line(const EpochRecord& r) {

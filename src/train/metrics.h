@@ -1,31 +1,14 @@
-// Training and evaluation metrics: exact totals (losses in fixed point, so sums do not depend
-// on the order ranks add them), the notebook's per-epoch line, and metrics.csv.
+// Training metrics: the step's device-side accumulators (StepMetrics), the notebook's per-epoch
+// line, and metrics.csv. The exact totals they produce are eval/totals.h's.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "common/torch_pch.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
+#include "eval/totals.h"
 
 namespace nxt {
-
-struct MetricTotals {
-  int64_t loss_micros = 0;  // sum of per-sample losses, in units of kLossUnit
-  int64_t correct = 0;
-  int64_t seen = 0;
-
-  static constexpr double kLossUnit = 1e-6;
-  static MetricTotals from_loss_sum(double loss_sum, int64_t correct, int64_t seen);
-  double loss_sum() const { return static_cast<double>(loss_micros) * kLossUnit; }
-
-  // Per-sample losses (a [B] tensor), each rounded to fixed point before summing: the total
-  // then does not depend on how samples were batched (1 process or N ranks evaluate alike).
-  void add_per_sample(const torch::Tensor& losses, int64_t batch_correct);
-  MetricTotals& operator+=(const MetricTotals& other);
-  MetricTotals summed_over_ranks(Communicator& comm) const;
-  double mean_loss() const { return seen ? loss_sum() / seen : 0.0; }
-  double accuracy() const { return seen ? static_cast<double>(correct) / seen : 0.0; }
-};
 
 // One rank's training metrics between two reads, accumulated on the device so that a step
 // needs no host sync: micro-batches add to the step, a step that is applied commits to the

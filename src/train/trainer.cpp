@@ -1,6 +1,6 @@
 // Implements the trainer: a Trainer object per rank whose methods are the phases of the job.
 // Which rank decides what, and why every rank calls the same collectives in the same order:
-// Note [Collective order] in dist/communicator.h.
+// Note [Collective order] in comm/communicator.h.
 #include "train/trainer.h"
 
 #include <chrono>
@@ -21,15 +21,15 @@
 #include "data/loader.h"
 #include "data/mix.h"
 #include "data/normalize.h"
-#include "dist/backends.h"
-#include "dist/communicator.h"
-#include "dist/placement.h"
-#include "dist/reducer.h"
-#include "dist/replicas.h"
+#include "comm/backends.h"
+#include "comm/communicator.h"
+#include "comm/placement.h"
+#include "comm/reducer.h"
+#include "comm/replicas.h"
 #include "model/build.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "train/curves.h"
-#include "train/evaluate.h"
+#include "eval/evaluate.h"
 #include "train/memory_stats.h"
 #include "train/metrics.h"
 #include "train/optim.h"

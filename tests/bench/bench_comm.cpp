@@ -12,8 +12,8 @@
 
 #include "common/check.h"
 #include "common/mpi_env.h"
-#include "dist/mpi_communicator.h"
-#include "dist/reducer.h"
+#include "comm/mpi_communicator.h"
+#include "comm/reducer.h"
 #include "model/resnext.h"
 #include "model/summary.h"
 

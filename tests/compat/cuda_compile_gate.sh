@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA compile gate: every translation unit of nxt (src/, data_tools/, tests/), plus the
-# CUDA-only ones a CPU LibTorch leaves out (dist/nccl_communicator.cpp), compiled with
+# CUDA-only ones a CPU LibTorch leaves out (comm/nccl_communicator.cpp), compiled with
 # -fsyntax-only, -DNXT_TORCH_HAS_CUDA -DNXT_HAVE_NCCL, against the headers of Debian 13's CUDA
 # LibTorch 2.6 (libtorch-cuda-dev, contrib) and this machine's CUDA toolkit (nvcc, NCCL and
 # cuDNN headers). A compile error fails it. It catches, on a machine without a GPU, code that

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Note [Watchdog] (src/dist/communicator.h): a peer that stops answering without dying (here a
+# Note [Watchdog] (src/comm/communicator.h): a peer that stops answering without dying (here a
 # SIGSTOPped rank) must not hang the job. With dist.timeout_s: 10, the job ends non-zero within
 # the timeout plus a few seconds, and the message names the waiting rank, the collective and
 # the time waited.

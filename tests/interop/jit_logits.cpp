@@ -19,7 +19,7 @@
 #include "data/normalize.h"
 #include "infer/inference_model.h"
 #include "infer/predictor.h"
-#include "train/evaluate.h"
+#include "eval/forward.h"
 
 namespace {
 

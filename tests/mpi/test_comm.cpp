@@ -13,9 +13,9 @@
 #include "common/check.h"
 #include "common/hash.h"
 #include "common/mpi_env.h"
-#include "dist/mpi_communicator.h"
-#include "dist/reducer.h"
-#include "dist/replicas.h"
+#include "comm/mpi_communicator.h"
+#include "comm/reducer.h"
+#include "comm/replicas.h"
 #include "model/resnext.h"
 #include "tiny_model.h"
 

@@ -9,8 +9,8 @@
 #include "common/fs.h"
 #include "common/text_format.h"
 #include "infer/eval_report.h"
-#include "train/checkpoint.h"
-#include "train/confusion.h"
+#include "checkpoint/checkpoint.h"
+#include "eval/confusion.h"
 
 namespace nxt {
 namespace {

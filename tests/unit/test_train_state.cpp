@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "dist/placement.h"
+#include "comm/placement.h"
 #include "model/resnext.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "test_support.h"

@@ -1,6 +1,6 @@
 // Implements the replica checks and the start-up broadcast (one flat buffer per dtype, so the
 // broadcast is a handful of large messages rather than hundreds of small ones).
-#include "dist/replicas.h"
+#include "comm/replicas.h"
 
 #include <map>
 #include <sstream>

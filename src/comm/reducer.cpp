@@ -1,5 +1,5 @@
 // Implements bucket assignment, gradient views, the readiness hooks and in-order launching.
-#include "dist/reducer.h"
+#include "comm/reducer.h"
 
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 

@@ -1,6 +1,6 @@
 // Implements the MPI communicator: the work queue and its thread, dtype and op mapping, the
 // 16-bit float reduction ops, chunking, and polling completion.
-#include "dist/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 
 #include <condition_variable>
 #include <deque>
@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "common/check.h"
-#include "dist/shm_allreduce.h"
+#include "comm/shm_allreduce.h"
 
 namespace nxt {
 namespace {

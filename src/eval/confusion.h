@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/torch_pch.h"
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
 namespace nxt {
 

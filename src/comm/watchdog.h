@@ -1,5 +1,5 @@
 // The deadline on every host-side wait for a collective (Note [Watchdog] in
-// dist/communicator.h), without LibTorch, so that the raw NCCL layer shares it.
+// comm/communicator.h), without LibTorch, so that the raw NCCL layer shares it.
 #pragma once
 #include <mpi.h>
 

@@ -1,5 +1,5 @@
 // Implements the checkpoint dict: writing, reading with validation, and the optimizer archive.
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 
 #include <sstream>
 

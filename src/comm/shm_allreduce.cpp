@@ -1,6 +1,6 @@
 // Implements the shared-memory all-reduce: segment set-up, the three phases, and the typed
 // element loops (plain loops over restrict pointers, which the compiler vectorises).
-#include "dist/shm_allreduce.h"
+#include "comm/shm_allreduce.h"
 
 #include <algorithm>
 #include <cstring>

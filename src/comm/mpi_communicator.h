@@ -6,7 +6,7 @@
 //
 // Every dtype the trainer uses works: float, double, int32/64, uint8, and half and bfloat16
 // through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split. When all
-// ranks share one node, large all-reduces take the shared-memory path (dist/shm_allreduce.h).
+// ranks share one node, large all-reduces take the shared-memory path (comm/shm_allreduce.h).
 #pragma once
 #include <mpi.h>
 
@@ -15,7 +15,7 @@
 #include <functional>
 #include <thread>
 
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
 namespace nxt {
 
@@ -23,10 +23,10 @@ struct MpiCommunicatorOptions {
   int64_t max_elements_per_call = INT_MAX;  // tests lower it to exercise the splitting
   std::chrono::microseconds poll_interval{20};
   // When every rank is on this node: all-reduces of at least shm_min_bytes go through shared
-  // memory (dist/shm_allreduce.h), in chunks of shm_segment_bytes. 0 turns it off.
+  // memory (comm/shm_allreduce.h), in chunks of shm_segment_bytes. 0 turns it off.
   size_t shm_segment_bytes = size_t{32} << 20;
   int64_t shm_min_bytes = 64 << 10;
-  std::chrono::seconds timeout = kDefaultTimeout;  // Note [Watchdog] in dist/communicator.h
+  std::chrono::seconds timeout = kDefaultTimeout;  // Note [Watchdog] in comm/communicator.h
 };
 
 class MpiCommunicator final : public Communicator {

@@ -1,5 +1,5 @@
 // Implements the watchdog's error and the polled MPI wait with a deadline.
-#include "dist/watchdog.h"
+#include "comm/watchdog.h"
 
 #include <cstdio>
 #include <thread>

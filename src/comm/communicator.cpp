@@ -1,14 +1,14 @@
 // Implements the backend choice at start-up.
-#include "dist/communicator.h"
+#include "comm/communicator.h"
 
 #include <cstdio>
 
 #include "common/check.h"
 #include "common/enum_names.h"
-#include "dist/backends.h"
-#include "dist/mpi_communicator.h"
+#include "comm/backends.h"
+#include "comm/mpi_communicator.h"
 #if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
-#include "dist/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #endif
 
 namespace nxt {

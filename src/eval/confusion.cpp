@@ -1,5 +1,5 @@
 // Implements the confusion matrix and the per-class scores.
-#include "train/confusion.h"
+#include "eval/confusion.h"
 
 #include "common/check.h"
 

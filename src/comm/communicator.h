@@ -1,7 +1,7 @@
 // The communicator interface of data parallelism: rank and world, asynchronous all-reduce,
 // broadcast, barrier, and exact host-side scalar reductions for metrics. Two implementations:
-// MPI for CPU tensors (dist/mpi_communicator.h) and NCCL for CUDA tensors
-// (dist/nccl_communicator.h), chosen once at start-up by make_communicator().
+// MPI for CPU tensors (comm/mpi_communicator.h) and NCCL for CUDA tensors
+// (comm/nccl_communicator.h), chosen once at start-up by make_communicator().
 //
 // Note [Collective order]
 // Collectives run in the order they are issued, and every rank must issue the same collectives
@@ -12,7 +12,7 @@
 //   small all-reduce of flags that every rank makes each step, and all take the same branch.
 // - Step counts come from pure functions of (dataset size, world size, batch, start position)
 //   that every rank computes alike (data/sampler.h); the reducer launches buckets in a fixed
-//   order, not in readiness order (dist/reducer.h).
+//   order, not in readiness order (comm/reducer.h).
 // - Rank 0 alone looks at the run folder (out_dir/name), whose view may lag or differ on other
 //   nodes: it decides whether `--resume auto` finds a checkpoint, reads the file, and
 //   broadcasts the decision and the bytes; a file it cannot read fails every rank with its
@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "common/torch_pch.h"
-#include "dist/watchdog.h"
+#include "comm/watchdog.h"
 
 namespace nxt {
 

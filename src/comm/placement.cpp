@@ -1,5 +1,5 @@
 // Implements device and thread placement.
-#include "dist/placement.h"
+#include "comm/placement.h"
 
 #include <sched.h>
 #include <unistd.h>

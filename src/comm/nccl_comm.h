@@ -1,6 +1,6 @@
 // NCCL over raw device pointers and CUDA streams, with no LibTorch: it builds and links
 // wherever the CUDA toolkit and NCCL are found, even next to a CPU-only LibTorch, so it cannot
-// rot unseen. The torch-facing communicator (dist/nccl_communicator.h) wraps it.
+// rot unseen. The torch-facing communicator (comm/nccl_communicator.h) wraps it.
 //
 // Bootstrap: rank 0's ncclUniqueId travels by a polled MPI_Ibcast, then ncclCommInitRankConfig
 // runs non-blocking (NCCL >= 2.14) and is polled: a wrong NCCL_SOCKET_IFNAME or a missing peer
@@ -8,7 +8,7 @@
 // ncclCommGetAsyncError; on an error, or a peer that stops answering within the timeout, the
 // communicator is aborted (ncclCommAbort, which never blocks, unlike destroy) and the caller
 // gets an exception, so the job ends with a message instead of hanging (Note [Watchdog] in
-// dist/communicator.h).
+// comm/communicator.h).
 #pragma once
 #include <cuda_runtime_api.h>
 #include <mpi.h>

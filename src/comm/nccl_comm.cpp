@@ -1,13 +1,13 @@
 // Implements the NCCL bootstrap, the collectives, and error checking with abort.
-#include "dist/nccl_comm.h"
+#include "comm/nccl_comm.h"
 
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/check.h"
-#include "dist/cuda_check.h"
-#include "dist/watchdog.h"
+#include "comm/cuda_check.h"
+#include "comm/watchdog.h"
 
 namespace nxt {
 

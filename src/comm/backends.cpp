@@ -1,8 +1,8 @@
 // Implements the backend report; the NCCL part compiles only when CUDA and NCCL were found.
-#include "dist/backends.h"
+#include "comm/backends.h"
 
 #ifdef NXT_HAVE_NCCL
-#include "dist/cuda_check.h"
+#include "comm/cuda_check.h"
 #endif
 
 namespace nxt {

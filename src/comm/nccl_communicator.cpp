@@ -1,5 +1,5 @@
-// Implements the NCCL communicator over dist/nccl_comm.h with c10's CUDA streams and events.
-#include "dist/nccl_communicator.h"
+// Implements the NCCL communicator over comm/nccl_comm.h with c10's CUDA streams and events.
+#include "comm/nccl_communicator.h"
 
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -8,7 +8,7 @@
 #include <mpi.h>
 
 #include "common/check.h"
-#include "dist/nccl_comm.h"
+#include "comm/nccl_comm.h"
 
 namespace nxt {
 namespace {
@@ -50,7 +50,7 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 }
 
 // wait() orders the compute stream after the collective (no host wait); wait_on_host() polls
-// it against the timeout (Note [Watchdog] in dist/communicator.h).
+// it against the timeout (Note [Watchdog] in comm/communicator.h).
 class NcclWork final : public CommWork {
  public:
   NcclWork(std::shared_ptr<at::cuda::CUDAEvent> done, NcclComm* comm, c10::Device device,

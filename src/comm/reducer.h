@@ -4,7 +4,7 @@
 // accumulates straight into the buffer and nothing is copied. A post-hook on each parameter's
 // gradient accumulator marks it ready; when a bucket is complete its average all-reduce starts
 // at once (buckets are launched strictly in order, so every rank issues the same collectives
-// in the same order: Note [Collective order] in dist/communicator.h), overlapping the rest of
+// in the same order: Note [Collective order] in comm/communicator.h), overlapping the rest of
 // backward. finish_backward() waits for all of them, after which every rank holds the same
 // averaged gradients.
 //
@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "dist/communicator.h"
-#include "dist/replicas.h"
+#include "comm/communicator.h"
+#include "comm/replicas.h"
 
 namespace nxt {
 
@@ -49,7 +49,7 @@ class Reducer {
   // buckets. A no-op after an unsynced backward.
   void finish_backward();
   // Blocks the host until the last synced step's gradients have arrived (on a GPU too), within
-  // the communicator's timeout (Note [Watchdog] in dist/communicator.h). The trainer calls it
+  // the communicator's timeout (Note [Watchdog] in comm/communicator.h). The trainer calls it
   // before reading metrics off the device, so that read cannot hang on a stuck collective.
   void wait_on_host();
 

@@ -9,24 +9,12 @@
 
 #include "common/torch_pch.h"
 #include "data/loader.h"
-#include "data/normalize.h"
-#include "dist/communicator.h"
-#include "model/resnext.h"
-#include "train/confusion.h"
-#include "train/metrics.h"
+#include "comm/communicator.h"
+#include "eval/confusion.h"
+#include "eval/forward.h"
+#include "eval/totals.h"
 
 namespace nxt {
-
-// The model's input and labels for one batch, on the model's device.
-struct DeviceBatch {
-  torch::Tensor images;  // float, normalised
-  torch::Tensor labels;  // int64
-};
-DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last);
-
-// uint8 NHWC images (any device) -> the model's normalised float input on its device.
-torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normalize,
-                          bool channels_last);
 
 struct EvalSetup {
   const ImageReader* reader = nullptr;
@@ -35,10 +23,6 @@ struct EvalSetup {
   bool channels_last = false;
   bool bf16_autocast = false;
 };
-
-// The model's float logits for a prepared input, under bf16 autocast when asked (CUDA); the
-// caller holds the NoGradGuard. Evaluation and inference (infer/) share it.
-torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast);
 
 // What nxt_eval reports beyond the totals, gathered from all ranks.
 struct EvalDetails {
