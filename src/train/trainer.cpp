@@ -43,6 +43,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// What every rank must agree on after backward, before the update (Note [Collective order]):
+// a stop request on any rank (a signal, or the NXT_STOP_AT_STEP hook), and a NaN/Inf step loss
+// on any rank (train.skip_nonfinite).
+struct StepFlags {
+  int stop_signal = 0;  // 0: none
+  bool nonfinite = false;
+};
+
+// Where an epoch runs, in global sample positions (Note [World-size-independent epochs]).
+struct EpochSpan {
+  int64_t start = 0;   // positions done before this job's first step of the epoch
+  int64_t end = 0;     // positions done when its last step ends
+  int64_t steps = 0;   // optimizer steps this job takes in the epoch (the same on every rank)
+  int64_t samples = 0;  // this rank's samples from start to end
+};
+
+bool due(int64_t step, int64_t every) {
+  return every > 0 && step % every == 0;
+}
+
 class Trainer {
  public:
   Trainer(const Config& config, const MpiSession& mpi)
@@ -71,12 +91,21 @@ class Trainer {
     return config_.data.batch_size * place_.world_size * config_.train.grad_accum;
   }
   void trace_samples(int64_t epoch, const Batch& batch);
-  bool train_epoch(int64_t epoch);  // false when stopped by a signal
-  void run_step(EpochLoader& loader, int64_t epoch);
-  void check_step(int64_t epoch, double epoch_fraction, bool* stop);
+  // One epoch of steps; 0 when it ran to its end, else the stop signal the ranks agreed on.
+  int train_epoch(int64_t epoch);
+  void start_epoch(int64_t epoch);
+  // The steps of one optimizer step, in the order train_epoch() calls them:
+  void forward_backward(EpochLoader& loader, int64_t epoch);
+  torch::Tensor training_loss(const DeviceBatch& input, const Batch& batch, int64_t epoch,
+                              torch::Tensor* logits);
+  StepFlags agree_on_step();
+  double advance_position(int64_t step, int64_t steps, const EpochSpan& span);
+  void apply_update(int64_t epoch, double epoch_fraction);
+  void skip_update();
+  void end_step();
   // Training metrics accumulate on the device (StepMetrics) and are read (a host sync) only
-  // every metrics_every_ steps, at checkpoints and at the epoch's end.
-  void flush_metrics(int64_t epoch);
+  // every metrics_every_ steps, at log lines, at checkpoints and at the epoch's end.
+  void read_metrics(int64_t epoch);
   // `trained`: samples this process trained in the epoch (a resumed epoch counts only those).
   void finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained, double seconds);
   MetricTotals evaluate_split(const ImageReader& reader, EvalDetails* details = nullptr);
@@ -132,8 +161,7 @@ class Trainer {
   // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
   std::unique_ptr<StepTimer> step_timer_;
   int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
-  bool stop_ = false;
-  int stop_signal_ = 0;  // agreed over ranks
+  bool autocast_bf16_ = false;  // train.amp on a GPU
 };
 
 void Trainer::set_up_compute() {
@@ -144,6 +172,7 @@ void Trainer::set_up_compute() {
   }
   keep_large_buffers_for_reuse();
   single_threaded_opencv();
+  autocast_bf16_ = on_cuda() && config_.train.amp == "bf16";
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   metrics_every_ = config_.train.metrics_every_steps.value_or(on_cuda() ? 25 : 1);
   if (config_.train.skip_nonfinite && metrics_every_ != 1) {
@@ -166,7 +195,7 @@ void Trainer::start_communicator() {
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
-                      ? std::string("bf16 autocast ") + (config_.train.amp == "bf16" ? "on" : "off")
+                      ? std::string("bf16 autocast ") + (autocast_bf16_ ? "on" : "off")
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
   log::all() << "placement: "
@@ -423,8 +452,8 @@ int Trainer::run(const std::string& resume) {
   last_log_step_ = position_.global_step;
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
     if (position_.samples_in_epoch == 0 && early_stop_due()) break;
-    if (!train_epoch(epoch)) {
-      log::info() << "stopped by " << signal_name(stop_signal_)
+    if (const int signal = train_epoch(epoch)) {
+      log::info() << "stopped by " << signal_name(signal)
                   << " (on at least one rank) at epoch " << epoch + 1 << " step "
                   << position_.step_in_epoch << " (sample " << position_.samples_in_epoch
                   << "): " << run_file("last.pt")
@@ -527,59 +556,58 @@ void Trainer::set_training_mode() {
     if (module->as<torch::nn::BatchNorm2d>()) module->eval();
 }
 
-bool Trainer::train_epoch(int64_t epoch) {
+void Trainer::start_epoch(int64_t epoch) {
   set_backbone_frozen(epoch < config_.train.freeze_backbone_epochs);
   set_training_mode();
   step_timer_ = std::make_unique<StepTimer>(device_);
+  step_metrics_ = std::make_unique<StepMetrics>(device_);
+  steps_at_last_read_ = position_.global_step;
   epoch_steps_ = 0;
   host_reads_at_epoch_start_ = StepMetrics::host_reads();
   reset_peak_memory(device_);
+}
+
+// The training loop of one epoch, a step top to bottom.
+int Trainer::train_epoch(int64_t epoch) {
+  start_epoch(epoch);
   const auto start = Clock::now();
-  const int64_t start_position = position_.samples_in_epoch;
-  EpochLoader loader(*train_reader_, loader_options_, epoch, start_position);
-  const int64_t micro_batch = config_.data.batch_size;
-  const int64_t accum = config_.train.grad_accum;
-  const int64_t steps = loader.steps() / accum;  // this rank's, the same on every rank
-  const int64_t epoch_positions = positions_consumed(start_position, loader.samples(),
-                                                     place_.world_size);
-  Progress progress(is_rank0(), epoch + 1, position_.step_in_epoch + steps,
+  EpochLoader loader(*train_reader_, loader_options_, epoch, position_.samples_in_epoch);
+  EpochSpan span{position_.samples_in_epoch, 0, loader.steps() / config_.train.grad_accum,
+                 loader.samples()};
+  span.end = positions_consumed(span.start, span.samples, place_.world_size);
+  Progress progress(is_rank0(), epoch + 1, position_.step_in_epoch + span.steps,
                     config_.train.log_every_seconds);
-  step_metrics_ = std::make_unique<StepMetrics>(device_);
-  steps_at_last_read_ = position_.global_step;
-  for (int64_t step = 0; step < steps; ++step) {
-    run_step(loader, epoch);
-    const int64_t taken = std::min((step + 1) * accum * micro_batch, loader.samples());
-    position_.samples_in_epoch = positions_consumed(start_position, taken, place_.world_size);
-    // The schedule follows the epoch's fraction done; its last step ends the epoch exactly.
-    const double fraction = step + 1 == steps ? 1.0
-                                              : static_cast<double>(position_.samples_in_epoch) /
-                                                    static_cast<double>(epoch_positions);
-    check_step(epoch, fraction, &stop_);
-    step_timer_->end(StepTimer::kOptimizer);
-    ++epoch_steps_;
-    const int64_t every = config_.train.checkpoint_every_steps;
-    const bool checkpoint = stop_ || (every > 0 && position_.global_step % every == 0);
-    const int64_t log_every = config_.train.log_every_steps;
-    const bool log_line = log_every > 0 && position_.global_step % log_every == 0;
-    if (checkpoint || log_line || position_.global_step % metrics_every_ == 0 || step + 1 == steps)
-      flush_metrics(epoch);
+  for (int64_t step = 0; step < span.steps; ++step) {
+    forward_backward(loader, epoch);  // gradients all-reduced in buckets during backward
+    const StepFlags flags = agree_on_step();
+    const double fraction = advance_position(step, span.steps, span);
+    if (flags.nonfinite) {
+      skip_update();
+    } else {
+      apply_update(epoch, fraction);
+    }
+    end_step();
+    const int64_t done = position_.global_step;
+    const bool checkpoint = flags.stop_signal != 0 || due(done, config_.train.checkpoint_every_steps);
+    const bool log_line = due(done, config_.train.log_every_steps);
+    if (checkpoint || log_line || due(done, metrics_every_) || step + 1 == span.steps)
+      read_metrics(epoch);
     if (log_line) log_step_line(epoch, fraction);
     progress.update(position_.step_in_epoch, last_loss_, global_batch());
     if (checkpoint) save_last();
-    if (stop_) {
+    if (flags.stop_signal != 0) {
       progress.finish();
-      return false;
+      return flags.stop_signal;
     }
   }
   progress.finish();
-  finish_epoch(epoch, epoch_totals_.summed_over_ranks(*comm_),
-               epoch_positions - start_position,
+  finish_epoch(epoch, epoch_totals_.summed_over_ranks(*comm_), span.end - span.start,
                std::chrono::duration<double>(Clock::now() - start).count());
-  return true;
+  return 0;
 }
 
 // A train_log.jsonl line (rank 0): the loss is the mean since the last metric read, which
-// flush_metrics() has just made.
+// read_metrics() has just made.
 void Trainer::log_step_line(int64_t epoch, double epoch_fraction) {
   if (!train_log_) return;
   const auto now = Clock::now();
@@ -607,14 +635,10 @@ void Trainer::trace_samples(int64_t epoch, const Batch& batch) {
   sample_trace_.flush();
 }
 
-void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
+// grad_accum micro-batches; the reducer communicates during the last one's backward.
+void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
   const int64_t micro_batches = config_.train.grad_accum;
   step_metrics_->start_step();
-  auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
-      config_.train.label_smoothing);
-  if (class_weights_.defined()) loss_options.weight(class_weights_);
-  const bool mixing = config_.data.mixup_alpha > 0 || config_.data.cutmix_alpha > 0;
-  const int64_t classes = *config_.model.num_classes;
   step_timer_->start_step();
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch = loader.next();
@@ -624,26 +648,8 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
     const DeviceBatch input = to_device(*batch, *normalize_, config_.train.channels_last);
     step_timer_->end(StepTimer::kData);
     reducer_->set_sync(micro == micro_batches - 1);
-    torch::Tensor logits, loss;
-    {
-      const compat::CudaAutocastGuard autocast(on_cuda() && config_.train.amp == "bf16",
-                                               torch::kBFloat16);
-      if (mixing) {
-        // Seeded by the batch's first global position: the same mix on a resumed run.
-        const uint64_t seed = mix_seed({static_cast<uint64_t>(config_.run.seed),
-                                        static_cast<uint64_t>(epoch),
-                                        static_cast<uint64_t>(batch->sample_positions.front()),
-                                        0x6d6978ULL});
-        const MixedBatch mixed = mix_batch(input.images, input.labels, classes,
-                                           config_.data.mixup_alpha, config_.data.cutmix_alpha,
-                                           config_.train.label_smoothing, seed);
-        logits = model_->forward(mixed.images).to(torch::kFloat);
-        loss = soft_target_cross_entropy(logits, mixed.targets, class_weights_);
-      } else {
-        logits = model_->forward(input.images).to(torch::kFloat);
-        loss = torch::nn::functional::cross_entropy(logits, input.labels, loss_options);
-      }
-    }
+    torch::Tensor logits;
+    const torch::Tensor loss = training_loss(input, *batch, epoch, &logits);
     (loss / static_cast<double>(micro_batches)).backward();
     step_metrics_->add(loss, logits, input.labels);
     step_timer_->end(StepTimer::kCompute);
@@ -652,36 +658,75 @@ void Trainer::run_step(EpochLoader& loader, int64_t epoch) {
   step_timer_->end(StepTimer::kCommunication);
 }
 
-void Trainer::check_step(int64_t epoch, double epoch_fraction, bool* stop) {
-  // With skip_nonfinite the step's loss is read now (metrics_every_ is 1), so a bad step is
-  // skipped before it reaches the weights; otherwise flush_metrics() stops the run.
+// The batch's mean loss: cross-entropy (class weights, label smoothing), or against the soft
+// targets of mixup/cutmix, which are seeded by the batch's first global position so that a
+// resumed run mixes the same way.
+torch::Tensor Trainer::training_loss(const DeviceBatch& input, const Batch& batch, int64_t epoch,
+                                     torch::Tensor* logits) {
+  const compat::CudaAutocastGuard autocast(autocast_bf16_, torch::kBFloat16);
+  const DataConfig& data = config_.data;
+  if (data.mixup_alpha > 0 || data.cutmix_alpha > 0) {
+    const uint64_t seed =
+        mix_seed({static_cast<uint64_t>(config_.run.seed), static_cast<uint64_t>(epoch),
+                  static_cast<uint64_t>(batch.sample_positions.front()), 0x6d6978ULL});
+    const MixedBatch mixed =
+        mix_batch(input.images, input.labels, *config_.model.num_classes, data.mixup_alpha,
+                  data.cutmix_alpha, config_.train.label_smoothing, seed);
+    *logits = model_->forward(mixed.images).to(torch::kFloat);
+    return soft_target_cross_entropy(*logits, mixed.targets, class_weights_);
+  }
+  auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+      config_.train.label_smoothing);
+  if (class_weights_.defined()) options.weight(class_weights_);
+  *logits = model_->forward(input.images).to(torch::kFloat);
+  return torch::nn::functional::cross_entropy(*logits, input.labels, options);
+}
+
+// One small collective per step, so that every rank takes the same branch. With
+// skip_nonfinite the step's loss is read now (metrics_every_ is 1) and a bad step is skipped
+// before it reaches the weights; otherwise read_metrics() stops the run.
+StepFlags Trainer::agree_on_step() {
   const bool nonfinite =
       config_.train.skip_nonfinite && !std::isfinite(step_metrics_->step_loss_sum());
-  // One small collective per step: every rank learns whether any rank saw a bad loss or a stop
-  // request, so all take the same branch (Note [Collective order]).
   int64_t stop_request = stop_signal_number();
   if (is_rank0() && inject_stop_at_step_ > 0 && position_.global_step + 1 == inject_stop_at_step_)
     stop_request = SIGUSR2;  // as if Slurm had signalled
-  const auto flags = comm_->all_reduce_integers({stop_request, nonfinite}, ReduceOp::kMax);
-  if (flags[1]) {
-    log::warn() << "skipping step " << position_.global_step + 1 << ": NaN or Inf loss";
-    reducer_->zero_grad();
-  } else {
-    if (config_.train.clip_grad_norm > 0)
-      torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.clip_grad_norm);
-    lr_ = schedule_->at(epoch, epoch_fraction);
-    optimizer_.set_lr(lr_);
-    optimizer_.optimizer->step();
-    reducer_->zero_grad();
-    step_metrics_->commit();
-  }
+  const auto agreed = comm_->all_reduce_integers({stop_request, nonfinite}, ReduceOp::kMax);
+  return {static_cast<int>(agreed[0]), agreed[1] != 0};
+}
+
+// The global samples done after step `step`, and the epoch's fraction done for the schedule
+// (exactly 1 at its last step, so the run's last step gets the schedule's end value).
+double Trainer::advance_position(int64_t step, int64_t steps, const EpochSpan& span) {
+  const int64_t taken =
+      std::min((step + 1) * config_.train.grad_accum * config_.data.batch_size, span.samples);
+  position_.samples_in_epoch = positions_consumed(span.start, taken, place_.world_size);
+  if (step + 1 == steps) return 1.0;
+  return static_cast<double>(position_.samples_in_epoch) / static_cast<double>(span.end);
+}
+
+void Trainer::apply_update(int64_t epoch, double epoch_fraction) {
+  if (config_.train.clip_grad_norm > 0)
+    torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.clip_grad_norm);
+  lr_ = schedule_->at(epoch, epoch_fraction);
+  optimizer_.set_lr(lr_);
+  optimizer_.optimizer->step();
+  reducer_->zero_grad();
+  step_metrics_->commit();
+}
+
+void Trainer::skip_update() {
+  log::warn() << "skipping step " << position_.global_step + 1 << ": NaN or Inf loss";
+  reducer_->zero_grad();
+}
+
+void Trainer::end_step() {
   ++position_.step_in_epoch;
   ++position_.global_step;
-  const int64_t check_every = config_.dist.check_replicas_every;
-  if (check_every > 0 && position_.global_step % check_every == 0)
+  ++epoch_steps_;
+  if (due(position_.global_step, config_.dist.check_replicas_every))
     check_replicas_identical(parameters_, *comm_, position_.global_step);
-  *stop = flags[0] != 0;
-  stop_signal_ = static_cast<int>(flags[0]);
+  step_timer_->end(StepTimer::kOptimizer);
 }
 
 MetricTotals Trainer::evaluate_split(const ImageReader& reader, EvalDetails* details) {
@@ -693,7 +738,7 @@ MetricTotals Trainer::evaluate_split(const ImageReader& reader, EvalDetails* det
   eval.loader = loader_options_;
   eval.normalize = normalize_.get();
   eval.channels_last = config_.train.channels_last;
-  eval.bf16_autocast = on_cuda() && config_.train.amp == "bf16";
+  eval.bf16_autocast = autocast_bf16_;
   const MetricTotals val = evaluate(model_, eval, *comm_, config_.eval.mode, details);
   set_training_mode();
   return val;
@@ -716,7 +761,7 @@ int Trainer::evaluate_only(const std::string& checkpoint_path) {
   return 0;
 }
 
-void Trainer::flush_metrics(int64_t epoch) {
+void Trainer::read_metrics(int64_t epoch) {
   reducer_->wait_on_host();  // Note [Watchdog]: a stuck collective ends here, not in the read
   const StepMetrics::Read read = step_metrics_->read();  // the host sync
   step_timer_->collect();  // CUDA: the step intervals have completed by now
