@@ -13,9 +13,11 @@ namespace nxt {
 int inspect_dataset(const std::string& path, std::ostream& out) {
   const PackedDataset dataset(path);  // validates format, shapes and label range
   out << "file:        " << path << "\n"
-      << "format:      " << dataset.attribute("format") << ", resize "
-      << dataset.attribute("resize_mode") << ", source " << dataset.attribute("source") << "\n"
-      << "image size:  " << dataset.height() << "x" << dataset.width() << " RGB, NHWC uint8\n"
+      << "format:      " << dataset.attribute(format::kAttrFormat) << ", resize "
+      << dataset.attribute(format::kAttrResizeMode) << ", source "
+      << dataset.attribute(format::kAttrSource) << "\n"
+      << "image size:  " << dataset.height() << "x" << dataset.width() << " RGB, "
+      << format::kLayoutNhwc << " uint8\n"
       << std::fixed << std::setprecision(4) << "mean:        " << dataset.mean()[0] << " "
       << dataset.mean()[1] << " " << dataset.mean()[2] << "\n"
       << "std:         " << dataset.stddev()[0] << " " << dataset.stddev()[1] << " "
@@ -42,7 +44,8 @@ int inspect_dataset(const std::string& path, std::ostream& out) {
   for (const std::string& split : splits) {
     const int64_t n = dataset.split(split).size();
     if (static_cast<int64_t>(dataset.paths(split).size()) != n) {
-      out << "PROBLEM: /" << split << "/paths does not have " << n << " entries\n";
+      out << "PROBLEM: /" << split << "/" << format::kPaths << " does not have " << n
+          << " entries\n";
       ++problems;
     }
     for (int64_t i = 0; i < n; ++i) {

@@ -62,7 +62,9 @@ Prepared prepare(const LabelledFile& file, const PackOptions& options) {
 class SplitWriter {
  public:
   SplitWriter(hid_t file, const std::string& name, const PackOptions& options)
-      : name_(name), height_(options.height), width_(options.width) {
+      : images_path_("/" + name + "/" + format::kImages),
+        height_(options.height),
+        width_(options.width) {
     group_ = h5::create_group(file, name);
     const hsize_t dims[4] = {0, hsize(height_), hsize(width_), 3};
     const hsize_t max_dims[4] = {H5S_UNLIMITED, dims[1], dims[2], 3};
@@ -74,7 +76,7 @@ class SplitWriter {
     images_ = h5::Handle(
         H5Dcreate2(group_, format::kImages, H5T_STD_U8LE, space, H5P_DEFAULT, create, H5P_DEFAULT),
         H5Dclose);
-    if (images_.get() < 0) throw Error("HDF5: cannot create /" + name + "/images");
+    if (images_.get() < 0) throw Error("HDF5: cannot create " + images_path_);
   }
 
   void append(const cv::Mat& rgb, const LabelledFile& file) {
@@ -90,7 +92,7 @@ class SplitWriter {
     h5::Handle memory_space(H5Screate_simple(4, count, nullptr), H5Sclose);
     NXT_H5_CHECK(H5Dwrite(images_, H5T_NATIVE_UINT8, memory_space, file_space, H5P_DEFAULT,
                           rgb.ptr<uint8_t>()),
-                 "writing /", name_, "/images[", index, "]");
+                 "writing ", images_path_, "[", index, "]");
     labels_.push_back(file.label);
     paths_.push_back(file.relative);
   }
@@ -109,10 +111,10 @@ class SplitWriter {
   static hsize_t hsize(int v) { return static_cast<hsize_t>(v); }
   void set_extent(hsize_t n) {
     const hsize_t dims[4] = {n, hsize(height_), hsize(width_), 3};
-    NXT_H5_CHECK(H5Dset_extent(images_, dims), "resizing /", name_, "/images");
+    NXT_H5_CHECK(H5Dset_extent(images_, dims), "resizing ", images_path_);
   }
 
-  std::string name_;
+  std::string images_path_;  // for error messages
   int height_, width_;
   h5::Handle group_, images_;
   hsize_t capacity_ = 0;
@@ -189,7 +191,7 @@ size_t PackRun::write_split(hid_t file, const std::string& name,
                             const std::vector<LabelledFile>& files) {
   SplitWriter writer(file, name, options);
   // Statistics come from the train split only: val and test images never leak into them.
-  const bool is_train = name == "train";
+  const bool is_train = name == format::kTrainSplit;
   auto consume = [&](size_t i, const Prepared& image) {
     progress.update(++done);
     if (!image.error.empty()) {
@@ -236,7 +238,7 @@ void write_root_attributes(hid_t file, const PackOptions& options, const PackRep
   h5::write_attribute(file, format::kAttrImageSize,
                       std::vector<int64_t>{options.height, options.width});
   h5::write_attribute(file, format::kAttrChannels, std::vector<int64_t>{3});
-  h5::write_attribute(file, format::kAttrLayout, std::string("NHWC"));
+  h5::write_attribute(file, format::kAttrLayout, std::string(format::kLayoutNhwc));
   h5::write_attribute(file, format::kAttrMean, std::vector<double>(report.mean, report.mean + 3));
   h5::write_attribute(file, format::kAttrStd,
                       std::vector<double>(report.stddev, report.stddev + 3));
@@ -330,9 +332,9 @@ PackReport pack_image_folder(const PackOptions& options) {
         .add_value(options.width)
         .add(resize_mode_name(options.resize));
     for (const auto& name : folder.classes) run.fingerprint.add(name);
-    report.train_images = run.write_split(file, "train", split.train);
-    report.val_images = run.write_split(file, "val", split.val);
-    if (report.has_test) report.test_images = run.write_split(file, "test", split.test);
+    report.train_images = run.write_split(file, format::kTrainSplit, split.train);
+    report.val_images = run.write_split(file, format::kValSplit, split.val);
+    if (report.has_test) report.test_images = run.write_split(file, format::kTestSplit, split.test);
     if (report.train_images == 0)
       throw Error("nothing usable: all " + std::to_string(split.train.size()) +
                   " training images failed to decode");

@@ -35,8 +35,9 @@ int64_t summary_classes(const nxt::Config& config) {
 int print_summary(const nxt::Config& config) {
   nxt::ResNeXt model(nxt::resnext_spec_from_config(config.model, summary_classes(config)));
   const nxt::ModelSummary summary = nxt::summarize(model, config.data.image_size);
-  std::cout << nxt::format_summary(
-      summary, config.model.arch + " (" + std::to_string(summary_classes(config)) + " classes)");
+  const std::string title = std::string(nxt::name_of(config.model.arch, nxt::kArchNames)) + " (" +
+                            std::to_string(summary_classes(config)) + " classes)";
+  std::cout << nxt::format_summary(summary, title);
   return 0;
 }
 

@@ -62,7 +62,8 @@ nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageRead
 int run(int argc, char** argv, const CommandLine& cli) {
   nxt::MpiSession mpi(&argc, &argv);
   const nxt::ProcessPlace place{mpi.rank(), mpi.world_size(), mpi.local_rank(), mpi.local_size()};
-  const torch::Device device = nxt::pick_device(cli.device, place);
+  const torch::Device device =
+      nxt::pick_device(nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device"), place);
   if (device.is_cpu())
     torch::set_num_threads(nxt::cpu_threads_per_rank(
         cli.threads > 0 ? std::optional<int64_t>(cli.threads) : std::nullopt, place));
@@ -77,12 +78,12 @@ int run(int argc, char** argv, const CommandLine& cli) {
   const nxt::ImageReader reader(dataset, cli.split);
   NXT_CHECK(reader.size() > 0, "split '", cli.split, "' of '", cli.data, "' holds no images");
   const nxt::Normalizer normalize(model.preprocess.mean, model.preprocess.stddev, device);
-  auto comm = nxt::make_communicator("auto", device, place);
+  auto comm = nxt::make_communicator(nxt::DistBackend::kAuto, device, place);
 
   nxt::EvalDetails details{nxt::ConfusionMatrix(static_cast<int64_t>(model.classes.size())), {}};
   nxt::ResNeXt net = model.model;
-  const nxt::MetricTotals totals =
-      nxt::evaluate(net, eval_setup(model, reader, normalize, cli), *comm, "sharded", &details);
+  const nxt::MetricTotals totals = nxt::evaluate(net, eval_setup(model, reader, normalize, cli),
+                                                 *comm, nxt::EvalMode::kSharded, &details);
   NXT_CHECK(details.confusion.total() == reader.size(), "evaluated ", details.confusion.total(),
             " of the ", reader.size(), " images of split '", cli.split, "'");
   if (mpi.rank() == 0) {
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
                    "also write metrics.json, per_class.csv, confusion.csv, confusion.png here");
     app.add_option("--batch-size", cli.batch_size, "per rank (default: the run's data.batch_size)");
     app.add_option("--device", cli.device, "auto | cpu | cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+        ->check(CLI::IsMember(nxt::names_of(nxt::kDeviceNames)));
     app.add_option("--threads", cli.threads, "CPU compute threads per rank (default: shared)");
     CLI11_PARSE(app, argc, argv);
     return run(argc, argv, cli);

@@ -28,7 +28,8 @@ int run(CommandLine& cli) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (cli.options.threads <= 0) cli.options.threads = cores;
   const nxt::PredictionFormat format = nxt::parse_prediction_format(cli.format);
-  const torch::Device device = nxt::pick_device(cli.device, nxt::ProcessPlace{});
+  const torch::Device device = nxt::pick_device(
+      nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device"), nxt::ProcessPlace{});
   if (device.is_cpu()) torch::set_num_threads(cores);
   nxt::single_threaded_opencv();  // parallel across files instead
   const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
     app.add_option("--batch-size", cli.options.batch_size, "images per forward pass (default 32)");
     app.add_option("--threads", cli.options.threads, "decoding threads (default: all cores)");
     app.add_option("--device", cli.device, "auto | cpu | cuda")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+        ->check(CLI::IsMember(nxt::names_of(nxt::kDeviceNames)));
     CLI11_PARSE(app, argc, argv);
     return run(cli);
   });

@@ -80,13 +80,14 @@ void move_moments(AdamState& state, const Move& to) {
 
 }  // namespace
 
-std::string model_signature(const std::string& arch, const StateDict& state) {
+std::string model_signature(ModelArch arch, const StateDict& state) {
   Fnv1a64 hash;
   for (const auto& [name, tensor] : state) {
     hash.add(name);
     for (int64_t size : tensor.sizes()) hash.add_value(size);
   }
-  return arch + "/" + std::to_string(state.size()) + "/" + hash.hex();
+  return std::string(name_of(arch, kArchNames)) + "/" + std::to_string(state.size()) + "/" +
+         hash.hex();
 }
 
 std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/torch_pch.h"
 #include "model/state_dict_io.h"
 
@@ -72,7 +73,8 @@ void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<
 // Every state tensor of an Adam, AdamW or SGD optimizer onto `device`.
 void move_optimizer_state(torch::optim::Optimizer& optimizer, torch::Device device);
 
-// A short text that changes whenever a tensor name or shape does.
-std::string model_signature(const std::string& arch, const StateDict& state);
+// A short text that changes whenever the arch, a tensor name or a shape does; it starts with the
+// arch's config name, so checkpoints written before the arch was an enum still match.
+std::string model_signature(ModelArch arch, const StateDict& state);
 
 }  // namespace nxt

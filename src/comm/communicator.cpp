@@ -13,10 +13,11 @@
 
 namespace nxt {
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, torch::Device device,
+std::unique_ptr<Communicator> make_communicator(DistBackend backend, torch::Device device,
                                                 ProcessPlace place, std::chrono::seconds timeout) {
-  const std::string chosen = backend == "auto" ? (device.is_cuda() ? "nccl" : "mpi") : backend;
-  if (chosen == "mpi") {
+  if (backend == DistBackend::kAuto)
+    backend = device.is_cuda() ? DistBackend::kNccl : DistBackend::kMpi;
+  if (backend == DistBackend::kMpi) {
     NXT_CHECK(!device.is_cuda(),
               "dist.backend: mpi reduces CPU tensors; this run's tensors are on ", device.str(),
               " (use nccl or auto)");
@@ -24,7 +25,6 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend, torc
     options.timeout = timeout;
     return std::make_unique<MpiCommunicator>(place, MPI_COMM_WORLD, options);
   }
-  NXT_CHECK(chosen == "nccl", "dist.backend: unknown backend '", backend, "'");
   NXT_CHECK(device.is_cuda(), "dist.backend: nccl needs CUDA tensors; this run's are on ",
             device.str(), " (use mpi or auto)");
 #if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)

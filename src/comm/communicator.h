@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/torch_pch.h"
 #include "comm/watchdog.h"
 
@@ -107,9 +108,9 @@ class Communicator {
   int64_t all_reduce_calls_ = 0;
 };
 
-// "auto": NCCL when `device` is CUDA, else MPI. "nccl" on a CPU device, or in a build without
+// kAuto: NCCL when `device` is CUDA, else MPI. NCCL on a CPU device, or in a build without
 // NCCL, is a clear error. `timeout`: Note [Watchdog].
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, torch::Device device,
+std::unique_ptr<Communicator> make_communicator(DistBackend backend, torch::Device device,
                                                 ProcessPlace place,
                                                 std::chrono::seconds timeout = kDefaultTimeout);
 

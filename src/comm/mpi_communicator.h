@@ -38,8 +38,10 @@ class MpiCommunicator final : public Communicator {
   // running (it may wait on peers forever), and the exception's handler aborts the job.
   ~MpiCommunicator() override;
 
-  std::string backend_name() const override { return "mpi"; }
-  std::string allreduce_path() const override { return shared_memory_ ? "shm" : "mpi"; }
+  std::string backend_name() const override {
+    return name_of(DistBackend::kMpi, kDistBackendNames);
+  }
+  std::string allreduce_path() const override { return shared_memory_ ? "shm" : backend_name(); }
   std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override;
   void broadcast(torch::Tensor tensor, int root) override;
   void barrier() override;

@@ -80,7 +80,9 @@ class NcclCommunicator final : public Communicator {
         nccl_(place.rank, place.world_size, device.index(), MPI_COMM_WORLD, timeout),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())) {}
 
-  std::string backend_name() const override { return "nccl"; }
+  std::string backend_name() const override {
+    return name_of(DistBackend::kNccl, kDistBackendNames);
+  }
 
   std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override {
     check_on_device(tensor);

@@ -23,10 +23,9 @@ int gpu_index_for_rank(int visible, int local_rank, int local_size) {
   return local_rank;
 }
 
-torch::Device pick_device(const std::string& device_name, const ProcessPlace& place) {
-  NXT_CHECK(device_name == "auto" || device_name == "cpu" || device_name == "cuda",
-            "device must be auto, cpu or cuda, got '", device_name, "'");
-  const bool cuda = device_name == "cuda" || (device_name == "auto" && torch::cuda::is_available());
+torch::Device pick_device(DeviceChoice choice, const ProcessPlace& place) {
+  const bool cuda = choice == DeviceChoice::kCuda ||
+                    (choice == DeviceChoice::kAuto && torch::cuda::is_available());
   if (!cuda) return torch::kCPU;
   NXT_CHECK(torch::cuda::is_available(), "device cuda was asked for but no CUDA device is ",
             "available (or this LibTorch has no CUDA)");

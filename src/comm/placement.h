@@ -10,9 +10,9 @@
 
 namespace nxt {
 
-// device_name: auto (CUDA when available) | cpu | cuda. CUDA ranks get the GPU that
-// gpu_index_for_rank() picks; errors say when CUDA was asked for and is missing.
-torch::Device pick_device(const std::string& device_name, const ProcessPlace& place);
+// kAuto: CUDA when available. CUDA ranks get the GPU that gpu_index_for_rank() picks; errors
+// say when CUDA was asked for and is missing.
+torch::Device pick_device(DeviceChoice choice, const ProcessPlace& place);
 
 // Which of the `visible` GPUs (after CUDA_VISIBLE_DEVICES) a rank uses: with one visible GPU,
 // device 0 (Slurm's --gpus-per-task=1 or --gpu-bind gives each rank its own); with several,

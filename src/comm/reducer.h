@@ -3,10 +3,10 @@
 // their gradients. Each parameter's .grad is a view into its bucket's flat buffer, so autograd
 // accumulates straight into the buffer and nothing is copied. A post-hook on each parameter's
 // gradient accumulator marks it ready; when a bucket is complete its average all-reduce starts
-// at once (buckets are launched strictly in order, so every rank issues the same collectives
-// in the same order: Note [Collective order] in comm/communicator.h), overlapping the rest of
-// backward. finish_backward() waits for all of them, after which every rank holds the same
-// averaged gradients.
+// at once, overlapping the rest of backward. Buckets launch strictly in index order: one that
+// completes early waits for those before it, whatever order the gradients arrive in on this rank
+// (Note [Collective order] in comm/communicator.h). finish_backward() waits for all of them,
+// after which every rank holds the same averaged gradients.
 //
 // Gradient accumulation: with set_sync(false) backward only accumulates; the next synced
 // backward communicates the sum. Parameters that get no gradient in a synced step are an

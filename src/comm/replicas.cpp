@@ -2,10 +2,12 @@
 // broadcast is a handful of large messages rather than hundreds of small ones).
 #include "comm/replicas.h"
 
+#include <filesystem>
 #include <map>
 #include <sstream>
 
 #include "common/check.h"
+#include "common/fs.h"
 #include "common/hash.h"
 
 namespace nxt {
@@ -111,6 +113,33 @@ void check_replicas_identical(const std::vector<NamedTensor>& state, Communicato
   NXT_CHECK(differing < 0, "replicas diverged at step ", step, ": ",
             describe(state[static_cast<size_t>(differing)]),
             " differs between ranks (a non-deterministic op, or a rank that skipped a step?)");
+}
+
+std::optional<std::vector<char>> read_file_on_rank0(const std::string& path, bool missing_ok,
+                                                    Communicator& comm, torch::Device device) {
+  enum Reply : int64_t { kMissing = 1, kBytes = 2, kError = 3 };
+  int64_t reply = 0;
+  std::vector<char> bytes;
+  if (comm.rank() == 0) {
+    try {
+      if (missing_ok && !std::filesystem::exists(path)) {
+        reply = kMissing;
+      } else {
+        bytes = read_file_bytes(path);
+        reply = kBytes;
+      }
+    } catch (const std::exception& e) {
+      const std::string text = e.what();
+      bytes.assign(text.begin(), text.end());
+      reply = kError;
+    }
+  }
+  reply = comm.all_reduce_integers({reply}, ReduceOp::kMax)[0];
+  if (reply == kMissing) return std::nullopt;
+  bytes = broadcast_bytes_from_rank0(bytes, comm, device);
+  if (reply == kError)
+    throw Error("rank 0: " + std::string(bytes.begin(), bytes.end()));  // names the file
+  return bytes;
 }
 
 }  // namespace nxt

@@ -2,6 +2,7 @@
 // parameters and buffers (BatchNorm running statistics included) broadcast at start, and an
 // optional periodic comparison of parameter checksums.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ void broadcast_from_rank0(const std::vector<NamedTensor>& state, Communicator& c
 // the others.
 std::vector<char> broadcast_bytes_from_rank0(const std::vector<char>& bytes, Communicator& comm,
                                              torch::Device device);
+
+// Rank 0 alone reads `path` (Note [Collective order]: the others' file systems may not have
+// it, or may lag); every rank gets its bytes, or rank 0's error (naming the file) as an
+// nxt::Error on every rank. nullopt on every rank: `missing_ok` and rank 0 sees no file.
+std::optional<std::vector<char>> read_file_on_rank0(const std::string& path, bool missing_ok,
+                                                    Communicator& comm, torch::Device device);
 
 // One checksum per tensor: the sum of its raw bit patterns, cheap next to a step.
 std::vector<int64_t> bit_checksums(const std::vector<NamedTensor>& state);

@@ -102,7 +102,7 @@ void apply_override(Config& config, const std::string& assignment) {
 
 void validate(const Config& config, const std::string& source) {
   const ModelConfig& model = config.model;
-  if (model.arch == "custom" && model.stem_width * model.width_per_group / 64 < 1)
+  if (model.arch == ModelArch::kCustom && model.stem_width * model.width_per_group / 64 < 1)
     throw Error(source +
                 ": model.width_per_group: stem_width * width_per_group / 64 must be at least 1 "
                 "(got " +

@@ -10,17 +10,71 @@
 
 namespace nxt {
 
-// Config choices, decoded once from their names (the tables below) when the config is read.
+// Config choices, decoded once from their names (the tables below) when the config is read and
+// written back by the same names. Code compares the enums; only these tables spell the names.
+enum class DeviceChoice { kAuto, kCpu, kCuda };     // auto: CUDA when available
+enum class NormalizeStats { kImageNet, kDataset };  // mean/std: ImageNet's or the file's
+enum class CropMode {
+  kNone,  // keep the stored image (resized to the output size if it differs)
+  kPad,   // zero-pad by `crop_padding` on each side, then a random window of the stored size
+  kRandomResized,  // torchvision's RandomResizedCrop: random area and aspect, resized to output
+};
 enum class SamplerKind { kShard, kBalanced };
 enum class AutoAugment { kNone, kTrivial };
+enum class ModelArch { kResNeXt50_32x4d, kResNeXt101_32x8d, kResNeXt101_64x4d, kCustom };
+enum class StemKind {
+  kImageNet,  // 7x7/2 conv + 3x3/2 max-pool (torchvision)
+  kCifar,     // 3x3/1 conv, no pool: for 32px inputs
+};
+enum class OptimizerKind { kAdam, kAdamW, kSgd };
+enum class ScheduleKind { kConstant, kStep, kCosine };
+enum class LrScaling { kNone, kLinear };  // linear: lr * global batch / base_batch
+enum class AmpMode { kBf16, kNone };
+enum class StopSignal { kUsr1, kUsr2 };
 enum class ClassWeighting { kNone, kBalanced };
 enum class BestMetric { kValAcc, kValLoss };
+enum class EvalMode { kRank0, kSharded };
+enum class DistBackend { kAuto, kNccl, kMpi };  // auto: NCCL for CUDA tensors, else MPI
 
+// In table order: errors list the valid names in this order.
 // clang-format off
-inline const EnumNames<SamplerKind>    kSamplerNames     = {{SamplerKind::kShard, "shard"},      {SamplerKind::kBalanced, "balanced"}};
-inline const EnumNames<AutoAugment>    kAutoAugmentNames = {{AutoAugment::kNone, "none"},        {AutoAugment::kTrivial, "trivial"}};
-inline const EnumNames<ClassWeighting> kClassWeightNames = {{ClassWeighting::kNone, "none"},     {ClassWeighting::kBalanced, "balanced"}};
-inline const EnumNames<BestMetric>     kBestMetricNames  = {{BestMetric::kValAcc, "val_acc"},    {BestMetric::kValLoss, "val_loss"}};
+inline const EnumNames<DeviceChoice> kDeviceNames = {
+    {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"}, {DeviceChoice::kCuda, "cuda"}};
+inline const EnumNames<NormalizeStats> kNormalizeNames = {
+    {NormalizeStats::kImageNet, "imagenet"}, {NormalizeStats::kDataset, "dataset"}};
+inline const EnumNames<CropMode> kCropModeNames = {
+    {CropMode::kNone, "none"}, {CropMode::kPad, "pad"},
+    {CropMode::kRandomResized, "random_resized"}};
+inline const EnumNames<SamplerKind> kSamplerNames = {
+    {SamplerKind::kShard, "shard"}, {SamplerKind::kBalanced, "balanced"}};
+inline const EnumNames<AutoAugment> kAutoAugmentNames = {
+    {AutoAugment::kNone, "none"}, {AutoAugment::kTrivial, "trivial"}};
+inline const EnumNames<ModelArch> kArchNames = {
+    {ModelArch::kResNeXt50_32x4d, "resnext50_32x4d"},
+    {ModelArch::kResNeXt101_32x8d, "resnext101_32x8d"},
+    {ModelArch::kResNeXt101_64x4d, "resnext101_64x4d"},
+    {ModelArch::kCustom, "custom"}};
+inline const EnumNames<StemKind> kStemNames = {
+    {StemKind::kImageNet, "imagenet"}, {StemKind::kCifar, "cifar"}};
+inline const EnumNames<OptimizerKind> kOptimizerNames = {
+    {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"}};
+inline const EnumNames<ScheduleKind> kScheduleNames = {
+    {ScheduleKind::kConstant, "constant"}, {ScheduleKind::kStep, "step"},
+    {ScheduleKind::kCosine, "cosine"}};
+inline const EnumNames<LrScaling> kLrScalingNames = {
+    {LrScaling::kNone, "none"}, {LrScaling::kLinear, "linear"}};
+inline const EnumNames<AmpMode> kAmpNames = {
+    {AmpMode::kBf16, "bf16"}, {AmpMode::kNone, "none"}};
+inline const EnumNames<StopSignal> kStopSignalNames = {
+    {StopSignal::kUsr1, "USR1"}, {StopSignal::kUsr2, "USR2"}};
+inline const EnumNames<ClassWeighting> kClassWeightNames = {
+    {ClassWeighting::kNone, "none"}, {ClassWeighting::kBalanced, "balanced"}};
+inline const EnumNames<BestMetric> kBestMetricNames = {
+    {BestMetric::kValAcc, "val_acc"}, {BestMetric::kValLoss, "val_loss"}};
+inline const EnumNames<EvalMode> kEvalModeNames = {
+    {EvalMode::kRank0, "rank0"}, {EvalMode::kSharded, "sharded"}};
+inline const EnumNames<DistBackend> kDistBackendNames = {
+    {DistBackend::kAuto, "auto"}, {DistBackend::kNccl, "nccl"}, {DistBackend::kMpi, "mpi"}};
 // clang-format on
 
 // Where run folders go unless the config says: $NXT_OUT_DIR, else $SCRATCH/nxt-runs (a
@@ -31,23 +85,23 @@ struct RunConfig {
   std::string name = "default";
   std::string out_dir = default_out_dir();  // NXT_OUT_DIR, else $SCRATCH/nxt-runs, else runs
   int64_t seed = 42;
-  std::string device = "auto";              // auto (CUDA when available) | cpu | cuda
+  DeviceChoice device = DeviceChoice::kAuto;
   std::optional<int64_t> threads_per_rank;  // CPU compute threads; nullopt = cores / local ranks
 };
 
 struct DataConfig {
-  std::string path;                       // packed HDF5 file (data_tools/pack_hdf5)
-  int64_t batch_size = 32;                // per rank
-  int64_t image_size = 224;               // what the model sees
-  std::string normalize = "imagenet";     // imagenet | dataset
-  bool hflip = true;                      // random horizontal flip (training only)
-  std::string crop = "none";              // none | pad | random_resized (training only)
-  int64_t crop_padding = 4;               // crop: pad
-  double min_crop_scale = 0.08;           // crop: random_resized
-  bool drop_last = false;                 // drop the tail instead of padding the shards
-  bool cache_in_memory = false;           // read the whole dataset into RAM first
-  std::optional<int64_t> loader_threads;  // nullopt = auto (from the cores per rank)
-  int64_t prefetch = 4;                   // batches prepared ahead
+  std::string path;          // packed HDF5 file (data_tools/pack_hdf5)
+  int64_t batch_size = 32;   // per rank
+  int64_t image_size = 224;  // what the model sees
+  NormalizeStats normalize = NormalizeStats::kImageNet;
+  bool hflip = true;                          // random horizontal flip (training only)
+  CropMode crop = CropMode::kNone;            // training only
+  int64_t crop_padding = 4;                   // crop: pad
+  double min_crop_scale = 0.08;               // crop: random_resized
+  bool drop_last = false;                     // drop the tail instead of padding the shards
+  bool cache_in_memory = false;               // read the whole dataset into RAM first
+  std::optional<int64_t> loader_threads;      // nullopt = auto (from the cores per rank)
+  int64_t prefetch = 4;                       // batches prepared ahead
   SamplerKind sampler = SamplerKind::kShard;  // balanced: classes drawn equally
   double eval_crop_ratio = 1.0;  // evaluation: centre crop of this fraction, resized (0.875)
   double color_jitter = 0;       // brightness/contrast/saturation factor in [1-s, 1+s]
@@ -57,34 +111,34 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-  std::string arch = "resnext50_32x4d";  // a named variant, or custom
-  std::optional<int64_t> num_classes;    // nullopt = auto, from the dataset
+  ModelArch arch = ModelArch::kResNeXt50_32x4d;  // a named variant, or custom
+  std::optional<int64_t> num_classes;            // nullopt = auto, from the dataset
   // Used when arch is custom:
   std::vector<int64_t> blocks = {3, 4, 6, 3};
   int64_t cardinality = 32;
   int64_t width_per_group = 4;
   int64_t stem_width = 64;
-  std::string stem = "imagenet";  // imagenet (7x7/2 + max-pool) | cifar (3x3/1, no pool)
+  StemKind stem = StemKind::kImageNet;
   bool zero_init_residual = false;
-  std::string pretrained;  // torchvision-style state dict to start from ("" = none)
+  std::string pretrained;         // torchvision-style state dict to start from ("" = none)
   bool reset_classifier = false;  // a fresh fc even when the pretrained one has the right size
 };
 
 struct OptimConfig {
-  std::string name = "adam";  // adam | adamw | sgd
+  OptimizerKind name = OptimizerKind::kAdam;
   double lr = 1e-4;
   double momentum = 0.9;  // sgd
   bool nesterov = false;  // sgd
   double weight_decay = 0;
-  bool decay_bn_and_bias = false;     // false: BatchNorm and bias parameters get no weight decay
-  std::string schedule = "constant";  // constant | step | cosine
-  double warmup_epochs = 0;           // linear warmup from 0
-  int64_t step_every_epochs = 30;     // schedule: step
-  double step_gamma = 0.1;            // schedule: step
-  double min_lr = 0;                  // schedule: cosine floor
-  std::string scale_lr = "none";      // none | linear (lr * global batch / base_batch)
-  int64_t base_batch = 256;           // scale_lr: linear
-  double backbone_lr_mult = 1;        // lr of everything but fc, as a multiple of fc's
+  bool decay_bn_and_bias = false;  // false: BatchNorm and bias parameters get no weight decay
+  ScheduleKind schedule = ScheduleKind::kConstant;
+  double warmup_epochs = 0;        // linear warmup from 0
+  int64_t step_every_epochs = 30;  // schedule: step
+  double step_gamma = 0.1;         // schedule: step
+  double min_lr = 0;               // schedule: cosine floor
+  LrScaling scale_lr = LrScaling::kNone;
+  int64_t base_batch = 256;     // scale_lr: linear
+  double backbone_lr_mult = 1;  // lr of everything but fc, as a multiple of fc's
 };
 
 struct TrainConfig {
@@ -98,24 +152,24 @@ struct TrainConfig {
   std::optional<int64_t> metrics_every_steps;
   int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
   double log_every_seconds = 30;       // progress lines when not on a terminal
-  std::string amp = "bf16";            // CUDA: bf16 | none (CPU always fp32)
+  AmpMode amp = AmpMode::kBf16;        // CUDA only (CPU always fp32)
   bool channels_last = true;           // memory format of activations and conv weights
   bool cudnn_benchmark = true;
-  std::string stop_signal = "USR2";  // besides TERM and INT: USR2 | USR1 (USR1 can clash with NCCL)
-  bool freeze_bn = false;            // BatchNorm layers use and keep their running statistics
+  StopSignal stop_signal = StopSignal::kUsr2;  // besides TERM and INT (USR1 can clash with NCCL)
+  bool freeze_bn = false;              // BatchNorm layers use and keep their running statistics
   int64_t freeze_backbone_epochs = 0;  // train fc alone for the first N epochs
   ClassWeighting class_weights = ClassWeighting::kNone;  // loss weights per class
   int64_t early_stop_patience = 0;  // stop after N epochs without improvement (0 = off)
   BestMetric best_metric = BestMetric::kValAcc;  // what picks best.pt
-  int64_t log_every_steps = 10;     // a train_log.jsonl line every N steps (0 = off)
+  int64_t log_every_steps = 10;                  // a train_log.jsonl line every N steps (0 = off)
 };
 
 struct EvalConfig {
-  std::string mode = "rank0";  // rank0 | sharded
+  EvalMode mode = EvalMode::kRank0;
 };
 
 struct DistConfig {
-  std::string backend = "auto";  // auto | nccl | mpi
+  DistBackend backend = DistBackend::kAuto;
   double bucket_mb = 25;
   bool allow_unused_parameters = false;
   int64_t check_replicas_every = 0;  // compare parameter checksums every N steps (0 = off)

@@ -65,8 +65,7 @@ std::optional<int64_t> decode<std::optional<int64_t>>(const YAML::Node& node) {
   throw Error("expected an integer or 'auto', got " + shown(node));
 }
 
-// ---- writing a typed value back
-// -------------------------------------------------------------------
+// ---- writing a typed value back -----------------------------------------------------------------
 
 template <class T>
 void encode(YAML::Emitter& out, const T& value) {
@@ -85,8 +84,7 @@ void encode(YAML::Emitter& out, const std::optional<int64_t>& value) {
   }
 }
 
-// ---- value checks: return "" when fine, else what is wrong
-// ------------------------------------------
+// ---- value checks: return "" when fine, else what is wrong --------------------------------------
 
 template <class T>
 using Check = std::function<std::string(const T&)>;
@@ -131,20 +129,6 @@ Check<double> at_most_one() {
   };
 }
 
-std::string must_be_one_of(const std::vector<std::string>& allowed, const std::string& got) {
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  return "must be one of [" + list + "], got '" + got + "'";
-}
-
-Check<std::string> one_of(std::vector<std::string> allowed) {
-  return [allowed](const std::string& v) {
-    for (const auto& a : allowed)
-      if (a == v) return std::string();
-    return must_be_one_of(allowed, v);
-  };
-}
-
 Check<std::optional<int64_t>> auto_or_at_least(int64_t lowest) {
   return [lowest](const std::optional<int64_t>& v) { return !v ? "" : at_least(lowest)(*v); };
 }
@@ -167,17 +151,12 @@ ConfigKey choice(std::string name, Section Config::*section, Enum Section::*memb
   ConfigKey key;
   key.name = std::move(name);
   key.help = std::move(help);
+  key.choices = names_of(names);
   key.read = [section, member, &names](Config& config, const YAML::Node& node) {
     const std::string text = decode<std::string>(node);
-    for (const auto& [value, spelled] : names) {
-      if (text == spelled) {
-        (config.*section).*member = value;
-        return;
-      }
-    }
-    std::vector<std::string> allowed;
-    for (const auto& [value, spelled] : names) allowed.push_back(spelled);
-    throw Error(must_be_one_of(allowed, text));
+    const std::optional<Enum> value = find_enum(text, names);
+    if (!value) throw Error("must be one of [" + joined_names(names) + "], got '" + text + "'");
+    (config.*section).*member = *value;
   };
   key.write = [section, member, &names](const Config& config, YAML::Emitter& out) {
     out << name_of((config.*section).*member, names);
@@ -209,11 +188,13 @@ std::vector<ConfigKey> build_schema() {
   using C = Config;
   return {
       field("run.name", &C::run, &RunConfig::name, "run folder name under run.out_dir"),
-      field("run.out_dir", &C::run, &RunConfig::out_dir, "folder that holds run folders (default: $NXT_OUT_DIR, else $SCRATCH/nxt-runs, else runs)"),
+      field("run.out_dir", &C::run, &RunConfig::out_dir,
+            "folder that holds run folders (default: $NXT_OUT_DIR, else $SCRATCH/nxt-runs, "
+            "else runs)"),
       field("run.seed", &C::run, &RunConfig::seed, "seed for init, sampling and augmentation",
             at_least(0)),
-      field("run.device", &C::run, &RunConfig::device, "auto (CUDA when available), cpu or cuda",
-            one_of({"auto", "cpu", "cuda"})),
+      choice("run.device", &C::run, &RunConfig::device, kDeviceNames,
+             "auto (CUDA when available), cpu or cuda"),
       field("run.threads_per_rank", &C::run, &RunConfig::threads_per_rank,
             "CPU compute threads per rank, or auto (cores / ranks on the node)",
             auto_or_at_least(1)),
@@ -222,13 +203,11 @@ std::vector<ConfigKey> build_schema() {
             at_least(1)),
       field("data.image_size", &C::data, &DataConfig::image_size, "input size the model sees",
             at_least(8)),
-      field("data.normalize", &C::data, &DataConfig::normalize,
-            "imagenet (the notebook's mean/std) or dataset (mean/std stored in the file)",
-            one_of({"imagenet", "dataset"})),
+      choice("data.normalize", &C::data, &DataConfig::normalize, kNormalizeNames,
+             "imagenet (the notebook's mean/std) or dataset (mean/std stored in the file)"),
       field("data.hflip", &C::data, &DataConfig::hflip, "random horizontal flip in training"),
-      field("data.crop", &C::data, &DataConfig::crop,
-            "training crop: none, pad (zero-pad then random crop) or random_resized",
-            one_of({"none", "pad", "random_resized"})),
+      choice("data.crop", &C::data, &DataConfig::crop, kCropModeNames,
+             "training crop: none, pad (zero-pad then random crop) or random_resized"),
       field("data.crop_padding", &C::data, &DataConfig::crop_padding,
             "pixels of zero padding per side for crop: pad", at_least(0)),
       field("data.min_crop_scale", &C::data, &DataConfig::min_crop_scale,
@@ -260,8 +239,8 @@ std::vector<ConfigKey> build_schema() {
             "training: cutmix with a Beta(alpha, alpha) area (0 = off; with mixup, one of the "
             "two per batch)",
             at_least_real(0)),
-      field("model.arch", &C::model, &ModelConfig::arch, "named ResNeXt variant or custom",
-            one_of({"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "custom"})),
+      choice("model.arch", &C::model, &ModelConfig::arch, kArchNames,
+             "named ResNeXt variant or custom"),
       field("model.num_classes", &C::model, &ModelConfig::num_classes,
             "classes of the fc layer, or auto (from the dataset)", auto_or_at_least(2)),
       field("model.blocks", &C::model, &ModelConfig::blocks, "custom: blocks per stage",
@@ -272,17 +251,15 @@ std::vector<ConfigKey> build_schema() {
             "custom: channels per group at the first stage", at_least(1)),
       field("model.stem_width", &C::model, &ModelConfig::stem_width,
             "custom: stem channels; stage s has stem_width*2^s planes", at_least(1)),
-      field("model.stem", &C::model, &ModelConfig::stem,
-            "custom: imagenet (7x7/2 conv + 3x3/2 max-pool) or cifar (3x3/1 conv, no pool)",
-            one_of({"imagenet", "cifar"})),
+      choice("model.stem", &C::model, &ModelConfig::stem, kStemNames,
+             "custom: imagenet (7x7/2 conv + 3x3/2 max-pool) or cifar (3x3/1 conv, no pool)"),
       field("model.zero_init_residual", &C::model, &ModelConfig::zero_init_residual,
             "start each block's last BatchNorm gamma at 0"),
       field("model.pretrained", &C::model, &ModelConfig::pretrained,
             "torchvision-style state dict to initialise from (fc re-initialised if sizes differ)"),
       field("model.reset_classifier", &C::model, &ModelConfig::reset_classifier,
             "with pretrained: a fresh fc even when the pretrained one has this many classes"),
-      field("optim.name", &C::optim, &OptimConfig::name, "adam, adamw or sgd",
-            one_of({"adam", "adamw", "sgd"})),
+      choice("optim.name", &C::optim, &OptimConfig::name, kOptimizerNames, "adam, adamw or sgd"),
       field("optim.lr", &C::optim, &OptimConfig::lr, "learning rate", positive()),
       field("optim.momentum", &C::optim, &OptimConfig::momentum, "sgd momentum", at_least_real(0)),
       field("optim.nesterov", &C::optim, &OptimConfig::nesterov, "sgd: Nesterov momentum"),
@@ -290,9 +267,8 @@ std::vector<ConfigKey> build_schema() {
             at_least_real(0)),
       field("optim.decay_bn_and_bias", &C::optim, &OptimConfig::decay_bn_and_bias,
             "apply weight decay to BatchNorm and bias parameters too"),
-      field("optim.schedule", &C::optim, &OptimConfig::schedule,
-            "learning-rate schedule: constant, step or cosine",
-            one_of({"constant", "step", "cosine"})),
+      choice("optim.schedule", &C::optim, &OptimConfig::schedule, kScheduleNames,
+             "learning-rate schedule: constant, step or cosine"),
       field("optim.warmup_epochs", &C::optim, &OptimConfig::warmup_epochs,
             "linear warmup from 0 over this many epochs", at_least_real(0)),
       field("optim.step_every_epochs", &C::optim, &OptimConfig::step_every_epochs,
@@ -301,9 +277,8 @@ std::vector<ConfigKey> build_schema() {
             positive()),
       field("optim.min_lr", &C::optim, &OptimConfig::min_lr, "schedule cosine: final lr",
             at_least_real(0)),
-      field("optim.scale_lr", &C::optim, &OptimConfig::scale_lr,
-            "none, or linear: lr x (batch_size x ranks x grad_accum) / base_batch",
-            one_of({"none", "linear"})),
+      choice("optim.scale_lr", &C::optim, &OptimConfig::scale_lr, kLrScalingNames,
+             "none, or linear: lr x (batch_size x ranks x grad_accum) / base_batch"),
       field("optim.base_batch", &C::optim, &OptimConfig::base_batch,
             "scale_lr linear: the global batch that lr is given for", at_least(1)),
       field("optim.backbone_lr_mult", &C::optim, &OptimConfig::backbone_lr_mult,
@@ -325,15 +300,13 @@ std::vector<ConfigKey> build_schema() {
             "also write last.pt every N steps (0 = at each epoch end only)", at_least(0)),
       field("train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
             "progress line period when output is not a terminal", positive()),
-      field("train.amp", &C::train, &TrainConfig::amp, "CUDA autocast: bf16 or none",
-            one_of({"bf16", "none"})),
+      choice("train.amp", &C::train, &TrainConfig::amp, kAmpNames, "CUDA autocast: bf16 or none"),
       field("train.channels_last", &C::train, &TrainConfig::channels_last,
             "channels-last memory format (CPU and CUDA; +20% measured on CPU here)"),
       field("train.cudnn_benchmark", &C::train, &TrainConfig::cudnn_benchmark,
             "CUDA: let cuDNN pick the fastest convolution algorithms"),
-      field("train.stop_signal", &C::train, &TrainConfig::stop_signal,
-            "signal that checkpoints and stops, besides TERM and INT: USR1 or USR2",
-            one_of({"USR1", "USR2"})),
+      choice("train.stop_signal", &C::train, &TrainConfig::stop_signal, kStopSignalNames,
+             "signal that checkpoints and stops, besides TERM and INT: USR1 or USR2"),
       field("train.freeze_bn", &C::train, &TrainConfig::freeze_bn,
             "keep BatchNorm in eval mode while training (fine-tuning; batch-size independent)"),
       field("train.freeze_backbone_epochs", &C::train, &TrainConfig::freeze_backbone_epochs,
@@ -348,11 +321,10 @@ std::vector<ConfigKey> build_schema() {
              "what picks best.pt and early stopping: val_acc (higher) or val_loss (lower)"),
       field("train.log_every_steps", &C::train, &TrainConfig::log_every_steps,
             "a line in train_log.jsonl every N optimizer steps (0 = off)", at_least(0)),
-      field("eval.mode", &C::eval, &EvalConfig::mode,
-            "rank0 (rank 0 evaluates all) or sharded (each rank its share)",
-            one_of({"rank0", "sharded"})),
-      field("dist.backend", &C::dist, &DistConfig::backend,
-            "auto (NCCL for CUDA tensors, else MPI), nccl or mpi", one_of({"auto", "nccl", "mpi"})),
+      choice("eval.mode", &C::eval, &EvalConfig::mode, kEvalModeNames,
+             "rank0 (rank 0 evaluates all) or sharded (each rank its share)"),
+      choice("dist.backend", &C::dist, &DistConfig::backend, kDistBackendNames,
+             "auto (NCCL for CUDA tensors, else MPI), nccl or mpi"),
       field("dist.bucket_mb", &C::dist, &DistConfig::bucket_mb,
             "gradient bucket size in MB (0 = one all-reduce per parameter)", at_least_real(0)),
       field("dist.allow_unused_parameters", &C::dist, &DistConfig::allow_unused_parameters,

@@ -14,6 +14,7 @@ namespace nxt {
 struct ConfigKey {
   std::string name;
   std::string help;
+  std::vector<std::string> choices;  // the valid names of a choice key, in table order; else empty
   // Reads `node` into the config; throws nxt::Error with a message that names what is wrong
   // (the caller adds where it came from).
   std::function<void(Config&, const YAML::Node&)> read;

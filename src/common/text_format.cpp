@@ -1,4 +1,4 @@
-// Implements CSV and JSON quoting.
+// Implements CSV quoting and fixed-point formatting.
 #include "common/text_format.h"
 
 #include <cstdio>
@@ -13,38 +13,6 @@ std::string csv_field(const std::string& text) {
     quoted += c;
   }
   return quoted + "\"";
-}
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string fixed(double value, int digits) {

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "common/check.h"
-#include "common/enum_names.h"
 #include "data/image_ops.h"
 #include "data/trivial_augment.h"
 
@@ -47,13 +46,6 @@ void pad_crop(const cv::Mat& in, int64_t padding, cv::Mat& out, SplitMix64& rng)
 }
 
 }  // namespace
-
-CropMode parse_crop_mode(const std::string& name) {
-  static const EnumNames<CropMode> names = {{CropMode::kNone, "none"},
-                                            {CropMode::kPad, "pad"},
-                                            {CropMode::kRandomResized, "random_resized"}};
-  return enum_from_name(name, names, "crop mode");
-}
 
 CropWindow random_resized_window(ImageShape shape, double min_scale, SplitMix64& rng) {
   const double area = static_cast<double>(shape.height * shape.width);

@@ -5,23 +5,15 @@
 // (data/mix.h).
 #pragma once
 #include <cstdint>
-#include <string>
 
 #include "common/config.h"
 #include "common/hash.h"
 
 namespace nxt {
 
-enum class CropMode {
-  kNone,  // keep the stored image (resized to the output size if it differs)
-  kPad,   // zero-pad by `crop_padding` on each side, then a random window of the stored size
-  kRandomResized,  // torchvision's RandomResizedCrop: random area and aspect, resized to output
-};
-CropMode parse_crop_mode(const std::string& name);  // "none" | "pad" | "random_resized"
-
 struct AugmentOptions {
   bool hflip = false;
-  CropMode crop = CropMode::kNone;
+  CropMode crop = CropMode::kNone;  // data.crop (common/config.h)
   int64_t crop_padding = 4;
   double min_crop_scale = 0.08;                   // RandomResizedCrop's smallest area fraction
   AutoAugment auto_augment = AutoAugment::kNone;  // kTrivial: data/trivial_augment.h

@@ -12,7 +12,7 @@ inline constexpr const char* kAttrFormat = "format";
 inline constexpr const char* kAttrVersion = "format_version";
 inline constexpr const char* kAttrImageSize = "image_size";  // [H, W]
 inline constexpr const char* kAttrChannels = "channels";
-inline constexpr const char* kAttrLayout = "layout";  // "NHWC"
+inline constexpr const char* kAttrLayout = "layout";  // kLayoutNhwc, the only layout
 inline constexpr const char* kAttrMean = "mean";      // per channel, RGB, pixels in [0, 1]
 inline constexpr const char* kAttrStd = "std";
 inline constexpr const char* kAttrSeed = "seed";
@@ -25,6 +25,8 @@ inline constexpr const char* kAttrValSource = "val_source";  // --val-dir, when 
 inline constexpr const char* kAttrTestFraction = "test_fraction";
 inline constexpr const char* kAttrTestSource = "test_source";
 
+inline constexpr const char* kLayoutNhwc = "NHWC";
+
 // Datasets.
 inline constexpr const char* kClasses = "classes";
 inline constexpr const char* kImages = "images";  // under each split group
@@ -34,7 +36,11 @@ inline constexpr const char* kPaths = "paths";
 inline constexpr const char* kSkipped = "skipped";
 inline constexpr const char* kSkippedReasons = "reasons";
 
-// "test" is optional (pack_hdf5 --test-fraction or --test-dir); readers must not require it.
-inline constexpr const char* kSplits[] = {"train", "val", "test"};
+// Split groups. "test" is optional (pack_hdf5 --test-fraction or --test-dir); readers must not
+// require it.
+inline constexpr const char* kTrainSplit = "train";
+inline constexpr const char* kValSplit = "val";
+inline constexpr const char* kTestSplit = "test";
+inline constexpr const char* kSplits[] = {kTrainSplit, kValSplit, kTestSplit};
 
 }  // namespace nxt::format

@@ -31,7 +31,7 @@ PackedDataset::PackedDataset(const std::string& path) : path_(path) {
     if (version > format::kFormatVersion)
       throw fail("format_version " + std::to_string(version) + " is newer than this nxt reads (" +
                  std::to_string(format::kFormatVersion) + ")");
-    if (h5::read_string_attribute(file_, format::kAttrLayout) != "NHWC" ||
+    if (h5::read_string_attribute(file_, format::kAttrLayout) != format::kLayoutNhwc ||
         h5::read_int_attribute(file_, format::kAttrChannels).at(0) != 3)
       throw fail("only NHWC 3-channel images are supported");
     const std::vector<int64_t> size = h5::read_int_attribute(file_, format::kAttrImageSize);
@@ -58,7 +58,7 @@ PackedDataset::PackedDataset(const std::string& path) : path_(path) {
     validate_split(name, data);
     splits_.emplace(name, std::move(data));
   }
-  if (!has_split("train")) throw fail("group '/train' is missing");
+  if (!has_split(format::kTrainSplit)) throw fail(std::string("group '/") + format::kTrainSplit + "' is missing");
 }
 
 void PackedDataset::validate_split(const std::string& name, SplitData& data) const {

@@ -43,19 +43,17 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
 
 }  // namespace
 
-MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm,
-                      const std::string& mode, EvalDetails* details) {
+MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm, EvalMode mode,
+                      EvalDetails* details) {
   torch::NoGradGuard no_grad;
   if (details) details->predicted.assign(static_cast<size_t>(setup.reader->size()), 0);
   model->eval();
   MetricTotals mine;
   const int world = comm.world_size();
-  if (mode == "sharded") {
+  if (mode == EvalMode::kSharded) {
     mine = evaluate_shard(model, setup, {comm.rank(), world}, details);
-  } else {
-    NXT_CHECK(mode == "rank0", "eval.mode: unknown mode '", mode, "'");
-    if (comm.rank() == 0)
-      for (int r = 0; r < world; ++r) mine += evaluate_shard(model, setup, {r, world}, details);
+  } else if (comm.rank() == 0) {  // rank0: every rank's shard, in rank order
+    for (int r = 0; r < world; ++r) mine += evaluate_shard(model, setup, {r, world}, details);
   }
   if (details) {
     details->confusion.sum_over_ranks(comm);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/torch_pch.h"
 #include "data/loader.h"
 #include "comm/communicator.h"
@@ -30,7 +31,7 @@ struct EvalDetails {
   std::vector<int64_t> predicted;  // per sample of the split, in file order
 };
 
-MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm,
-                      const std::string& mode, EvalDetails* details = nullptr);
+MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm, EvalMode mode,
+                      EvalDetails* details = nullptr);
 
 }  // namespace nxt

@@ -16,6 +16,10 @@ torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_
   return model->forward(input).to(torch::kFloat);
 }
 
+bool bf16_autocast(const Config& config, torch::Device device) {
+  return device.is_cuda() && config.train.amp == AmpMode::kBf16;
+}
+
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last) {
   return {model_input(batch.images, normalize, channels_last),
           batch.labels.to(normalize.device(), /*non_blocking=*/batch.labels.is_pinned())};

@@ -2,6 +2,7 @@
 // (normalised there), and the model's float logits under the run's autocast. The trainer,
 // the evaluation loop and nxt_predict all go through these, so they see the same input.
 #pragma once
+#include "common/config.h"
 #include "common/torch_pch.h"
 #include "data/loader.h"
 #include "data/normalize.h"
@@ -23,5 +24,9 @@ torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normali
 // The model's float logits for a prepared input, under bf16 autocast when asked (CUDA); the
 // caller holds the NoGradGuard. Evaluation and inference share it.
 torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast);
+
+// Whether a model runs under bf16 autocast: train.amp bf16 on a CUDA device (CPU always runs
+// fp32). Training, evaluation and inference all ask here, so they compute alike.
+bool bf16_autocast(const Config& config, torch::Device device);
 
 }  // namespace nxt

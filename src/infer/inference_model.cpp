@@ -30,7 +30,7 @@ InferenceModel load_inference_model(const std::string& path, torch::Device devic
   m.preprocess = *checkpoint.preprocess;
   m.device = device;
   m.channels_last = m.config.train.channels_last;
-  m.bf16_autocast = device.is_cuda() && m.config.train.amp == "bf16";
+  m.bf16_autocast = bf16_autocast(m.config, device);
   m.model = build_model(m.config.model, static_cast<int64_t>(m.classes.size()));
   copy_state_into(*m.model, checkpoint.model, path);
   m.model->to(device);

@@ -1,5 +1,7 @@
-// Implements the three prediction formats.
+// Implements the three prediction formats; JSON lines go through nlohmann-json.
 #include "infer/prediction_writer.h"
+
+#include <nlohmann/json.hpp>
 
 #include "common/enum_names.h"
 #include "common/text_format.h"
@@ -65,16 +67,19 @@ void PredictionWriter::write_csv(const Prediction& p) {
 }
 
 void PredictionWriter::write_jsonl(const Prediction& p) {
-  out_ << "{\"path\": " << json_string(p.path);
+  // ordered_json: "path" leads each record, as in the other two formats.
+  nlohmann::ordered_json record = {{"path", p.path}};
   if (!p.error.empty()) {
-    out_ << ", \"error\": " << json_string(p.error) << "}\n";
-    return;
+    record["error"] = p.error;
+  } else {
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (size_t j = 0; j < p.classes.size(); ++j)
+      top.push_back({{"class", name(p.classes[j])}, {"probability", p.probability[j]}});
+    record["top"] = std::move(top);
   }
-  out_ << ", \"top\": [";
-  for (size_t j = 0; j < p.classes.size(); ++j)
-    out_ << (j ? ", " : "") << "{\"class\": " << json_string(name(p.classes[j]))
-         << ", \"probability\": " << fixed(p.probability[j], 6) << "}";
-  out_ << "]}\n";
+  // A Linux file name is bytes, not always UTF-8: an invalid sequence becomes U+FFFD rather than
+  // ending the run with an exception (the text and CSV forms keep the bytes as they are).
+  out_ << record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace nxt

@@ -1,13 +1,15 @@
 // Implements the named ResNeXt variants and the config-to-spec mapping.
 #include "model/resnext_spec.h"
 
+#include <string>
+
 #include "common/check.h"
 
 namespace nxt {
 namespace {
 
 struct NamedArch {
-  const char* name;
+  ModelArch arch;
   std::vector<int64_t> blocks;
   int64_t cardinality;
   int64_t width_per_group;
@@ -15,9 +17,9 @@ struct NamedArch {
 
 const std::vector<NamedArch>& named_archs() {
   static const std::vector<NamedArch> archs = {
-      {"resnext50_32x4d", {3, 4, 6, 3}, 32, 4},
-      {"resnext101_32x8d", {3, 4, 23, 3}, 32, 8},
-      {"resnext101_64x4d", {3, 4, 23, 3}, 64, 4},
+      {ModelArch::kResNeXt50_32x4d, {3, 4, 6, 3}, 32, 4},
+      {ModelArch::kResNeXt101_32x8d, {3, 4, 23, 3}, 32, 8},
+      {ModelArch::kResNeXt101_64x4d, {3, 4, 23, 3}, 64, 4},
   };
   return archs;
 }
@@ -32,9 +34,9 @@ void validate(const ResNeXtSpec& spec) {
 
 }  // namespace
 
-ResNeXtSpec named_resnext_spec(const std::string& arch, int64_t num_classes) {
+ResNeXtSpec named_resnext_spec(ModelArch arch, int64_t num_classes) {
   for (const NamedArch& named : named_archs()) {
-    if (arch != named.name) continue;
+    if (arch != named.arch) continue;
     ResNeXtSpec spec;
     spec.blocks = named.blocks;
     spec.cardinality = named.cardinality;
@@ -43,11 +45,11 @@ ResNeXtSpec named_resnext_spec(const std::string& arch, int64_t num_classes) {
     validate(spec);
     return spec;
   }
-  throw Error("unknown ResNeXt variant '" + arch + "'");
+  throw Error(std::string("ResNeXt '") + name_of(arch, kArchNames) + "' is not a named variant");
 }
 
 ResNeXtSpec resnext_spec_from_config(const ModelConfig& model, int64_t num_classes) {
-  if (model.arch != "custom") {
+  if (model.arch != ModelArch::kCustom) {
     ResNeXtSpec spec = named_resnext_spec(model.arch, num_classes);
     spec.zero_init_residual = model.zero_init_residual;
     return spec;
@@ -57,17 +59,11 @@ ResNeXtSpec resnext_spec_from_config(const ModelConfig& model, int64_t num_class
   spec.cardinality = model.cardinality;
   spec.width_per_group = model.width_per_group;
   spec.stem_width = model.stem_width;
-  spec.stem = model.stem == "cifar" ? StemKind::kCifar : StemKind::kImageNet;
+  spec.stem = model.stem;
   spec.num_classes = num_classes;
   spec.zero_init_residual = model.zero_init_residual;
   validate(spec);
   return spec;
-}
-
-std::vector<std::string> named_resnext_archs() {
-  std::vector<std::string> names;
-  for (const NamedArch& named : named_archs()) names.emplace_back(named.name);
-  return names;
 }
 
 }  // namespace nxt

@@ -2,17 +2,11 @@
 // match torchvision; custom specs give the tiny models used in tests.
 #pragma once
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "common/config.h"
 
 namespace nxt {
-
-enum class StemKind {
-  kImageNet,  // 7x7/2 conv + 3x3/2 max-pool (torchvision)
-  kCifar,     // 3x3/1 conv, no pool: for 32px inputs
-};
 
 struct ResNeXtSpec {
   std::vector<int64_t> blocks;  // bottleneck blocks per stage
@@ -32,12 +26,11 @@ struct ResNeXtSpec {
   int64_t feature_channels() const { return planes(blocks.size() - 1) * kExpansion; }
 };
 
-// resnext50_32x4d, resnext101_32x8d or resnext101_64x4d; throws nxt::Error for other names.
-ResNeXtSpec named_resnext_spec(const std::string& arch, int64_t num_classes);
+// A named variant's spec (torchvision's shapes); throws nxt::Error for ModelArch::kCustom, whose
+// shape only a config gives.
+ResNeXtSpec named_resnext_spec(ModelArch arch, int64_t num_classes);
 
 // The spec a model config describes, with the class count resolved by the caller.
 ResNeXtSpec resnext_spec_from_config(const ModelConfig& model, int64_t num_classes);
-
-std::vector<std::string> named_resnext_archs();
 
 }  // namespace nxt

@@ -65,15 +65,19 @@ GroupedOptimizer make_optimizer(const OptimConfig& config, torch::nn::Module& mo
                                 const std::vector<torch::Tensor>& head) {
   const std::vector<GroupPlan> plans = plan_groups(config, model, head);
   GroupedOptimizer built;
-  if (config.name == "sgd") {
-    built = build<torch::optim::SGD>(
-        plans, torch::optim::SGDOptions(lr).momentum(config.momentum).nesterov(config.nesterov),
-        config.weight_decay);
-  } else if (config.name == "adamw") {
-    built = build<torch::optim::AdamW>(plans, torch::optim::AdamWOptions(lr), config.weight_decay);
-  } else {
-    NXT_CHECK(config.name == "adam", "optim.name: unknown optimizer '", config.name, "'");
-    built = build<torch::optim::Adam>(plans, torch::optim::AdamOptions(lr), config.weight_decay);
+  switch (config.name) {
+    case OptimizerKind::kSgd:
+      built = build<torch::optim::SGD>(
+          plans, torch::optim::SGDOptions(lr).momentum(config.momentum).nesterov(config.nesterov),
+          config.weight_decay);
+      break;
+    case OptimizerKind::kAdamW:
+      built =
+          build<torch::optim::AdamW>(plans, torch::optim::AdamWOptions(lr), config.weight_decay);
+      break;
+    case OptimizerKind::kAdam:
+      built = build<torch::optim::Adam>(plans, torch::optim::AdamOptions(lr), config.weight_decay);
+      break;
   }
   built.set_lr(lr);
   return built;
@@ -85,7 +89,7 @@ void GroupedOptimizer::set_lr(double lr) {
 }
 
 double scaled_lr(const OptimConfig& config, int64_t global_batch) {
-  if (config.scale_lr != "linear") return config.lr;
+  if (config.scale_lr != LrScaling::kLinear) return config.lr;
   return config.lr * static_cast<double>(global_batch) / static_cast<double>(config.base_batch);
 }
 
@@ -95,13 +99,17 @@ LrSchedule::LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs
 double LrSchedule::at(int64_t epoch, double epoch_fraction) const {
   const double done = static_cast<double>(epoch) + epoch_fraction;
   if (done < config_.warmup_epochs) return base_lr_ * done / config_.warmup_epochs;
-  if (config_.schedule == "step")
-    return base_lr_ * std::pow(config_.step_gamma,
-                               static_cast<double>(epoch / config_.step_every_epochs));
-  if (config_.schedule == "cosine") {
-    const double span = std::max(1e-9, static_cast<double>(epochs_) - config_.warmup_epochs);
-    const double progress = std::clamp((done - config_.warmup_epochs) / span, 0.0, 1.0);
-    return config_.min_lr + 0.5 * (base_lr_ - config_.min_lr) * (1 + std::cos(M_PI * progress));
+  switch (config_.schedule) {
+    case ScheduleKind::kStep:
+      return base_lr_ *
+             std::pow(config_.step_gamma, static_cast<double>(epoch / config_.step_every_epochs));
+    case ScheduleKind::kCosine: {
+      const double span = std::max(1e-9, static_cast<double>(epochs_) - config_.warmup_epochs);
+      const double progress = std::clamp((done - config_.warmup_epochs) / span, 0.0, 1.0);
+      return config_.min_lr + 0.5 * (base_lr_ - config_.min_lr) * (1 + std::cos(M_PI * progress));
+    }
+    case ScheduleKind::kConstant:
+      break;
   }
   return base_lr_;
 }

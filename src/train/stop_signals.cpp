@@ -18,12 +18,12 @@ void on_stop_signal(int signal) {
 
 }  // namespace
 
-void install_stop_handlers(const std::string& extra_signal) {
+void install_stop_handlers(StopSignal extra_signal) {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int signal : {SIGTERM, SIGINT, extra_signal == "USR2" ? SIGUSR2 : SIGUSR1})
+  for (int signal : {SIGTERM, SIGINT, extra_signal == StopSignal::kUsr2 ? SIGUSR2 : SIGUSR1})
     sigaction(signal, &action, nullptr);
 }
 

@@ -3,15 +3,15 @@
 // where all ranks agree, checkpoint and exit with kExitCheckpointed. A second SIGINT exits at
 // once.
 #pragma once
-#include <string>
+#include "common/config.h"
 
 namespace nxt {
 
 // The exit status meaning "checkpointed after a stop request: resume me" (EX_TEMPFAIL).
 inline constexpr int kExitCheckpointed = 75;
 
-void install_stop_handlers(const std::string& extra_signal);  // "USR1" | "USR2"
-int stop_signal_number();                                     // the signal that asked, or 0
+void install_stop_handlers(StopSignal extra_signal);  // besides SIGTERM and SIGINT
+int stop_signal_number();                             // the signal that asked, or 0
 const char* signal_name(int signal);
 
 }  // namespace nxt

@@ -81,9 +81,6 @@ class Trainer {
   void build_optimizer();
   void set_backbone_frozen(bool frozen);
   void prepare_run_folder();
-  // Note [Collective order]: rank 0 alone reads `path`; every rank gets its bytes, or rank 0's
-  // error. nullopt: `missing_ok` and there is no file.
-  std::optional<std::vector<char>> read_file_on_rank0(const std::string& path, bool missing_ok);
   std::optional<Checkpoint> read_checkpoint_on_rank0(const std::string& path, bool missing_ok);
   void resume_from(const std::string& resume);
   void continue_position(const TrainingPosition& saved, const std::string& path);
@@ -172,7 +169,7 @@ void Trainer::set_up_compute() {
   }
   keep_large_buffers_for_reuse();
   single_threaded_opencv();
-  autocast_bf16_ = on_cuda() && config_.train.amp == "bf16";
+  autocast_bf16_ = bf16_autocast(config_, device_);
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   metrics_every_ = config_.train.metrics_every_steps.value_or(on_cuda() ? 25 : 1);
   if (config_.train.skip_nonfinite && metrics_every_ != 1) {
@@ -222,7 +219,7 @@ void Trainer::open_data() {
     train_reader_->cache_in_memory();
     val_reader_->cache_in_memory();
   }
-  const bool imagenet = config_.data.normalize == "imagenet";
+  const bool imagenet = config_.data.normalize == NormalizeStats::kImageNet;
   preprocess_ = {dataset_->height(),
                  dataset_->width(),
                  dataset_->attribute(format::kAttrResizeMode),
@@ -235,7 +232,7 @@ void Trainer::open_data() {
   o.batch_size = config_.data.batch_size;
   o.output = {config_.data.image_size, config_.data.image_size};
   o.augment.hflip = config_.data.hflip;
-  o.augment.crop = parse_crop_mode(config_.data.crop);
+  o.augment.crop = config_.data.crop;
   o.augment.crop_padding = config_.data.crop_padding;
   o.augment.min_crop_scale = config_.data.min_crop_scale;
   o.augment.auto_augment = config_.data.auto_augment;
@@ -266,7 +263,8 @@ void Trainer::build_model() {
   std::optional<StateDict> pretrained;
   if (!config_.model.pretrained.empty()) {
     const std::string& path = config_.model.pretrained;
-    pretrained = state_dict_from_bytes(*read_file_on_rank0(path, /*missing_ok=*/false), path);
+    const auto bytes = read_file_on_rank0(path, /*missing_ok=*/false, *comm_, device_);
+    pretrained = state_dict_from_bytes(*bytes, path);
   }
   model_ = nxt::build_model(config_.model, *config_.model.num_classes, pretrained);
   model_->to(device_);
@@ -285,7 +283,8 @@ void Trainer::build_optimizer() {
   schedule_ = std::make_unique<LrSchedule>(config_.optim, lr, config_.train.epochs);
   {
     auto line = log::info();
-    line << "model: " << config_.model.arch << "; optimizer " << config_.optim.name << ", lr " << lr
+    line << "model: " << name_of(config_.model.arch, kArchNames) << "; optimizer "
+         << name_of(config_.optim.name, kOptimizerNames) << ", lr " << lr
          << " (global batch " << global_batch() << ")";
     if (config_.optim.backbone_lr_mult != 1.0)
       line << ", backbone lr x " << config_.optim.backbone_lr_mult;
@@ -346,37 +345,10 @@ void Trainer::prepare_run_folder() {
   comm_->barrier();  // a rank-0 failure above aborts the job before anyone trains
 }
 
-std::optional<std::vector<char>> Trainer::read_file_on_rank0(const std::string& path,
-                                                             bool missing_ok) {
-  enum Reply : int64_t { kMissing = 1, kBytes = 2, kError = 3 };
-  int64_t reply = 0;
-  std::vector<char> bytes;
-  if (is_rank0()) {
-    try {
-      if (missing_ok && !std::filesystem::exists(path)) {
-        reply = kMissing;
-      } else {
-        bytes = read_file_bytes(path);
-        reply = kBytes;
-      }
-    } catch (const std::exception& e) {
-      const std::string text = e.what();
-      bytes.assign(text.begin(), text.end());
-      reply = kError;
-    }
-  }
-  reply = comm_->all_reduce_integers({reply}, ReduceOp::kMax)[0];
-  if (reply == kMissing) return std::nullopt;
-  bytes = broadcast_bytes_from_rank0(bytes, *comm_, device_);
-  if (reply == kError)
-    throw Error("rank 0: " + std::string(bytes.begin(), bytes.end()));  // names the file
-  return bytes;
-}
-
 // Every rank resumes from the same state whatever its own file system shows.
 std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& path,
                                                             bool missing_ok) {
-  const std::optional<std::vector<char>> bytes = read_file_on_rank0(path, missing_ok);
+  const auto bytes = read_file_on_rank0(path, missing_ok, *comm_, device_);
   if (!bytes) return std::nullopt;
   return parse_checkpoint(*bytes, path);
 }
@@ -429,8 +401,8 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
                 << "; the rest of epoch " << position_.epoch + 1 << " (samples "
                 << position_.samples_in_epoch << ".." << n << ") is re-sharded over "
                 << place_.world_size << " rank(s); lr rule optim.scale_lr="
-                << config_.optim.scale_lr << ": base lr " << old_lr << " -> "
-                << schedule_->base_lr() << "; the schedule follows epochs, not steps";
+                << name_of(config_.optim.scale_lr, kLrScalingNames) << ": base lr " << old_lr
+                << " -> " << schedule_->base_lr() << "; the schedule follows epochs, not steps";
   }
 }
 

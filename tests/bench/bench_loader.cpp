@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
   options.batch_size = batch_size;
   options.output = {dataset.height(), dataset.width()};
   options.augment.hflip = !no_flip;
-  options.augment.crop = parse_crop_mode(crop);
+  options.augment.crop = enum_from_name(crop, kCropModeNames, "crop");
   options.augment.auto_augment = enum_from_name(auto_augment, kAutoAugmentNames, "auto_augment");
   options.augment.color_jitter = color_jitter;
   options.threads = threads;

@@ -16,7 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kArch = "resnext50_32x4d";
+constexpr ModelArch kArch = ModelArch::kResNeXt50_32x4d;
+const std::string kArchName = name_of(kArch, kArchNames);  // torchvision's name too
 constexpr int64_t kClasses = 10;
 
 int run_python(const std::string& arguments) {
@@ -62,15 +63,15 @@ TEST_F(TorchvisionInterop, NxtWeightsGiveTheSameLogitsInTorchvision) {
   }
   save_state_dict(state_dict_of(*model), path("nxt.pt"));
   save_state_dict({{"input", input}, {"logits", logits}}, path("io.pt"));
-  EXPECT_EQ(run_python(std::string("check ") + kArch + " " + std::to_string(kClasses) + " " +
+  EXPECT_EQ(run_python("check " + kArchName + " " + std::to_string(kClasses) + " " +
                        path("nxt.pt") + " " + path("io.pt")),
             0);
 }
 
 TEST_F(TorchvisionInterop, TorchvisionWeightsGiveTheSameLogitsInNxt) {
-  ASSERT_EQ(run_python(std::string("make ") + kArch + " " + std::to_string(kClasses) + " " +
-                       temp_.dir().string()),
-            0);
+  ASSERT_EQ(
+      run_python("make " + kArchName + " " + std::to_string(kClasses) + " " + temp_.dir().string()),
+      0);
   // model.state_dict() is an OrderedDict: LibTorch's unpickler refuses it with a pointer to the
   // converter, which turns it into a plain dict that loads.
   EXPECT_THROW(load_state_dict(path("state_dict.pth")), std::exception);

@@ -114,7 +114,7 @@ TEST(Nccl, AllReduceBroadcastAndReducerOnGpus) {
     GTEST_SKIP() << "no GPU for every rank on this node (" << torch::cuda::device_count()
                  << " visible, " << mpi->local_size() << " local ranks)";
   const torch::Device gpu(torch::kCUDA, static_cast<c10::DeviceIndex>(mpi->local_rank()));
-  auto comm = make_communicator("auto", gpu, place());
+  auto comm = make_communicator(DistBackend::kAuto, gpu, place());
   EXPECT_EQ(comm->backend_name(), "nccl");
   const int world = comm->world_size(), rank = comm->rank();
   for (auto dtype : {torch::kFloat, torch::kBFloat16, torch::kHalf, torch::kDouble, torch::kLong}) {

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/config.h"
+#include "common/config_schema.h"
 #include "common/fs.h"
 #include "test_support.h"
 
@@ -22,11 +23,11 @@ std::string parse_error(const std::string& yaml, const std::vector<std::string>&
 
 TEST(Config, DefaultsAreTheNotebooksSettings) {
   const Config config = parse_config("", "empty.yaml");
-  EXPECT_EQ(config.model.arch, "resnext50_32x4d");
+  EXPECT_EQ(config.model.arch, ModelArch::kResNeXt50_32x4d);
   EXPECT_FALSE(config.model.num_classes.has_value());
   EXPECT_EQ(config.data.batch_size, 32);
   EXPECT_EQ(config.data.image_size, 224);
-  EXPECT_EQ(config.optim.name, "adam");
+  EXPECT_EQ(config.optim.name, OptimizerKind::kAdam);
   EXPECT_DOUBLE_EQ(config.optim.lr, 1e-4);
   EXPECT_EQ(config.train.epochs, 10);
 }
@@ -47,7 +48,10 @@ optim: {name: sgd, lr: 0.5}
                                      "t.yaml");
   EXPECT_EQ(config.run.name, "tiny");
   EXPECT_EQ(config.run.seed, 7);
-  EXPECT_EQ(config.data.normalize, "dataset");
+  EXPECT_EQ(config.data.normalize, NormalizeStats::kDataset);
+  EXPECT_EQ(config.model.arch, ModelArch::kCustom);
+  EXPECT_EQ(config.model.stem, StemKind::kCifar);
+  EXPECT_EQ(config.optim.name, OptimizerKind::kSgd);
   EXPECT_EQ(config.model.num_classes.value(), 5);
   EXPECT_EQ(config.model.blocks, (std::vector<int64_t>{1, 2}));
   EXPECT_TRUE(config.model.zero_init_residual);
@@ -69,6 +73,35 @@ TEST(Config, ResolvedYamlRoundTrips) {
   const std::string yaml = to_yaml(config);
   EXPECT_NE(yaml.find("blocks: [1, 1]"), std::string::npos) << yaml;
   EXPECT_EQ(to_yaml(parse_config(yaml, "resolved.yaml")), yaml);
+}
+
+// Every choice key reads each of its names into its enum and writes the same name back; a name
+// it lacks is refused with the valid ones listed.
+TEST(Config, EveryChoiceRoundTripsItsNamesAndListsThemWhenWrong) {
+  std::vector<std::string> choice_keys;
+  for (const ConfigKey& key : config_schema()) {
+    if (key.choices.empty()) continue;
+    choice_keys.push_back(key.name);
+    const size_t dot = key.name.find('.');
+    const std::string section = key.name.substr(0, dot), leaf = key.name.substr(dot + 1);
+    std::string listed;
+    for (const std::string& name : key.choices) {
+      listed += (listed.empty() ? "" : ", ") + name;
+      const std::string yaml = to_yaml(parse_config("", "t.yaml", {key.name + "=" + name}));
+      EXPECT_EQ(YAML::Load(yaml)[section][leaf].as<std::string>(), name) << key.name;
+      EXPECT_EQ(to_yaml(parse_config(yaml, "resolved.yaml")), yaml) << key.name << "=" << name;
+    }
+    const std::string wrong = key.name + "=bogus";
+    const std::string refusal = key.name + ": must be one of [" + listed + "], got 'bogus'";
+    EXPECT_EQ(parse_error("", {wrong}), "--set " + wrong + ": " + refusal);
+  }
+  // Every key whose value is one of a fixed set of names (a new one joins this list).
+  const std::vector<std::string> expected = {
+      "run.device",          "data.normalize",    "data.crop",  "data.sampler",
+      "data.auto_augment",   "model.arch",        "model.stem", "optim.name",
+      "optim.schedule",      "optim.scale_lr",    "train.amp",  "train.stop_signal",
+      "train.class_weights", "train.best_metric", "eval.mode",  "dist.backend"};
+  EXPECT_EQ(choice_keys, expected);
 }
 
 TEST(Config, UnknownKeyNamesLineAndSuggestsNearest) {

@@ -17,18 +17,21 @@ int64_t parameter_count(const torch::nn::Module& m) {
 using testing_support::tiny_spec;
 
 TEST(ResNeXt, ParameterCountsMatchTorchvision) {
-  EXPECT_EQ(parameter_count(*ResNeXt(named_resnext_spec("resnext50_32x4d", 1000))), 25028904);
-  EXPECT_EQ(parameter_count(*ResNeXt(named_resnext_spec("resnext50_32x4d", 4))), 22988100);
-  EXPECT_EQ(parameter_count(*ResNeXt(named_resnext_spec("resnext101_32x8d", 1000))), 88791336);
-  EXPECT_EQ(parameter_count(*ResNeXt(named_resnext_spec("resnext101_64x4d", 1000))), 83455272);
+  const auto parameters = [](ModelArch arch, int64_t classes) {
+    return parameter_count(*ResNeXt(named_resnext_spec(arch, classes)));
+  };
+  EXPECT_EQ(parameters(ModelArch::kResNeXt50_32x4d, 1000), 25028904);
+  EXPECT_EQ(parameters(ModelArch::kResNeXt50_32x4d, 4), 22988100);
+  EXPECT_EQ(parameters(ModelArch::kResNeXt101_32x8d, 1000), 88791336);
+  EXPECT_EQ(parameters(ModelArch::kResNeXt101_64x4d, 1000), 83455272);
 }
 
-TEST(ResNeXt, UnknownVariantIsAnError) {
-  EXPECT_THROW(named_resnext_spec("resnext26", 10), std::exception);
+TEST(ResNeXt, CustomIsNotANamedVariant) {
+  EXPECT_THROW(named_resnext_spec(ModelArch::kCustom, 10), std::exception);
 }
 
 TEST(ResNeXt, ProjectionShortcutOnlyWhereTheShapeChanges) {
-  ResNeXt model(named_resnext_spec("resnext50_32x4d", 10));
+  ResNeXt model(named_resnext_spec(ModelArch::kResNeXt50_32x4d, 10));
   std::vector<std::string> downsamples;
   for (const auto& item : model->named_parameters())
     if (item.key().find("downsample.0.weight") != std::string::npos)
@@ -39,7 +42,7 @@ TEST(ResNeXt, ProjectionShortcutOnlyWhereTheShapeChanges) {
 }
 
 TEST(ResNeXt, NamesAreTorchvisionStateDictKeys) {
-  ResNeXt model(named_resnext_spec("resnext50_32x4d", 1000));
+  ResNeXt model(named_resnext_spec(ModelArch::kResNeXt50_32x4d, 1000));
   std::set<std::string> names;
   for (const auto& item : model->named_parameters()) names.insert(item.key());
   for (const auto& item : model->named_buffers()) names.insert(item.key());
@@ -55,7 +58,7 @@ TEST(ResNeXt, NamesAreTorchvisionStateDictKeys) {
 
 TEST(ResNeXt, OutputShapesAt224And32) {
   torch::NoGradGuard no_grad;
-  ResNeXt resnext50(named_resnext_spec("resnext50_32x4d", 4));
+  ResNeXt resnext50(named_resnext_spec(ModelArch::kResNeXt50_32x4d, 4));
   resnext50->eval();
   EXPECT_EQ(resnext50->forward(torch::randn({1, 3, 224, 224})).sizes(), torch::IntArrayRef({1, 4}));
   EXPECT_EQ(resnext50->forward(torch::randn({2, 3, 32, 32})).sizes(), torch::IntArrayRef({2, 4}));
@@ -86,7 +89,7 @@ TEST(ResNeXt, GradientsReachEveryParameter) {
 
 TEST(ResNeXt, TorchvisionInit) {
   torch::manual_seed(0);
-  ResNeXtSpec spec = named_resnext_spec("resnext50_32x4d", 10);
+  ResNeXtSpec spec = named_resnext_spec(ModelArch::kResNeXt50_32x4d, 10);
   ResNeXt model(spec);
   auto params = model->named_parameters();
   // Kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (out_channels * k * k)).
@@ -103,7 +106,7 @@ TEST(ResNeXt, TorchvisionInit) {
 }
 
 TEST(Summary, ResNeXt50At224) {
-  ResNeXt model(named_resnext_spec("resnext50_32x4d", 1000));
+  ResNeXt model(named_resnext_spec(ModelArch::kResNeXt50_32x4d, 1000));
   const ModelSummary summary = summarize(model, 224);
   EXPECT_EQ(summary.total_parameters, 25028904);
   // torchvision reports 4.23 GFLOPs (multiply-adds) for resnext50_32x4d.

@@ -18,12 +18,12 @@ namespace fs = std::filesystem;
 
 ModelConfig tiny_config() {
   ModelConfig config;
-  config.arch = "custom";
+  config.arch = ModelArch::kCustom;
   config.blocks = {1, 1};
   config.cardinality = 4;
   config.width_per_group = 8;
   config.stem_width = 16;
-  config.stem = "cifar";
+  config.stem = StemKind::kCifar;
   return config;
 }
 

@@ -19,16 +19,16 @@ namespace {
 using testing_support::error_of;
 using testing_support::tiny_spec;
 
-OptimConfig optim(const std::string& schedule) {
+OptimConfig optim(ScheduleKind schedule) {
   OptimConfig c;
-  c.name = "sgd";
+  c.name = OptimizerKind::kSgd;
   c.lr = 0.1;
   c.schedule = schedule;
   return c;
 }
 
 TEST(LrSchedule, WarmupRisesLinearlyToTheBaseRate) {
-  OptimConfig c = optim("constant");
+  OptimConfig c = optim(ScheduleKind::kConstant);
   c.warmup_epochs = 2;
   const LrSchedule s(c, 0.1, 10);
   EXPECT_DOUBLE_EQ(s.at(0, 0.5), 0.1 * 0.25);
@@ -38,7 +38,7 @@ TEST(LrSchedule, WarmupRisesLinearlyToTheBaseRate) {
 }
 
 TEST(LrSchedule, StepDecaysAtEpochBoundaries) {
-  OptimConfig c = optim("step");
+  OptimConfig c = optim(ScheduleKind::kStep);
   c.step_every_epochs = 3;
   c.step_gamma = 0.5;
   const LrSchedule s(c, 0.1, 10);
@@ -48,7 +48,7 @@ TEST(LrSchedule, StepDecaysAtEpochBoundaries) {
 }
 
 TEST(LrSchedule, CosineEndsAtTheFloorWhateverTheStepsPerEpoch) {
-  OptimConfig c = optim("cosine");
+  OptimConfig c = optim(ScheduleKind::kCosine);
   c.warmup_epochs = 1;
   c.min_lr = 0.001;
   const LrSchedule s(c, 0.1, 5);
@@ -60,12 +60,12 @@ TEST(LrSchedule, CosineEndsAtTheFloorWhateverTheStepsPerEpoch) {
 }
 
 TEST(LrSchedule, LinearScalingFollowsTheGlobalBatch) {
-  OptimConfig c = optim("constant");
-  c.scale_lr = "linear";
+  OptimConfig c = optim(ScheduleKind::kConstant);
+  c.scale_lr = LrScaling::kLinear;
   c.base_batch = 256;
   EXPECT_DOUBLE_EQ(scaled_lr(c, 2048), 0.8);
   EXPECT_DOUBLE_EQ(scaled_lr(c, 128), 0.05);
-  c.scale_lr = "none";
+  c.scale_lr = LrScaling::kNone;
   EXPECT_DOUBLE_EQ(scaled_lr(c, 2048), 0.1);
 }
 
@@ -74,9 +74,9 @@ TEST(LrSchedule, LinearScalingFollowsTheGlobalBatch) {
 // must land there, and the restored moments equal the saved ones.
 TEST(OptimizerState, IsRestoredAndMovedOntoTheGivenDevice) {
   ResNeXt model(tiny_spec());
-  for (const char* name : {"adam", "adamw", "sgd"}) {
-    OptimConfig oc = optim("constant");
-    oc.name = name;
+  for (const auto& [kind, name] : kOptimizerNames) {
+    OptimConfig oc = optim(ScheduleKind::kConstant);
+    oc.name = kind;
     oc.momentum = 0.9;
     auto optimizer = make_optimizer(oc, *model, 1e-3).optimizer;
     optimizer->zero_grad();
@@ -166,7 +166,7 @@ namespace {
 TEST(OptimizerGroups, BackboneLearnsAtTheMultipleOfTheHeadsRate) {
   ResNeXt model(testing_support::tiny_spec());
   OptimConfig oc;
-  oc.name = "adamw";
+  oc.name = OptimizerKind::kAdamW;
   oc.weight_decay = 0.05;
   oc.backbone_lr_mult = 0.1;
   const std::vector<torch::Tensor> head = model->classifier()->parameters();

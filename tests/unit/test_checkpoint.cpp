@@ -1,78 +1,15 @@
-// The evaluation report's arithmetic and quoting: per-class scores on a hand-worked confusion
-// matrix, batch counting, checkpoint preprocessing round trip, CSV/JSON quoting.
+// Tests the checkpoint file (checkpoint/checkpoint.h, docs/checkpoint-format.md): the
+// preprocessing record round trips (and is absent from older files), and checkpoints pickled
+// with TorchScript type tags by earlier versions still load.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
-#include "common/check.h"
-#include "common/fs.h"
-#include "common/text_format.h"
-#include "infer/eval_report.h"
 #include "checkpoint/checkpoint.h"
-#include "eval/confusion.h"
+#include "common/fs.h"
 
 namespace nxt {
 namespace {
-
-// truth \ predicted: a: 3 1 0 / b: 2 4 0 / c: 0 0 0 (class c never occurs and is never predicted)
-ConfusionMatrix worked_example() {
-  ConfusionMatrix m(3);
-  m.add(0, 0, 3);
-  m.add(0, 1, 1);
-  m.add(1, 0, 2);
-  m.add(1, 1, 4);
-  return m;
-}
-
-TEST(Confusion, ScoresMatchHandWorkedValues) {
-  const ConfusionMatrix m = worked_example();
-  EXPECT_EQ(m.total(), 10);
-  EXPECT_EQ(m.correct(), 7);
-  EXPECT_DOUBLE_EQ(m.accuracy(), 0.7);
-  const auto s = class_scores(m);
-  EXPECT_DOUBLE_EQ(s[0].precision, 3.0 / 5);
-  EXPECT_DOUBLE_EQ(s[0].recall, 3.0 / 4);
-  EXPECT_DOUBLE_EQ(s[0].f1, 2 * 0.6 * 0.75 / (0.6 + 0.75));
-  EXPECT_DOUBLE_EQ(s[1].precision, 4.0 / 5);
-  EXPECT_DOUBLE_EQ(s[1].recall, 4.0 / 6);
-  EXPECT_EQ(s[1].support, 6);
-  EXPECT_EQ(s[2].support, 0);  // undefined scores are 0, not NaN
-  EXPECT_EQ(s[2].precision, 0);
-  EXPECT_EQ(s[2].f1, 0);
-  EXPECT_DOUBLE_EQ(macro_average(s).recall, (0.75 + 4.0 / 6 + 0) / 3);
-}
-
-TEST(Confusion, BatchCountsEqualSingleCounts) {
-  ConfusionMatrix batched(3);
-  batched.add(torch::tensor({0, 0, 0, 0, 1, 1, 1, 1, 1, 1}),
-              torch::tensor({0, 0, 0, 1, 0, 0, 1, 1, 1, 1}));
-  const ConfusionMatrix single = worked_example();
-  for (int64_t t = 0; t < 3; ++t)
-    for (int64_t p = 0; p < 3; ++p) EXPECT_EQ(batched.count(t, p), single.count(t, p)) << t << p;
-  EXPECT_THROW(batched.add(3, 0), Error);
-}
-
-TEST(Report, TextAndCsvNameEveryClass) {
-  EvalReport report{"best.pt", "d.h5", "val", {"a", "b, with comma", "c"}, worked_example(), 0.5,
-                    {},        {},     {}};
-  const std::string text = format_report(report);
-  EXPECT_NE(text.find("accuracy   0.700000 (7/10)"), std::string::npos) << text;
-  EXPECT_NE(text.find("b, with comma"), std::string::npos);
-  const std::string csv = confusion_csv(report);
-  EXPECT_EQ(csv, "true_class,a,\"b, with comma\",c\na,3,1,0\n\"b, with comma\",2,4,0\nc,0,0,0\n");
-  const auto json = nlohmann::json::parse(report_json(report));
-  EXPECT_EQ(json["confusion_matrix"], nlohmann::json::parse("[[3, 1, 0], [2, 4, 0], [0, 0, 0]]"));
-  EXPECT_EQ(json["classes"][1], "b, with comma");
-  EXPECT_DOUBLE_EQ(json["accuracy"].get<double>(), 0.7);  // full precision, not rounded text
-}
-
-TEST(TextFormat, QuotesOnlyWhatNeedsIt) {
-  EXPECT_EQ(csv_field("plain/path.jpg"), "plain/path.jpg");
-  EXPECT_EQ(csv_field("say \"hi\", ok"), "\"say \"\"hi\"\", ok\"");
-  EXPECT_EQ(json_string("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
-  EXPECT_EQ(json_string("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
-}
 
 TEST(Checkpoint, PreprocessingRoundTrips) {
   Checkpoint c;
@@ -113,8 +50,8 @@ TEST(Checkpoint, TaggedCheckpointsOfEarlierVersionsStillLoad) {
   dict.insert("format_version", int64_t{1});
   dict.insert("model", model);
   dict.insert("optimizer", torch::zeros({0}, torch::kUInt8));
-  for (const char* key : {"epoch", "step_in_epoch", "global_step", "best_epoch", "epoch_correct",
-                          "epoch_seen"})
+  for (const char* key :
+       {"epoch", "step_in_epoch", "global_step", "best_epoch", "epoch_correct", "epoch_seen"})
     dict.insert(key, int64_t{3});
   dict.insert("best_val_acc", 0.5);
   dict.insert("epoch_loss_sum", 1.5);
