@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     app.add_option("--size", size, "N or HxW (default 224)");
     app.add_option("--resize", resize,
                    "stretch (default), crop (shorter side + centre crop) or pad")
-        ->check(CLI::IsMember({"stretch", "crop", "pad"}));
+        ->check(CLI::IsMember(nxt::names_of(nxt::resize_mode_names())));
     app.add_option("--val-fraction", options.val_fraction,
                    "validation share per class (default 0.2)");
     app.add_option("--val-dir", options.val_dir, "separate validation folder (same classes)");

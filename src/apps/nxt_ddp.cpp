@@ -64,9 +64,8 @@ int run_job(int argc, char** argv, const CommandLine& cli) {
   try {
     const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
     nxt::log::info() << "resolved config:\n" << nxt::to_yaml(config);
-    const int code = cli.evaluate.empty()
-                         ? nxt::run_training(config, cli.resume, mpi)
-                         : nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
+    const int code = cli.evaluate.empty() ? nxt::run_training(config, cli.resume, mpi)
+                                          : nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
     write_exit_status(mpi, code);
     return code;
   } catch (...) {

@@ -5,23 +5,23 @@
 
 #include <iostream>
 
+#include "comm/communicator.h"
+#include "comm/placement.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
-#include "common/process_tuning.h"
 #include "data/image_reader.h"
 #include "data/normalize.h"
 #include "data/packed_dataset.h"
-#include "comm/communicator.h"
-#include "comm/placement.h"
+#include "eval/evaluate.h"
 #include "infer/eval_report.h"
 #include "infer/inference_model.h"
-#include "eval/evaluate.h"
 
 namespace {
 
 struct CommandLine {
-  std::string checkpoint, data, split = "val", out_dir, device = "auto";
+  std::string checkpoint, data, split = "val", out_dir;
+  std::string device = nxt::name_of(nxt::DeviceChoice::kAuto, nxt::kDeviceNames);
   int64_t batch_size = 0;  // 0: the training run's data.batch_size
   int threads = 0;         // 0: cores / local ranks
 };
@@ -45,13 +45,14 @@ void check_same_classes(const nxt::InferenceModel& model, const nxt::PackedDatas
 }
 
 nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageReader& reader,
-                          const nxt::Normalizer& normalize, const CommandLine& cli) {
+                          const nxt::Normalizer& normalize, const CommandLine& cli,
+                          int loader_threads) {
   nxt::EvalSetup setup;
   setup.reader = &reader;
   setup.loader.batch_size = cli.batch_size > 0 ? cli.batch_size : model.config.data.batch_size;
   setup.loader.output = {model.preprocess.input_size, model.preprocess.input_size};
   setup.loader.eval_crop_ratio = model.preprocess.eval_crop_ratio;
-  setup.loader.threads = model.device.is_cuda() ? 4 : 1;
+  setup.loader.threads = loader_threads;
   setup.loader.pin_memory = model.device.is_cuda();
   setup.normalize = &normalize;
   setup.channels_last = model.channels_last;
@@ -61,14 +62,12 @@ nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageRead
 
 int run(int argc, char** argv, const CommandLine& cli) {
   nxt::MpiSession mpi(&argc, &argv);
-  const nxt::ProcessPlace place{mpi.rank(), mpi.world_size(), mpi.local_rank(), mpi.local_size()};
-  const torch::Device device =
-      nxt::pick_device(nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device"), place);
-  if (device.is_cpu())
-    torch::set_num_threads(nxt::cpu_threads_per_rank(
-        cli.threads > 0 ? std::optional<int64_t>(cli.threads) : std::nullopt, place));
-  nxt::keep_large_buffers_for_reuse();
-  nxt::single_threaded_opencv();
+  const nxt::ProcessPlace place = mpi.place();
+  nxt::RankOptions rank_options;
+  rank_options.device = nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device");
+  if (cli.threads > 0) rank_options.compute_threads = cli.threads;
+  const nxt::RankCompute compute = nxt::configure_rank(place, rank_options);
+  const torch::Device device = compute.device;
   const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
   const nxt::PackedDataset dataset(cli.data);
   check_same_classes(model, dataset, cli);
@@ -82,8 +81,9 @@ int run(int argc, char** argv, const CommandLine& cli) {
 
   nxt::EvalDetails details{nxt::ConfusionMatrix(static_cast<int64_t>(model.classes.size())), {}};
   nxt::ResNeXt net = model.model;
-  const nxt::MetricTotals totals = nxt::evaluate(net, eval_setup(model, reader, normalize, cli),
-                                                 *comm, nxt::EvalMode::kSharded, &details);
+  const nxt::MetricTotals totals =
+      nxt::evaluate(net, eval_setup(model, reader, normalize, cli, compute.loader_threads), *comm,
+                    nxt::EvalMode::kSharded, &details);
   NXT_CHECK(details.confusion.total() == reader.size(), "evaluated ", details.confusion.total(),
             " of the ", reader.size(), " images of split '", cli.split, "'");
   if (mpi.rank() == 0) {

@@ -6,9 +6,8 @@
 #include <iostream>
 #include <thread>
 
-#include "common/check.h"
-#include "common/process_tuning.h"
 #include "comm/placement.h"
+#include "common/check.h"
 #include "infer/image_files.h"
 #include "infer/inference_model.h"
 #include "infer/prediction_writer.h"
@@ -19,7 +18,9 @@ namespace {
 constexpr int kSomeFilesFailed = 2;
 
 struct CommandLine {
-  std::string checkpoint, format = "text", device = "auto";
+  std::string checkpoint,
+      format = nxt::name_of(nxt::PredictionFormat::kText, nxt::prediction_format_names());
+  std::string device = nxt::name_of(nxt::DeviceChoice::kAuto, nxt::kDeviceNames);
   std::vector<std::string> inputs;
   nxt::PredictOptions options;
 };
@@ -28,10 +29,10 @@ int run(CommandLine& cli) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (cli.options.threads <= 0) cli.options.threads = cores;
   const nxt::PredictionFormat format = nxt::parse_prediction_format(cli.format);
-  const torch::Device device = nxt::pick_device(
-      nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device"), nxt::ProcessPlace{});
-  if (device.is_cpu()) torch::set_num_threads(cores);
-  nxt::single_threaded_opencv();  // parallel across files instead
+  nxt::RankOptions rank_options;  // one process: all the cores compute, OpenCV runs per file
+  rank_options.device = nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device");
+  rank_options.compute_threads = cores;
+  const torch::Device device = nxt::configure_rank(nxt::ProcessPlace{}, rank_options).device;
   const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
   const std::vector<std::string> files = nxt::collect_image_files(cli.inputs);
   // More classes than the model has, or fewer than one, is taken as "all" / "the best".
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
         ->required();
     app.add_option("--topk", cli.options.topk, "classes to show per image (default 5)");
     app.add_option("--format", cli.format, "text | csv | jsonl")
-        ->check(CLI::IsMember({"text", "csv", "jsonl"}));
+        ->check(CLI::IsMember(nxt::names_of(nxt::prediction_format_names())));
     app.add_option("--batch-size", cli.options.batch_size, "images per forward pass (default 32)");
     app.add_option("--threads", cli.options.threads, "decoding threads (default: all cores)");
     app.add_option("--device", cli.device, "auto | cpu | cuda")

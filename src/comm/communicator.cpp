@@ -3,10 +3,10 @@
 
 #include <cstdio>
 
-#include "common/check.h"
-#include "common/enum_names.h"
 #include "comm/backends.h"
 #include "comm/mpi_communicator.h"
+#include "common/check.h"
+#include "common/enum_names.h"
 #if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
 #include "comm/nccl_communicator.h"
 #endif

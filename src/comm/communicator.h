@@ -36,9 +36,10 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
-#include "common/torch_pch.h"
 #include "comm/watchdog.h"
+#include "common/config.h"
+#include "common/mpi_env.h"
+#include "common/torch_pch.h"
 
 namespace nxt {
 
@@ -61,13 +62,6 @@ class CommWork {
 
  protected:
   Clock::time_point started_{}, finished_{};
-};
-
-struct ProcessPlace {
-  int rank = 0;
-  int world_size = 1;
-  int local_rank = 0;  // among the ranks on this node (MPI_Comm_split_type shared)
-  int local_size = 1;
 };
 
 class Communicator {

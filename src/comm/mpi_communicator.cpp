@@ -7,8 +7,8 @@
 #include <mutex>
 #include <optional>
 
-#include "common/check.h"
 #include "comm/shm_allreduce.h"
+#include "common/check.h"
 
 namespace nxt {
 namespace {
@@ -155,9 +155,8 @@ class MpiCommunicator::Work final : public CommWork {
     const auto since = Clock::now();
     std::unique_lock<std::mutex> lock(mutex_);
     if (!done_changed_.wait_for(lock, timeout_, [&] { return done_; }))
-      throw_collective_timeout(rank_, what_,
-                               std::chrono::duration<double>(Clock::now() - since).count(),
-                               timeout_);
+      throw_collective_timeout(
+          rank_, what_, std::chrono::duration<double>(Clock::now() - since).count(), timeout_);
     if (failure_) std::rethrow_exception(failure_);
   }
   void start() { started_ = Clock::now(); }
@@ -180,7 +179,6 @@ class MpiCommunicator::Work final : public CommWork {
   bool done_ = false;
   std::exception_ptr failure_;
 };
-
 
 struct MpiCommunicator::Queue {
   std::mutex mutex;
@@ -276,8 +274,8 @@ std::shared_ptr<CommWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor
   if (element && tensor.numel() * tensor.element_size() >= options_.shm_min_bytes)
     shared_memory = shared_memory_;
   return submit(collective_text("all-reduce", tensor), [tensor, op, mpi, element, shared_memory,
-                                                       comm = comm_, options = options_,
-                                                       world = world_size()] {
+                                                        comm = comm_, options = options_,
+                                                        world = world_size()] {
     if (shared_memory) {
       shared_memory->all_reduce(tensor.data_ptr(), tensor.numel(), *element, shm_combine(op));
     } else {
@@ -294,7 +292,7 @@ void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
   NXT_CHECK(root >= 0 && root < world_size(), "broadcast root ", root, " is not a rank");
   const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), ReduceOp::kSum);
   submit(collective_text("broadcast", tensor), [tensor, root, mpi, comm = comm_,
-                                                 options = options_] {
+                                                options = options_] {
     run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
       NXT_MPI_CHECK(MPI_Ibcast(data, count, mpi.type, root, comm, request));
     });
@@ -313,13 +311,15 @@ template <class T>
 std::vector<T> MpiCommunicator::reduce_host_values(const std::vector<T>& values, MPI_Datatype type,
                                                    ReduceOp op) {
   auto result = std::make_shared<std::vector<T>>(values);
-  submit("all-reduce of " + std::to_string(values.size()) + " host value(s)",
-         [result, type, op, comm = comm_, poll = options_.poll_interval] {
-    std::vector<MPI_Request> request(1);
-    NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result->data(), static_cast<int>(result->size()),
-                                 type, builtin_op(op), comm, request.data()));
-    wait_for(request, poll);
-  })->wait();
+  submit(
+      "all-reduce of " + std::to_string(values.size()) + " host value(s)",
+      [result, type, op, comm = comm_, poll = options_.poll_interval] {
+        std::vector<MPI_Request> request(1);
+        NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result->data(), static_cast<int>(result->size()),
+                                     type, builtin_op(op), comm, request.data()));
+        wait_for(request, poll);
+      })
+      ->wait();
   if (op == ReduceOp::kAverage)
     for (T& v : *result) v /= world_size();
   return *result;

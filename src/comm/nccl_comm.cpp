@@ -5,9 +5,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/check.h"
 #include "comm/cuda_check.h"
 #include "comm/watchdog.h"
+#include "common/check.h"
 
 namespace nxt {
 
@@ -95,8 +95,7 @@ void NcclComm::wait_event(cudaEvent_t done, const std::string& what) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (waited > static_cast<double>(timeout_.count())) {
       abort();
-      throw_collective_timeout(rank_, "NCCL " + what + " (communicator aborted)", waited,
-                               timeout_);
+      throw_collective_timeout(rank_, "NCCL " + what + " (communicator aborted)", waited, timeout_);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }

@@ -22,8 +22,7 @@ namespace nxt {
 
 class NcclComm {
  public:
-  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap,
-           std::chrono::seconds timeout);
+  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap, std::chrono::seconds timeout);
   ~NcclComm();
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;

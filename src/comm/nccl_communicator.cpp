@@ -7,8 +7,8 @@
 #include <c10/cuda/CUDAStream.h>
 #include <mpi.h>
 
-#include "common/check.h"
 #include "comm/nccl_comm.h"
+#include "common/check.h"
 
 namespace nxt {
 namespace {
@@ -93,8 +93,7 @@ class NcclCommunicator final : public Communicator {
     });
     auto done = std::make_shared<at::cuda::CUDAEvent>();
     done->record(stream_);
-    return std::make_shared<NcclWork>(done, &nccl_, device_,
-                                      collective_text("all-reduce", tensor));
+    return std::make_shared<NcclWork>(done, &nccl_, device_, collective_text("all-reduce", tensor));
   }
 
   void broadcast(torch::Tensor tensor, int root) override {
@@ -149,8 +148,8 @@ class NcclCommunicator final : public Communicator {
     std::vector<T> result = values;
     const MPI_Op ops[] = {MPI_SUM, MPI_SUM, MPI_MIN, MPI_MAX};
     std::vector<MPI_Request> request(1);
-    NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result.data(), static_cast<int>(result.size()),
-                                 type, ops[static_cast<int>(op)], MPI_COMM_WORLD, request.data()));
+    NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result.data(), static_cast<int>(result.size()), type,
+                                 ops[static_cast<int>(op)], MPI_COMM_WORLD, request.data()));
     wait_for_requests(request, std::chrono::microseconds(50), nccl_.timeout(), rank(),
                       "all-reduce of " + std::to_string(result.size()) + " host value(s)");
     if (op == ReduceOp::kAverage)

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/process_tuning.h"
 
 namespace nxt {
 
@@ -66,6 +67,21 @@ int cpu_threads_per_rank(std::optional<int64_t> configured, const ProcessPlace& 
   const int online = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   if (allowed < online) return allowed;  // bound by the launcher: this rank's own share
   return std::max(1, allowed / std::max(1, place.local_size));
+}
+
+RankCompute configure_rank(const ProcessPlace& place, const RankOptions& options) {
+  RankCompute compute;
+  compute.device = pick_device(options.device, place);
+  if (compute.device.is_cuda()) {
+    torch::globalContext().setBenchmarkCuDNN(options.cudnn_benchmark);
+  } else {
+    torch::set_num_threads(cpu_threads_per_rank(options.compute_threads, place));
+  }
+  keep_large_buffers_for_reuse();
+  single_threaded_opencv();  // the loader parallelises over images instead
+  compute.loader_threads =
+      static_cast<int>(options.loader_threads.value_or(compute.device.is_cuda() ? 4 : 1));
+  return compute;
 }
 
 std::string placement_text(const ProcessPlace& place, const torch::Device& device,

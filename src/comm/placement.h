@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "common/torch_pch.h"
 #include "comm/communicator.h"
+#include "common/torch_pch.h"
 
 namespace nxt {
 
@@ -32,6 +32,25 @@ CpuAllowance allowed_cpus();
 // bound this rank to a subset of the machine, or the machine's CPUs divided among the node's
 // ranks when it did not. Never more than the allowed CPUs, at least 1.
 int cpu_threads_per_rank(std::optional<int64_t> configured, const ProcessPlace& place);
+
+// What a rank computes with.
+struct RankCompute {
+  torch::Device device = torch::kCPU;
+  int loader_threads = 1;  // threads preparing batches
+};
+
+struct RankOptions {
+  DeviceChoice device = DeviceChoice::kAuto;
+  std::optional<int64_t> compute_threads;  // CPU threads per rank; nullopt: cpu_threads_per_rank
+  std::optional<int64_t> loader_threads;   // nullopt: 4 on a GPU (one cannot feed it), 1 on a
+                                           // CPU (whose cores compute)
+  bool cudnn_benchmark = true;
+};
+
+// One rank's compute set-up, the same for nxt_ddp, nxt_eval and nxt_predict: picks the device
+// (pick_device), sets torch's CPU threads or cuDNN's autotuner, tunes the allocator and OpenCV
+// (common/process_tuning.h), and chooses the loader threads.
+RankCompute configure_rank(const ProcessPlace& place, const RankOptions& options);
 
 // "rank=R world=W host=H local_rank=L local_size=S cpus=N cpu_list=... compute_threads=T
 // loader_threads=U device=D allreduce=P": one line per rank, so a cluster log shows how every

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/torch_pch.h"
 #include "comm/communicator.h"
+#include "common/torch_pch.h"
 
 namespace nxt {
 

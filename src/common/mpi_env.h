@@ -5,6 +5,14 @@
 
 namespace nxt {
 
+// Where a process sits in the job (a single process without MPI: rank 0 of 1).
+struct ProcessPlace {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;  // among the ranks on this node (MPI_Comm_split_type shared)
+  int local_size = 1;
+};
+
 // Initialises MPI with at least `required_thread_level` and finalises it on destruction.
 class MpiSession {
  public:
@@ -17,6 +25,7 @@ class MpiSession {
   int world_size() const { return world_size_; }
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
+  ProcessPlace place() const { return {rank_, world_size_, local_rank_, local_size_}; }
 
  private:
   int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_size_ = 1;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace nxt {
 
 enum class ResizeMode {
@@ -14,7 +16,8 @@ enum class ResizeMode {
   kPad,      // longer side to size, centred on black
 };
 
-ResizeMode parse_resize_mode(const std::string& name);  // stretch | crop | pad
+const EnumNames<ResizeMode>& resize_mode_names();  // stretch | crop | pad
+ResizeMode parse_resize_mode(const std::string& name);
 std::string resize_mode_name(ResizeMode mode);
 
 // JPEG, PNG, BMP, WebP, TIFF, PPM/PGM by extension, as torchvision's ImageFolder accepts.

@@ -58,7 +58,8 @@ PackedDataset::PackedDataset(const std::string& path) : path_(path) {
     validate_split(name, data);
     splits_.emplace(name, std::move(data));
   }
-  if (!has_split(format::kTrainSplit)) throw fail(std::string("group '/") + format::kTrainSplit + "' is missing");
+  if (!has_split(format::kTrainSplit))
+    throw fail(std::string("group '/") + format::kTrainSplit + "' is missing");
 }
 
 void PackedDataset::validate_split(const std::string& name, SplitData& data) const {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/torch_pch.h"
 #include "comm/communicator.h"
+#include "common/torch_pch.h"
 
 namespace nxt {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "common/config.h"
 #include "common/torch_pch.h"
 #include "data/loader.h"
-#include "comm/communicator.h"
 #include "eval/confusion.h"
 #include "eval/forward.h"
 #include "eval/totals.h"

@@ -6,8 +6,13 @@
 namespace nxt {
 
 void MetricTotals::add_per_sample(const torch::Tensor& losses, int64_t batch_correct) {
-  loss_micros +=
-      losses.detach().to(torch::kDouble).div(kLossUnit).round().to(torch::kLong).sum().item<int64_t>();
+  loss_micros += losses.detach()
+                     .to(torch::kDouble)
+                     .div(kLossUnit)
+                     .round()
+                     .to(torch::kLong)
+                     .sum()
+                     .item<int64_t>();
   correct += batch_correct;
   seen += losses.size(0);
 }

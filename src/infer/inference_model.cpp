@@ -4,9 +4,9 @@
 #include <filesystem>
 
 #include "common/check.h"
+#include "eval/forward.h"
 #include "model/build.h"
 #include "model/state_dict_io.h"
-#include "eval/forward.h"
 
 namespace nxt {
 

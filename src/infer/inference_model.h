@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint.h"
 #include "common/config.h"
 #include "common/torch_pch.h"
 #include "model/resnext.h"
-#include "checkpoint/checkpoint.h"
 
 namespace nxt {
 

@@ -7,18 +7,16 @@
 #include "common/text_format.h"
 
 namespace nxt {
-namespace {
 
-const EnumNames<PredictionFormat> kFormatNames = {
-    {PredictionFormat::kText, "text"},
-    {PredictionFormat::kCsv, "csv"},
-    {PredictionFormat::kJsonl, "jsonl"},
-};
-
-}  // namespace
+const EnumNames<PredictionFormat>& prediction_format_names() {
+  static const EnumNames<PredictionFormat> names = {{PredictionFormat::kText, "text"},
+                                                    {PredictionFormat::kCsv, "csv"},
+                                                    {PredictionFormat::kJsonl, "jsonl"}};
+  return names;
+}
 
 PredictionFormat parse_prediction_format(const std::string& name) {
-  return enum_from_name(name, kFormatNames, "--format");
+  return enum_from_name(name, prediction_format_names(), "--format");
 }
 
 PredictionWriter::PredictionWriter(std::ostream& out, PredictionFormat format,

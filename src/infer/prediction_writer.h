@@ -5,12 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
 #include "infer/predictor.h"
 
 namespace nxt {
 
 enum class PredictionFormat { kText, kCsv, kJsonl };
-PredictionFormat parse_prediction_format(const std::string& name);  // text | csv | jsonl
+const EnumNames<PredictionFormat>& prediction_format_names();  // text | csv | jsonl
+PredictionFormat parse_prediction_format(const std::string& name);
 
 class PredictionWriter {
  public:

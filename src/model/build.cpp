@@ -19,8 +19,8 @@ ResNeXt build_model(const ModelConfig& config, int64_t num_classes,
   const StateLoadReport report = copy_state_into(*model, *pretrained, config.pretrained);
   if (report.classifier_reinitialised || config.reset_classifier) {
     model->reset_classifier();
-    log::info() << "pretrained '" << config.pretrained << "': backbone loaded, fc re-initialised for "
-                << num_classes << " classes ("
+    log::info() << "pretrained '" << config.pretrained
+                << "': backbone loaded, fc re-initialised for " << num_classes << " classes ("
                 << (report.classifier_reinitialised ? report.classifier_detail
                                                     : "model.reset_classifier")
                 << ")";

@@ -1,7 +1,7 @@
 // Builds the configured ResNeXt, optionally initialised from a torchvision-style state dict.
 #pragma once
-#include "common/config.h"
 #include <optional>
+#include "common/config.h"
 
 #include "model/resnext.h"
 #include "model/state_dict_io.h"

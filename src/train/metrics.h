@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "common/torch_pch.h"
 #include "comm/communicator.h"
+#include "common/torch_pch.h"
 #include "eval/totals.h"
 
 namespace nxt {

@@ -34,11 +34,13 @@ std::vector<GroupPlan> plan_groups(const OptimConfig& config, torch::nn::Module&
   const bool split_head = config.backbone_lr_mult != 1.0;
   std::vector<GroupPlan> plans;
   for (const bool decayed : {true, false}) {
-    for (const bool head_group : split_head ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
+    for (const bool head_group :
+         split_head ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
       GroupPlan plan{{}, decayed, head_group || !split_head ? 1.0 : config.backbone_lr_mult};
       for (auto& p : model.parameters()) {
         const bool decays = config.decay_bn_and_bias || !exempt_from_decay(p);
-        if (decays == decayed && (!split_head || in_head(p) == head_group)) plan.parameters.push_back(p);
+        if (decays == decayed && (!split_head || in_head(p) == head_group))
+          plan.parameters.push_back(p);
       }
       if (!plan.parameters.empty()) plans.push_back(std::move(plan));
     }

@@ -11,25 +11,24 @@
 #include <fstream>
 #include <thread>
 
-#include "common/check.h"
-#include "common/compat.h"
-#include "common/fs.h"
-#include "common/log.h"
-#include "common/process_tuning.h"
-#include "data/class_balance.h"
-#include "data/dataset_format.h"
-#include "data/loader.h"
-#include "data/mix.h"
-#include "data/normalize.h"
+#include "checkpoint/checkpoint.h"
 #include "comm/backends.h"
 #include "comm/communicator.h"
 #include "comm/placement.h"
 #include "comm/reducer.h"
 #include "comm/replicas.h"
-#include "model/build.h"
-#include "checkpoint/checkpoint.h"
-#include "train/curves.h"
+#include "common/check.h"
+#include "common/compat.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "data/class_balance.h"
+#include "data/dataset_format.h"
+#include "data/loader.h"
+#include "data/mix.h"
+#include "data/normalize.h"
 #include "eval/evaluate.h"
+#include "model/build.h"
+#include "train/curves.h"
 #include "train/memory_stats.h"
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -53,9 +52,9 @@ struct StepFlags {
 
 // Where an epoch runs, in global sample positions (Note [World-size-independent epochs]).
 struct EpochSpan {
-  int64_t start = 0;   // positions done before this job's first step of the epoch
-  int64_t end = 0;     // positions done when its last step ends
-  int64_t steps = 0;   // optimizer steps this job takes in the epoch (the same on every rank)
+  int64_t start = 0;    // positions done before this job's first step of the epoch
+  int64_t end = 0;      // positions done when its last step ends
+  int64_t steps = 0;    // optimizer steps this job takes in the epoch (the same on every rank)
   int64_t samples = 0;  // this rank's samples from start to end
 };
 
@@ -67,8 +66,11 @@ class Trainer {
  public:
   Trainer(const Config& config, const MpiSession& mpi)
       : config_(config),
-        place_{mpi.rank(), mpi.world_size(), mpi.local_rank(), mpi.local_size()},
-        device_(pick_device(config.run.device, place_)) {}
+        place_(mpi.place()),
+        compute_(
+            configure_rank(place_, {config.run.device, config.run.threads_per_rank,
+                                    config.data.loader_threads, config.train.cudnn_benchmark})),
+        device_(compute_.device) {}
 
   int run(const std::string& resume);
   int evaluate_only(const std::string& checkpoint_path);
@@ -121,6 +123,7 @@ class Trainer {
 
   Config config_;
   ProcessPlace place_;
+  RankCompute compute_;
   torch::Device device_;
   std::unique_ptr<PackedDataset> dataset_;
   std::unique_ptr<ImageReader> train_reader_, val_reader_, test_reader_;
@@ -148,7 +151,7 @@ class Trainer {
   std::unique_ptr<StepMetrics> step_metrics_;  // this rank's, not read yet
   int64_t steps_at_last_read_ = 0;             // global_step at the last read
   int64_t metrics_every_ = 1;
-  double last_loss_ = 0;  // mean loss at the last read, for the progress line
+  double last_loss_ = 0;         // mean loss at the last read, for the progress line
   int64_t steps_per_epoch_ = 0;  // optimizer steps of a whole epoch at this world size
   double lr_ = 0;
   // Test hooks: NXT_TRACE_SAMPLES (a folder: every trained sample, per rank) and
@@ -161,14 +164,8 @@ class Trainer {
   bool autocast_bf16_ = false;  // train.amp on a GPU
 };
 
+// The device, threads and process tuning are configure_rank()'s (in the constructor).
 void Trainer::set_up_compute() {
-  if (on_cuda()) {
-    torch::globalContext().setBenchmarkCuDNN(config_.train.cudnn_benchmark);
-  } else {
-    torch::set_num_threads(cpu_threads_per_rank(config_.run.threads_per_rank, place_));
-  }
-  keep_large_buffers_for_reuse();
-  single_threaded_opencv();
   autocast_bf16_ = bf16_autocast(config_, device_);
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   metrics_every_ = config_.train.metrics_every_steps.value_or(on_cuda() ? 25 : 1);
@@ -195,8 +192,7 @@ void Trainer::start_communicator() {
                       ? std::string("bf16 autocast ") + (autocast_bf16_ ? "on" : "off")
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
-  log::all() << "placement: "
-             << placement_text(place_, device_, loader_options_.threads, *comm_);
+  log::all() << "placement: " << placement_text(place_, device_, loader_options_.threads, *comm_);
 }
 
 void Trainer::open_data() {
@@ -242,7 +238,7 @@ void Trainer::open_data() {
   o.drop_last = config_.data.drop_last;
   o.seed = static_cast<uint64_t>(config_.run.seed);
   o.shard = {place_.rank, place_.world_size};
-  o.threads = static_cast<int>(config_.data.loader_threads.value_or(on_cuda() ? 4 : 1));
+  o.threads = compute_.loader_threads;
   o.prefetch = static_cast<int>(config_.data.prefetch);
   o.pin_memory = on_cuda();
   const int64_t batches =
@@ -284,8 +280,8 @@ void Trainer::build_optimizer() {
   {
     auto line = log::info();
     line << "model: " << name_of(config_.model.arch, kArchNames) << "; optimizer "
-         << name_of(config_.optim.name, kOptimizerNames) << ", lr " << lr
-         << " (global batch " << global_batch() << ")";
+         << name_of(config_.optim.name, kOptimizerNames) << ", lr " << lr << " (global batch "
+         << global_batch() << ")";
     if (config_.optim.backbone_lr_mult != 1.0)
       line << ", backbone lr x " << config_.optim.backbone_lr_mult;
   }
@@ -311,7 +307,8 @@ void Trainer::set_backbone_frozen(bool frozen) {
   backbone_frozen_ = frozen;
   const std::vector<torch::Tensor> head = model_->classifier()->parameters();
   const auto in_head = [&head](const torch::Tensor& p) {
-    return std::any_of(head.begin(), head.end(), [&p](const torch::Tensor& h) { return h.is_same(p); });
+    return std::any_of(head.begin(), head.end(),
+                       [&p](const torch::Tensor& h) { return h.is_same(p); });
   };
   reducer_.reset();  // its hooks go with it
   parameters_.clear();
@@ -425,10 +422,9 @@ int Trainer::run(const std::string& resume) {
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
     if (position_.samples_in_epoch == 0 && early_stop_due()) break;
     if (const int signal = train_epoch(epoch)) {
-      log::info() << "stopped by " << signal_name(signal)
-                  << " (on at least one rank) at epoch " << epoch + 1 << " step "
-                  << position_.step_in_epoch << " (sample " << position_.samples_in_epoch
-                  << "): " << run_file("last.pt")
+      log::info() << "stopped by " << signal_name(signal) << " (on at least one rank) at epoch "
+                  << epoch + 1 << " step " << position_.step_in_epoch << " (sample "
+                  << position_.samples_in_epoch << "): " << run_file("last.pt")
                   << " written; continue with --resume auto (exit status " << kExitCheckpointed
                   << ")";
       return kExitCheckpointed;
@@ -441,8 +437,7 @@ int Trainer::run(const std::string& resume) {
                       early_stop_reason_.empty() ? "ran train.epochs" : early_stop_reason_);
     log::info() << "done: best val acc " << 100 * position_.best_val_acc << "% (val loss "
                 << position_.best_val_loss << ") at epoch " << position_.best_epoch + 1
-                << "; best model " << run_file("best.pt") << ", curves "
-                << run_file("curves.png");
+                << "; best model " << run_file("best.pt") << ", curves " << run_file("curves.png");
   }
   return 0;
 }
@@ -458,8 +453,8 @@ bool Trainer::improves_best(const MetricTotals& val) const {
 bool Trainer::early_stop_due() {
   const int64_t patience = config_.train.early_stop_patience;
   const int64_t without_improvement = position_.epoch - 1 - position_.best_epoch;
-  const bool due = is_rank0() && patience > 0 && position_.epoch > 0 &&
-                   without_improvement >= patience;
+  const bool due =
+      is_rank0() && patience > 0 && position_.epoch > 0 && without_improvement >= patience;
   if (comm_->all_reduce_integers({due ? 1 : 0}, ReduceOp::kMax)[0] == 0) return false;
   const char* metric = name_of(config_.train.best_metric, kBestMetricNames);
   early_stop_reason_ = std::string(metric) + " has not improved for " +
@@ -560,7 +555,8 @@ int Trainer::train_epoch(int64_t epoch) {
     }
     end_step();
     const int64_t done = position_.global_step;
-    const bool checkpoint = flags.stop_signal != 0 || due(done, config_.train.checkpoint_every_steps);
+    const bool checkpoint =
+        flags.stop_signal != 0 || due(done, config_.train.checkpoint_every_steps);
     const bool log_line = due(done, config_.train.log_every_steps);
     if (checkpoint || log_line || due(done, metrics_every_) || step + 1 == span.steps)
       read_metrics(epoch);

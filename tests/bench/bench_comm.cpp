@@ -10,10 +10,10 @@
 #include <iomanip>
 #include <iostream>
 
-#include "common/check.h"
-#include "common/mpi_env.h"
 #include "comm/mpi_communicator.h"
 #include "comm/reducer.h"
+#include "common/check.h"
+#include "common/mpi_env.h"
 #include "model/resnext.h"
 #include "model/summary.h"
 

@@ -17,9 +17,9 @@
 
 #include "common/check.h"
 #include "data/normalize.h"
+#include "eval/forward.h"
 #include "infer/inference_model.h"
 #include "infer/predictor.h"
-#include "eval/forward.h"
 
 namespace {
 

@@ -10,12 +10,12 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/check.h"
-#include "common/hash.h"
-#include "common/mpi_env.h"
 #include "comm/mpi_communicator.h"
 #include "comm/reducer.h"
 #include "comm/replicas.h"
+#include "common/check.h"
+#include "common/hash.h"
+#include "common/mpi_env.h"
 #include "model/resnext.h"
 #include "tiny_model.h"
 

@@ -168,7 +168,10 @@ TEST(Config, MissingFileIsNamed) {
 // Run folders default to the cluster's scratch space; a config or --set still wins.
 TEST(Config, OutDirDefaultsToNxtOutDirThenScratch) {
   const auto restore = [](const char* name, const char* value) {
-    if (value) setenv(name, value, 1); else unsetenv(name);
+    if (value)
+      setenv(name, value, 1);
+    else
+      unsetenv(name);
   };
   const char* out = std::getenv("NXT_OUT_DIR");
   const char* scratch = std::getenv("SCRATCH");

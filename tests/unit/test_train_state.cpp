@@ -5,13 +5,13 @@
 
 #include <cmath>
 
+#include "checkpoint/checkpoint.h"
 #include "comm/placement.h"
 #include "model/resnext.h"
-#include "checkpoint/checkpoint.h"
-#include "train/metrics.h"
-#include "train/optim.h"
 #include "test_support.h"
 #include "tiny_model.h"
+#include "train/metrics.h"
+#include "train/optim.h"
 
 namespace nxt {
 namespace {
@@ -52,9 +52,9 @@ TEST(LrSchedule, CosineEndsAtTheFloorWhateverTheStepsPerEpoch) {
   c.warmup_epochs = 1;
   c.min_lr = 0.001;
   const LrSchedule s(c, 0.1, 5);
-  EXPECT_DOUBLE_EQ(s.at(0, 1.0), 0.1);           // end of warmup: the top of the cosine
+  EXPECT_DOUBLE_EQ(s.at(0, 1.0), 0.1);                    // end of warmup: the top of the cosine
   EXPECT_NEAR(s.at(2, 1.0), 0.001 + 0.099 * 0.5, 1e-12);  // half-way (epoch 3 of 5 after 1)
-  EXPECT_DOUBLE_EQ(s.at(4, 1.0), 0.001);         // the run's last step
+  EXPECT_DOUBLE_EQ(s.at(4, 1.0), 0.001);                  // the run's last step
   // The same fraction of an epoch gives the same rate, however many steps the epoch has.
   EXPECT_DOUBLE_EQ(s.at(3, 32.0 / 75), s.at(3, 64.0 / 150));
 }
