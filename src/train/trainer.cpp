@@ -33,6 +33,7 @@
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/progress.h"
+#include "train/run_reports.h"
 #include "train/step_timer.h"
 #include "train/stop_signals.h"
 #include "train/train_log.h"
@@ -480,23 +481,9 @@ void Trainer::evaluate_best_on_test() {
   EvalDetails details{ConfusionMatrix(dataset_->num_classes()), {}};
   const MetricTotals test = evaluate_split(*test_reader_, &details);
   if (!is_rank0()) return;
-  nlohmann::json per_class = nlohmann::json::object();
-  const std::vector<ClassScores> scores = class_scores(details.confusion);
-  for (size_t c = 0; c < scores.size(); ++c)
-    per_class[dataset_->classes()[c]] = {{"precision", scores[c].precision},
-                                         {"recall", scores[c].recall},
-                                         {"f1", scores[c].f1},
-                                         {"support", scores[c].support}};
-  const nlohmann::json report = {{"split", "test"},
-                                 {"checkpoint", path},
-                                 {"epoch", best.position.best_epoch + 1},
-                                 {"test_accuracy", test.accuracy()},
-                                 {"test_loss", test.mean_loss()},
-                                 {"test_images", test.seen},
-                                 {"val_accuracy", best.position.best_val_acc},
-                                 {"val_loss", best.position.best_val_loss},
-                                 {"per_class", per_class}};
-  write_file_atomic(run_file("test_metrics.json"), report.dump(2) + "\n");
+  write_json_file(
+      run_file("test_metrics.json"),
+      test_metrics_json(path, best.position, test, details.confusion, dataset_->classes()));
   log::info() << "test split (" << test.seen << " images) on best.pt of epoch "
               << best.position.best_epoch + 1 << ": test acc " << 100 * test.accuracy()
               << "%, test loss " << test.mean_loss() << " (val acc "
@@ -504,16 +491,8 @@ void Trainer::evaluate_best_on_test() {
 }
 
 void Trainer::write_run_summary(const std::string& status, const std::string& reason) {
-  const nlohmann::json summary = {
-      {"status", status},
-      {"reason", reason},
-      {"epochs_trained", position_.epoch},
-      {"global_steps", position_.global_step},
-      {"best_metric", name_of(config_.train.best_metric, kBestMetricNames)},
-      {"best_epoch", position_.best_epoch + 1},
-      {"best_val_accuracy", position_.best_val_acc},
-      {"best_val_loss", position_.best_val_loss}};
-  write_file_atomic(run_file("summary.json"), summary.dump(2) + "\n");
+  write_json_file(run_file("summary.json"),
+                  run_summary_json(status, reason, position_, config_.train.best_metric));
 }
 
 void Trainer::set_training_mode() {

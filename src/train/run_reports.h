@@ -1,0 +1,28 @@
+// The run folder's JSON reports, built with nlohmann-json: test_metrics.json (best.pt scored on
+// the held-out test split, beside its val figures) and summary.json (how the run ended).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpoint.h"
+#include "common/config.h"
+#include "eval/confusion.h"
+#include "eval/totals.h"
+
+namespace nxt {
+
+// `best`: the position recorded in best.pt (its epoch and val figures).
+nlohmann::json test_metrics_json(const std::string& checkpoint, const TrainingPosition& best,
+                                 const MetricTotals& test, const ConfusionMatrix& confusion,
+                                 const std::vector<std::string>& classes);
+
+// `status`: completed | early_stopped; `reason` says why in words.
+nlohmann::json run_summary_json(const std::string& status, const std::string& reason,
+                                const TrainingPosition& position, BestMetric best_metric);
+
+// Pretty-printed, written atomically (common/fs.h).
+void write_json_file(const std::string& path, const nlohmann::json& json);
+
+}  // namespace nxt
