@@ -22,6 +22,7 @@ Exit status: 0 done; 1 with one line naming the file when the checkpoint is miss
 nxt checkpoint, or holds an architecture this script cannot rebuild.
 """
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -226,10 +227,14 @@ def export(wrapper, fmt, out, input_size, opset):
         scripted = torch.jit.script(wrapper)
         write_atomically(out, lambda tmp: scripted.save(tmp))
     else:
+        # torch >= 2.9 defaults to the dynamo exporter (needs onnxscript, opset >= 18, and
+        # treats dynamic_axes differently): ask for the TorchScript-based one where it exists.
+        legacy = ({"dynamo": False}
+                  if "dynamo" in inspect.signature(torch.onnx.export).parameters else {})
         write_atomically(out, lambda tmp: torch.onnx.export(
             wrapper, example, tmp, opset_version=opset, input_names=["images"],
             output_names=["logits"],
-            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}))
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, **legacy))
 
 
 def main():

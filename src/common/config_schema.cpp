@@ -320,7 +320,10 @@ std::vector<ConfigKey> build_schema() {
       choice("train.best_metric", &C::train, &TrainConfig::best_metric, kBestMetricNames,
              "what picks best.pt and early stopping: val_acc (higher) or val_loss (lower)"),
       field("train.log_every_steps", &C::train, &TrainConfig::log_every_steps,
-            "a line in train_log.jsonl every N optimizer steps (0 = off)", at_least(0)),
+            "a line in train_log.jsonl every N optimizer steps (0 = off; auto: the first multiple "
+            "of metrics_every_steps from 10, so lines add no host syncs); each line reads the "
+            "metrics",
+            auto_or_at_least(0)),
       choice("eval.mode", &C::eval, &EvalConfig::mode, kEvalModeNames,
              "rank0 (rank 0 evaluates all) or sharded (each rank its share)"),
       choice("dist.backend", &C::dist, &DistConfig::backend, kDistBackendNames,

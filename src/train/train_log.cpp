@@ -13,9 +13,12 @@ TrainLog::TrainLog(std::string path, int64_t keep_through_step) : path_(std::mov
   std::ifstream old(path_);
   for (std::string line; std::getline(old, line);) {
     const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_object() && record.contains("step") && record["step"].is_number_integer() &&
-        record["step"].get<int64_t>() <= keep_through_step)
-      kept << line << '\n';
+    // Events at the resumed step (an early stop) are decided again by the resumed run.
+    const bool keep =
+        record.is_object() && record.contains("step") && record["step"].is_number_integer() &&
+        (record.contains("event") ? record["step"].get<int64_t>() < keep_through_step
+                                  : record["step"].get<int64_t>() <= keep_through_step);
+    if (keep) kept << line << '\n';
   }
   old.close();
   write_file_atomic(path_, kept.str());

@@ -14,8 +14,9 @@ namespace nxt {
 
 class TrainLog {
  public:
-  // Keeps the lines of an existing `path` whose step is at most `keep_through_step` (0 on a
-  // fresh start: an old file is emptied), rewritten atomically, then appends.
+  // Keeps the lines of an existing `path` whose step is at most `keep_through_step` (event
+  // lines: below it; 0 on a fresh start: an old file is emptied), rewritten atomically, then
+  // appends.
   TrainLog(std::string path, int64_t keep_through_step);
 
   // One line, flushed at once (a crash loses at most the line being written).

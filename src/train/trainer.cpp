@@ -20,6 +20,7 @@
 #include "common/check.h"
 #include "common/compat.h"
 #include "common/fs.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "data/class_balance.h"
 #include "data/dataset_format.h"
@@ -59,6 +60,11 @@ struct EpochSpan {
   int64_t samples = 0;  // this rank's samples from start to end
 };
 
+struct ResumePoint {
+  Checkpoint checkpoint;
+  std::string path;
+};
+
 bool due(int64_t step, int64_t every) {
   return every > 0 && step % every == 0;
 }
@@ -80,12 +86,16 @@ class Trainer {
   void set_up_compute();
   void open_data();
   void start_communicator();
-  void build_model();
+  // `load_pretrained`: false when a checkpoint will replace every weight (a resumed run must not
+  // depend on the pretrained file still being there).
+  void build_model(bool load_pretrained = true);
   void build_optimizer();
   void set_backbone_frozen(bool frozen);
   void prepare_run_folder();
   std::optional<Checkpoint> read_checkpoint_on_rank0(const std::string& path, bool missing_ok);
-  void resume_from(const std::string& resume);
+  // The checkpoint --resume names (auto: the run folder's last.pt, if rank 0 sees one).
+  std::optional<ResumePoint> read_resume_checkpoint(const std::string& resume);
+  void resume_from(const ResumePoint& resume);
   void continue_position(const TrainingPosition& saved, const std::string& path);
   int64_t global_batch() const {
     return config_.data.batch_size * place_.world_size * config_.train.grad_accum;
@@ -152,6 +162,7 @@ class Trainer {
   std::unique_ptr<StepMetrics> step_metrics_;  // this rank's, not read yet
   int64_t steps_at_last_read_ = 0;             // global_step at the last read
   int64_t metrics_every_ = 1;
+  int64_t log_every_ = 0;        // train_log.jsonl lines (0: none)
   double last_loss_ = 0;         // mean loss at the last read, for the progress line
   int64_t steps_per_epoch_ = 0;  // optimizer steps of a whole epoch at this world size
   double lr_ = 0;
@@ -175,6 +186,9 @@ void Trainer::set_up_compute() {
                 << metrics_every_ << " -> 1";
     metrics_every_ = 1;
   }
+  // A log line reads the metrics: by default only on steps that read them anyway.
+  log_every_ = config_.train.log_every_steps.value_or(metrics_every_ *
+                                                      ((10 + metrics_every_ - 1) / metrics_every_));
   if (const char* dir = std::getenv("NXT_TRACE_SAMPLES")) {
     sample_trace_.open(std::string(dir) + "/samples.rank" + std::to_string(place_.rank) + ".txt",
                        std::ios::app);
@@ -193,6 +207,13 @@ void Trainer::start_communicator() {
                       ? std::string("bf16 autocast ") + (autocast_bf16_ ? "on" : "off")
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
+  // Every rank must read the same file: a stale node-local copy on one node would give it
+  // other splits or labels, and so other collectives (one all-reduce: min of h and of -h).
+  const auto h = static_cast<int64_t>(Fnv1a64().add(dataset_->fingerprint()).value() >> 1);
+  const auto range = comm_->all_reduce_integers({h, -h}, ReduceOp::kMin);
+  NXT_CHECK(range[0] == -range[1], "the ranks opened different datasets at data.path '",
+            config_.data.path, "' (fingerprints differ; a stale node-local copy?); rank ",
+            place_.rank, " has fingerprint ", dataset_->fingerprint());
   log::all() << "placement: " << placement_text(place_, device_, loader_options_.threads, *comm_);
 }
 
@@ -256,9 +277,9 @@ void Trainer::open_data() {
 
 // The pretrained weights too are read by rank 0 alone (Note [Collective order]): the other
 // ranks' file systems may not have the file.
-void Trainer::build_model() {
+void Trainer::build_model(bool load_pretrained) {
   std::optional<StateDict> pretrained;
-  if (!config_.model.pretrained.empty()) {
+  if (load_pretrained && !config_.model.pretrained.empty()) {
     const std::string& path = config_.model.pretrained;
     const auto bytes = read_file_on_rank0(path, /*missing_ok=*/false, *comm_, device_);
     pretrained = state_dict_from_bytes(*bytes, path);
@@ -286,6 +307,10 @@ void Trainer::build_optimizer() {
     if (config_.optim.backbone_lr_mult != 1.0)
       line << ", backbone lr x " << config_.optim.backbone_lr_mult;
   }
+  if (config_.train.class_weights == ClassWeighting::kBalanced &&
+      config_.data.sampler == SamplerKind::kBalanced)
+    log::warn() << "train.class_weights and data.sampler are both balanced: the imbalance is "
+                   "corrected twice (the minority classes now outweigh the others)";
   if (config_.train.class_weights == ClassWeighting::kBalanced) {
     const std::vector<double> weights =
         balanced_class_weights(images_per_class(*train_reader_), dataset_->classes());
@@ -332,7 +357,6 @@ void Trainer::set_backbone_frozen(bool frozen) {
 }
 
 void Trainer::prepare_run_folder() {
-  run_dir_ = config_.run.out_dir + "/" + config_.run.name;
   if (is_rank0()) {
     make_dirs(run_dir_);
     write_file_atomic(run_file("config.yaml"), to_yaml(config_));
@@ -351,14 +375,20 @@ std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& p
   return parse_checkpoint(*bytes, path);
 }
 
-void Trainer::resume_from(const std::string& resume) {
+std::optional<ResumePoint> Trainer::read_resume_checkpoint(const std::string& resume) {
+  if (resume.empty()) return std::nullopt;
   const std::string path = resume == "auto" ? run_file("last.pt") : resume;
-  const std::optional<Checkpoint> checkpoint = read_checkpoint_on_rank0(path, resume == "auto");
+  std::optional<Checkpoint> checkpoint = read_checkpoint_on_rank0(path, resume == "auto");
   if (!checkpoint) {
     log::info() << "--resume auto: no " << path << " on rank 0, starting fresh";
-    if (is_rank0()) csv_->keep_rows_before(1);
-    return;
+    return std::nullopt;
   }
+  return ResumePoint{std::move(*checkpoint), path};
+}
+
+void Trainer::resume_from(const ResumePoint& resume) {
+  const Checkpoint* checkpoint = &resume.checkpoint;
+  const std::string& path = resume.path;
   const std::string expected = model_signature(config_.model.arch, state_dict_of(*model_));
   NXT_CHECK(checkpoint->model_signature == expected, "checkpoint '", path,
             "' is of another model (", checkpoint->model_signature, "; this config builds ",
@@ -409,14 +439,16 @@ int Trainer::run(const std::string& resume) {
   set_up_compute();
   open_data();
   start_communicator();
-  build_model();
+  run_dir_ = config_.run.out_dir + "/" + config_.run.name;
+  const std::optional<ResumePoint> checkpoint = read_resume_checkpoint(resume);
+  build_model(/*load_pretrained=*/!checkpoint);
   build_optimizer();
   prepare_run_folder();
-  if (!resume.empty())
-    resume_from(resume);
+  if (checkpoint)
+    resume_from(*checkpoint);
   else if (is_rank0())
     csv_->keep_rows_before(1);
-  if (is_rank0() && config_.train.log_every_steps > 0)
+  if (is_rank0() && log_every_ > 0)
     train_log_ = std::make_unique<TrainLog>(run_file("train_log.jsonl"), position_.global_step);
   last_log_time_ = Clock::now();
   last_log_step_ = position_.global_step;
@@ -476,7 +508,12 @@ bool Trainer::early_stop_due() {
 void Trainer::evaluate_best_on_test() {
   if (!test_reader_) return;
   const std::string path = run_file("best.pt");
-  const Checkpoint best = *read_checkpoint_on_rank0(path, /*missing_ok=*/false);
+  const std::optional<Checkpoint> read = read_checkpoint_on_rank0(path, /*missing_ok=*/true);
+  if (!read) {  // no epoch improved on a resumed best (or val was NaN throughout)
+    log::warn() << "no " << path << " on rank 0: the test split is not evaluated";
+    return;
+  }
+  const Checkpoint& best = *read;
   copy_state_into(*model_, best.model, path);
   EvalDetails details{ConfusionMatrix(dataset_->num_classes()), {}};
   const MetricTotals test = evaluate_split(*test_reader_, &details);
@@ -536,7 +573,7 @@ int Trainer::train_epoch(int64_t epoch) {
     const int64_t done = position_.global_step;
     const bool checkpoint =
         flags.stop_signal != 0 || due(done, config_.train.checkpoint_every_steps);
-    const bool log_line = due(done, config_.train.log_every_steps);
+    const bool log_line = due(done, log_every_);
     if (checkpoint || log_line || due(done, metrics_every_) || step + 1 == span.steps)
       read_metrics(epoch);
     if (log_line) log_step_line(epoch, fraction);

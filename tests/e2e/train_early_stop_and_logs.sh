@@ -37,6 +37,16 @@ assert len(events) == 1 and 'patience' in events[0]['reason'], events
 print('summary and event:', summary['reason'])
 " || fail "summary.json or the early-stop event is wrong"
 
+# Resuming an early-stopped run stops again at once: no epoch trained, one event in the log.
+run_bounded 300 "$work/out1b" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" \
+  --set run.threads_per_rank=1 --set train.epochs=10 --set train.early_stop_patience=2 \
+  --set train.freeze_bn=true --set optim.lr=1e-12 --set train.log_every_steps=3 \
+  --set data.eval_crop_ratio=0.875 --resume auto
+[[ $code -eq 0 ]] || fail "resuming the early-stopped run exited $code"
+grep -q "early stop after epoch 3 of 10" "$work/out1b" || fail "the resumed run did not stop at once"
+[[ $(grep -c '"event":"early_stop"' "$run/train_log.jsonl") -eq 1 ]] ||
+  fail "train_log.jsonl should hold one early-stop event after the resume"
+
 # The test split: best.pt's figures, the same as nxt_eval computes on that split.
 grep -q "test split ([0-9]* images) on best.pt of epoch 1: test acc" "$work/out1" ||
   fail "no test-split line"

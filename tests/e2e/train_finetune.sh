@@ -2,7 +2,8 @@
 # Fine-tuning under mpirun -np 2: a model saved by Python as an OrderedDict (as torchvision
 # publishes its weights), made loadable by convert_state_dict.py, then trained with the backbone
 # frozen for one epoch: backbone weights and BatchNorm statistics stay bitwise unchanged while fc
-# moves; after unfreezing (a resumed run, and a straight 2-epoch run that rebuilds the gradient
+# moves; after unfreezing (a resumed run, without the pretrained file, and a straight 2-epoch
+# run that rebuilds the gradient
 # buckets mid-run) both move, replicas stay identical every step, and the straight and resumed
 # runs end with identical parameters.
 set -uo pipefail
@@ -51,11 +52,15 @@ result=$(compare "$work/pretrained.pt" "$work/runs/frozen/last.pt")
 echo "frozen epoch vs pretrained (backbone, BN stats, fc equal): $result"
 [[ "$result" == "1 1 0" ]] || fail "frozen epoch: expected backbone and BN statistics unchanged, fc moved"
 
-# Unfrozen: resume the frozen run for a second epoch, and a straight 2-epoch run.
+# Unfrozen: resume the frozen run for a second epoch, and a straight 2-epoch run. The resumed
+# run takes every weight from last.pt, so it must not need the pretrained file any more (a
+# requeued job whose scratch copy was purged).
+mv "$work/pretrained.pt" "$work/pretrained.kept"
 run_bounded 300 "$work/out2" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$frozen" \
   "${common[@]}" --set train.epochs=2 --resume auto
 [[ $code -eq 0 ]] || fail "the resumed run exited $code"
 grep -qE "all layers train: [0-9]+ parameter tensor" "$work/out2" || fail "no unfreeze line"
+mv "$work/pretrained.kept" "$work/pretrained.pt"
 result=$(compare "$work/pretrained.pt" "$work/runs/frozen/last.pt")
 echo "after the unfrozen epoch vs pretrained (backbone, BN stats, fc equal): $result"
 [[ "$result" == "0 0 0" ]] ||
