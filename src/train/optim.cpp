@@ -26,11 +26,7 @@ struct GroupPlan {
 // the groups are those of nxt before fine-tuning, so its optimizer archives still load.
 std::vector<GroupPlan> plan_groups(const OptimConfig& config, torch::nn::Module& model,
                                    const std::vector<torch::Tensor>& head) {
-  const auto in_head = [&head](const torch::Tensor& p) {
-    for (const auto& h : head)
-      if (h.is_same(p)) return true;
-    return false;
-  };
+  const auto in_head = [&head](const torch::Tensor& p) { return is_one_of(p, head); };
   const bool split_head = config.backbone_lr_mult != 1.0;
   std::vector<GroupPlan> plans;
   for (const bool decayed : {true, false}) {
@@ -62,6 +58,11 @@ GroupedOptimizer build(const std::vector<GroupPlan>& plans, Options options, dou
 }
 
 }  // namespace
+
+bool is_one_of(const torch::Tensor& tensor, const std::vector<torch::Tensor>& tensors) {
+  return std::any_of(tensors.begin(), tensors.end(),
+                     [&tensor](const torch::Tensor& t) { return t.is_same(tensor); });
+}
 
 GroupedOptimizer make_optimizer(const OptimConfig& config, torch::nn::Module& model, double lr,
                                 const std::vector<torch::Tensor>& head) {

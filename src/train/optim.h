@@ -19,6 +19,10 @@ struct GroupedOptimizer {
   void set_lr(double lr);
 };
 
+// Whether `tensor` is one of `tensors` (the same tensor, not an equal one): the head's
+// parameters among a model's.
+bool is_one_of(const torch::Tensor& tensor, const std::vector<torch::Tensor>& tensors);
+
 // All of `model`'s parameters, frozen ones included (they have no gradient while frozen, and
 // the optimizer skips them); `head`: the classifier's parameters.
 GroupedOptimizer make_optimizer(const OptimConfig& config, torch::nn::Module& model, double lr,

@@ -332,15 +332,11 @@ void Trainer::set_backbone_frozen(bool frozen) {
   if (reducer_ && frozen == backbone_frozen_) return;
   backbone_frozen_ = frozen;
   const std::vector<torch::Tensor> head = model_->classifier()->parameters();
-  const auto in_head = [&head](const torch::Tensor& p) {
-    return std::any_of(head.begin(), head.end(),
-                       [&p](const torch::Tensor& h) { return h.is_same(p); });
-  };
   reducer_.reset();  // its hooks go with it
   parameters_.clear();
   for (const auto& item : model_->named_parameters()) {
     torch::Tensor p = item.value();
-    const bool trains = !frozen || in_head(p);
+    const bool trains = !frozen || is_one_of(p, head);
     p.set_requires_grad(trains);
     if (trains) {
       parameters_.push_back({item.key(), p});
