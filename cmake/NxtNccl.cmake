@@ -43,23 +43,18 @@ function(_nxt_nccl_in_root root include_var library_var)
 endfunction()
 
 # Folders that may hold the nvidia-nccl wheel: <site-packages>/nvidia/{nccl,cu13,cu12} for each
-# site-packages above torch's prefix, its CMake folder or a CMAKE_PREFIX_PATH entry.
+# site-packages that holds torch's nvidia wheels (cmake/NxtTorchWheel.cmake).
+include(NxtTorchWheel)
 function(_nxt_nccl_wheel_roots out_var)
-  set(starts ${TORCH_INSTALL_PREFIX} ${Torch_DIR} ${CMAKE_PREFIX_PATH} $ENV{CMAKE_PREFIX_PATH})
+  nxt_torch_site_packages(site_dirs)
   set(roots "")
-  foreach(start ${starts})
-    get_filename_component(dir "${start}" ABSOLUTE)
-    # torch/share/cmake/Torch -> torch/share/cmake -> torch/share -> torch -> site-packages
-    foreach(level RANGE 5)
-      foreach(sub nvidia/nccl nvidia/cu13 nvidia/cu12)
-        if(IS_DIRECTORY "${dir}/${sub}")
-          list(APPEND roots "${dir}/${sub}")
-        endif()
-      endforeach()
-      get_filename_component(dir "${dir}" DIRECTORY)
+  foreach(site ${site_dirs})
+    foreach(sub nvidia/nccl nvidia/cu13 nvidia/cu12)
+      if(IS_DIRECTORY "${site}/${sub}")
+        list(APPEND roots "${site}/${sub}")
+      endif()
     endforeach()
   endforeach()
-  list(REMOVE_DUPLICATES roots)
   set(${out_var} "${roots}" PARENT_SCOPE)
 endfunction()
 

@@ -52,10 +52,16 @@ function(nxt_check_torch_abi)
       set(abi ${NXT_TORCH_ABI_PROBED})
     else()
       set(NXT_ABI_PROBE_INCLUDES "${TORCH_INCLUDE_DIRS}")
+      # c10's library file alone: TORCH_LIBRARIES holds imported targets (torch_cpu_library ->
+      # protobuf::libprotobuf in torch 2.x) that a try_compile project does not define.
+      set(probe_libraries ${TORCH_LIBRARIES})
+      if(c10_LIBRARY)  # TorchConfig.cmake's find_library result
+        set(probe_libraries ${c10_LIBRARY})
+      endif()
       foreach(candidate 1 0)
         _nxt_abi_probe(_nxt_abi_ok ${candidate} torch
           "#include <string>\n#include <c10/core/Device.h>\nint main() { c10::Device d(std::string(\"cpu\")); return d.is_cpu() ? 0 : 1; }\n"
-          ${TORCH_LIBRARIES})
+          ${probe_libraries})
         if(_nxt_abi_ok)
           set(abi ${candidate})
           break()

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Converts any PyTorch weights file into the plain {name: tensor} dict that nxt loads.
 
 LibTorch's C++ unpickler reads a plain dict saved by torch.save, but not the OrderedDict that
@@ -6,9 +6,10 @@ model.state_dict() returns, nor the legacy (pre-zip) format of older published .
 This script takes any of those, and also full training checkpoints that keep the weights
 under 'state_dict' or 'model', strips DataParallel's 'module.' prefix, and writes a plain dict.
 
-    /usr/bin/python3 data_tools/convert_state_dict.py resnext50_32x4d-1a0047aa.pth resnext50.pt
+    data_tools/convert_state_dict.py resnext50_32x4d-1a0047aa.pth resnext50.pt
     nxt_ddp --config configs/seed.yaml --set model.pretrained=resnext50.pt
 """
+import nxt_venv  # noqa: F401  (re-runs this script under the project venv: data_tools/nxt_venv.py)
 import argparse
 import os
 import sys

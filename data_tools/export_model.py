@@ -1,8 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Exports an nxt training checkpoint (best.pt) as a TorchScript or ONNX model for deployment.
 
-    /usr/bin/python3 data_tools/export_model.py runs/demo/best.pt --format torchscript model.ts
-    /usr/bin/python3 data_tools/export_model.py runs/demo/best.pt --format onnx model.onnx
+    data_tools/export_model.py runs/demo/best.pt --format torchscript model.ts
+    data_tools/export_model.py runs/demo/best.pt --format onnx model.onnx
 
 The network is rebuilt from the checkpoint's own config and class list: torchvision's
 resnext50_32x4d / resnext101_32x8d / resnext101_64x4d for the named archs, torchvision's ResNet
@@ -21,6 +21,7 @@ names. Both files are written atomically (temp file, fsync, rename).
 Exit status: 0 done; 1 with one line naming the file when the checkpoint is missing, is not an
 nxt checkpoint, or holds an architecture this script cannot rebuild.
 """
+import nxt_venv  # noqa: F401  (re-runs this script under the project venv: data_tools/nxt_venv.py)
 import argparse
 import inspect
 import json

@@ -29,7 +29,7 @@ common=(--set run.out_dir="$out" --set train.log_every_steps=0)
 launch/nxt_mpirun -np 2 "$bin/nxt_ddp" --config configs/demo.yaml "${common[@]}" \
   --set run.name=pretrain --set data.path="$data/pretrain.h5" --set train.epochs=15 \
   >"$out/pretrain.out" 2>&1
-/usr/bin/python3 data_tools/convert_state_dict.py "$out/pretrain/best.pt" "$out/pretrained.pt"
+data_tools/convert_state_dict.py "$out/pretrain/best.pt" "$out/pretrained.pt"
 
 small=(--set data.path="$data/small.h5" --set train.epochs="$epochs" --set data.batch_size=8)
 launch/nxt_mpirun -np 2 "$bin/nxt_ddp" --config configs/demo.yaml "${common[@]}" "${small[@]}" \
@@ -39,7 +39,7 @@ launch/nxt_mpirun -np 2 "$bin/nxt_ddp" --config configs/demo.yaml "${common[@]}"
   --set train.freeze_backbone_epochs=1 --set optim.backbone_lr_mult=0.1 \
   --set optim.warmup_epochs=0 >"$out/finetuned.out" 2>&1
 
-/usr/bin/python3 - "$out" "$epochs" <<'PY'
+"$(bash launch/python_env.sh --python)" - "$out" "$epochs" <<'PY'
 import json, sys
 out, epochs = sys.argv[1], sys.argv[2]
 pre = json.load(open(f"{out}/pretrain/summary.json"))

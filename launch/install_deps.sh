@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs every system package nxt needs to build, test and run on Debian 12 (bookworm).
+# Installs every system package nxt needs to build, test and run on Debian 12 (bookworm), then
+# the project's Python environment .venv/ (torch 2.15 and the Python tools: launch/python_env.sh).
 # Idempotent: packages already present are left alone. Uses sudo when not root.
+# NXT_VENV=0 skips the venv (a machine without the package index: build with NXT_TORCH=debian).
 # On other distributions it prints the package list and exits, so you can map the names.
 set -euo pipefail
 
@@ -19,11 +21,10 @@ PACKAGES=(
   slurm-wlm slurmctld slurmd slurm-client munge
   # benchmarks: peak memory and ratios
   time bc
-  # tests/compat/debian13.sh: the Debian 13 root (LibTorch 2.6) the suite also runs in
-  debootstrap
-  # Python interop tests, benchmarks and curves (run with /usr/bin/python3)
-  python3-torch python3-torchvision python3-h5py python3-matplotlib python3-pil python3-numpy
-  python3-yaml python3-onnx
+  # the project venv (launch/python_env.sh: torch 2.15, torchvision, onnxruntime, timm, ...), and
+  # Debian's Python for curves.png and data_tools/*.py where there is no venv (without pip:
+  # apt-get install python3-torch python3-torchvision gives those tools Debian's torch 1.13)
+  python3-venv python3-h5py python3-matplotlib python3-pil python3-numpy python3-yaml
 )
 
 if [[ "${1:-}" == "--list" ]]; then
@@ -64,3 +65,7 @@ for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
   if [[ -n "$target" ]]; then $SUDO update-alternatives --set "$alt" "$target" >/dev/null; fi
 done
 echo "install_deps: libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
+
+if [[ "${NXT_VENV:-1}" != 0 ]]; then
+  bash "$(dirname "$0")/python_env.sh"
+fi

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# The README's test command (and CI's: .ci/run calls only this): installs the system packages,
-# builds, and runs every test (GoogleTest units, real-mpirun tests, Python interop, Slurm) with
-# ctest on this Debian 12 machine (LibTorch 1.13). Then two compatibility stages:
-#   - the CUDA compile gate, when /usr/local/cuda exists: every translation unit compiled
-#     against Debian 13's CUDA LibTorch 2.6 headers with NCCL (tests/compat/cuda_compile_gate.sh);
-#   - the whole suite (Slurm excluded) built and run in a Debian 13 root against LibTorch 2.6
-#     and python3-torch 2.6 (tests/compat/debian13.sh; the root is cached in /var/cache/nxt).
-# Each stage prints a header and its result; any failure fails the script, after all stages ran.
-# Extra arguments go to the Debian 12 ctest. NXT_TEST_COMPAT=0 skips the two compatibility
-# stages (a quick local run).
+# The README's test command (and CI's: .ci/run calls only this). Installs the system packages
+# and the project venv (torch 2.15, launch/install_deps.sh), then, each stage under a header with
+# its result and time:
+#   1. the build against the venv's torch 2.15 into build/: the CUDA build with NCCL, compiled
+#      and linked, where the CUDA toolkit exists (/usr/local/cuda or CUDA_HOME);
+#   2. the whole suite on that build (ctest): on a machine without a GPU every path that runs on
+#      the CPU runs, and the NCCL tests say why they cannot;
+#   3. the build against Debian's LibTorch 1.13 (the fallback without the package index) into
+#      build-debian/;
+#   4. its suite without the launcher tests (Slurm, simulated nodes), which do not depend on
+#      LibTorch: the GoogleTest units, the MPI tests, the programs end to end.
+# Any failure fails the script, after all stages ran. Extra arguments go to both ctest runs.
+# NXT_EXPECT_CUDA=1 (.ci/run sets it: CI machines carry the toolkit) makes a missing toolkit a
+# failure instead of a note. NXT_TEST_DEBIAN=0 skips stages 3-4 (a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install_deps.sh
-bash launch/build.sh
-build=${NXT_BUILD_DIR:-build}
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+source launch/torch_choice.sh
 
 results=()
 status=0
@@ -31,17 +32,46 @@ stage() {  # stage NAME CMD...: runs CMD under a header, records PASS/FAIL and t
   results+=("$line")
   ((rc == 0)) || status=1
 }
+run_ctest() {  # run_ctest BUILD_DIR [ctest args]
+  local dir=$1
+  shift
+  (cd "$dir" && ctest --output-on-failure -j "$(nproc)" "$@")
+}
+missing_toolkit() {
+  echo "no CUDA toolkit at ${CUDA_HOME:-/usr/local/cuda} (nvcc): the CUDA build cannot be made," \
+    "and NXT_EXPECT_CUDA=1 says it must be" >&2
+  return 1
+}
 
-stage "ctest, Debian 12 (LibTorch 1.13)" \
-  bash -c 'cd "$1" && shift && ctest --output-on-failure -j "$(nproc)" "$@"' ctest "$build" "$@"
-if [[ "${NXT_TEST_COMPAT:-1}" != 0 ]]; then
-  if [[ -d /usr/local/cuda || -n "${NXT_CUDA_HOME:-}" ]]; then
-    stage "CUDA compile gate (Debian 13 CUDA LibTorch 2.6 headers + NCCL)" \
-      bash tests/compat/cuda_compile_gate.sh
-  else
-    printf '\n===== CUDA compile gate: skipped (no /usr/local/cuda)\n'
-  fi
-  stage "ctest, Debian 13 root (LibTorch 2.6, python3-torch 2.6)" $SUDO bash tests/compat/debian13.sh
+# Each stage uses its kind's default folder (build/, build-debian/).
+unset NXT_BUILD_DIR
+NXT_TORCH=venv
+nxt_choose_torch
+venv_build=$NXT_BUILD_DIR
+if nxt_cuda_build; then
+  kind="CUDA build with NCCL"
+elif [[ "${NXT_EXPECT_CUDA:-0}" == 1 ]]; then
+  kind="CUDA build expected"
+  stage "torch 2.15: the CUDA toolkit" missing_toolkit
+else
+  kind="no CUDA toolkit here: CPU-only torch build"
+  echo "test.sh: no CUDA toolkit (${CUDA_HOME:-/usr/local/cuda}/bin/nvcc): the CUDA build is not" \
+    "tested on this machine"
+fi
+if nxt_venv_torch_buildable; then
+  stage "build: torch 2.15 from the venv ($kind) -> $venv_build/" \
+    env NXT_TORCH=venv bash launch/build.sh
+  stage "ctest: torch 2.15 ($kind), whole suite" run_ctest "$venv_build" "$@"
+fi
+
+if [[ "${NXT_TEST_DEBIAN:-1}" != 0 ]]; then
+  unset NXT_BUILD_DIR
+  NXT_TORCH=debian
+  nxt_choose_torch
+  stage "build: Debian LibTorch 1.13 (the fallback) -> $NXT_BUILD_DIR/" \
+    env NXT_TORCH=debian NXT_BUILD_DIR="$NXT_BUILD_DIR" bash launch/build.sh
+  stage "ctest: Debian LibTorch 1.13, all but the launcher tests" \
+    run_ctest "$NXT_BUILD_DIR" -E '^(slurm|multinode)\.' "$@"
 fi
 
 printf '\n===== test.sh summary\n'

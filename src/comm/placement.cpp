@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/log.h"
 #include "common/process_tuning.h"
 
 namespace nxt {
@@ -70,6 +71,9 @@ int cpu_threads_per_rank(std::optional<int64_t> configured, const ProcessPlace& 
 }
 
 RankCompute configure_rank(const ProcessPlace& place, const RankOptions& options) {
+  // Before any convolution (Note [oneDNN without cache sizes] in common/process_tuning.h).
+  if (const std::string warning = avoid_onednn_crash_without_cache_sizes(); !warning.empty())
+    log::warn() << warning;
   RankCompute compute;
   compute.device = pick_device(options.device, place);
   if (compute.device.is_cuda()) {

@@ -1,7 +1,12 @@
-// Implements the process-wide tuning with mallopt and OpenCV's thread setting.
+// Implements the process-wide tuning with mallopt and OpenCV's thread setting, and the oneDNN
+// guard for CPUs without cache sizes (Note [oneDNN without cache sizes]).
 #include "common/process_tuning.h"
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 
 #include <opencv2/core.hpp>
 
@@ -15,6 +20,24 @@ void keep_large_buffers_for_reuse() {
 
 void single_threaded_opencv() {
   cv::setNumThreads(1);
+}
+
+namespace {
+bool cpu_reports_cache_sizes() {
+  if (const char* assume = std::getenv("NXT_ASSUME_NO_CPU_CACHE_INFO"); assume && *assume == '1')
+    return false;
+  std::error_code ignored;
+  return sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0 && sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 &&
+         std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0", ignored);
+}
+}  // namespace
+
+std::string avoid_onednn_crash_without_cache_sizes() {
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || cpu_reports_cache_sizes()) return "";
+  setenv("ONEDNN_MAX_CPU_ISA", "SSE41", /*overwrite=*/0);
+  return "this CPU reports no cache sizes (lscpu shows none), on which oneDNN's convolutions "
+         "can crash with SIGFPE: set ONEDNN_MAX_CPU_ISA=SSE41 for this process (slower CPU "
+         "convolutions). Set ONEDNN_MAX_CPU_ISA yourself to choose another value";
 }
 
 }  // namespace nxt

@@ -1,6 +1,8 @@
-// Process-wide settings for throughput that every nxt program wants: buffers kept for reuse by
-// the allocator, and OpenCV's own thread pool off (our workers parallelise).
+// Process-wide settings that every nxt program wants: buffers kept for reuse by the allocator,
+// OpenCV's own thread pool off (our workers parallelise), and oneDNN kept off the code paths that
+// crash on CPUs that report no cache sizes.
 #pragma once
+#include <string>
 
 namespace nxt {
 
@@ -11,5 +13,15 @@ void keep_large_buffers_for_reuse();
 
 // One OpenCV thread per caller: the loader's and packer's workers already use the cores.
 void single_threaded_opencv();
+
+// Note [oneDNN without cache sizes]: some virtual machines report no CPU cache sizes (`lscpu`
+// shows none: no /sys/devices/system/cpu/cpu0/cache, sysconf's cache sizes 0). oneDNN sizes its
+// convolution blocks from the caches, and on such an AMD EPYC torch 2.6's oneDNN 3.6 divides by
+// zero (SIGFPE) in convolution backward; limiting it to SSE4.1 kernels avoids that path (AVX2
+// does not). When the caches are unreported and ONEDNN_MAX_CPU_ISA is unset, this sets it to
+// SSE41 (before the first convolution: oneDNN reads it once) and returns a warning that says so
+// and how to override it; otherwise it returns "". NXT_ASSUME_NO_CPU_CACHE_INFO=1 makes it act as
+// on such a machine (the test's hook).
+std::string avoid_onednn_crash_without_cache_sizes();
 
 }  // namespace nxt

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The Python side of bench_loader.sh: ImageFolder over JPEG files through a DataLoader with batch
 32 and shuffling, in one process on one thread. Without options: the notebook's pipeline,
 Resize([size, size]) + ToTensor + Normalize with ImageNet's mean/std (the baseline). With

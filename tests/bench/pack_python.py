@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The obvious Python way to pack an ImageFolder (the baseline of bench_pack.sh): one process,
 PIL decode + convert('RGB') + resize, written image by image into an h5py dataset."""
 import os

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Reads a packed file with h5py (Debian's python3-h5py) and checks it against the image folder
 it came from: format attributes, class order (sorted, as ImageFolder), split shapes, labels
 matching each path's class folder, pixels equal to a PIL decode of a few source files, and the

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Writes an ImageFolder of awkward inputs for the packer tests (Debian's python3-pil):
 
   good/gray.png      8-bit grayscale           good/rgba.png   RGBA (alpha 0 on the left half)

@@ -47,8 +47,11 @@ YAML
   echo "$1/$2.yaml"
 }
 
-# py CODE...: Debian's Python with torch (the interop side of the checks).
-py() { /usr/bin/python3 -c "$@"; }
+# The Python of the interop side of the checks: NXT_PYTHON, else the project venv's (torch
+# 2.15, launch/python_env.sh), else Debian's.
+python=${NXT_PYTHON:-$(bash "$repo_root/launch/python_env.sh" --python)}
+# py CODE...: runs CODE with that Python.
+py() { "$python" -c "$@"; }
 
 # expect_same_parameters A.pt B.pt: the two checkpoints' models are bitwise equal, or fail.
 expect_same_parameters() {

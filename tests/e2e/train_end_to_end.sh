@@ -50,7 +50,7 @@ grep -q "peak RSS [0-9.]* GiB" "$work/out" || fail "no peak memory in the epoch 
 # Host syncs: the step path reads nothing off the device between metric reads (StepMetrics
 # counts every read): every step with metrics_every_steps=1, at most one in 5 (+ the epoch's
 # end) with 5.
-/usr/bin/python3 - "$work/out" "$work/out5" <<'PY' || fail "host reads per epoch are not what metrics_every_steps asks"
+"$python" - "$work/out" "$work/out5" <<'PY' || fail "host reads per epoch are not what metrics_every_steps asks"
 import re, sys
 for path, every in ((sys.argv[1], 1), (sys.argv[2], 5)):
     pairs = [tuple(map(int, m)) for m in re.findall(r"(\d+) metric read\(s\) \(host syncs\) in (\d+) step", open(path).read())]

@@ -19,7 +19,7 @@ import collections, torch
 model = torch.load('$work/runs/source/best.pt')['model']
 torch.save(collections.OrderedDict(model), '$work/published.pth')
 " || fail "cannot write the OrderedDict"
-/usr/bin/python3 "$repo_root/data_tools/convert_state_dict.py" "$work/published.pth" \
+"$python" "$repo_root/data_tools/convert_state_dict.py" "$work/published.pth" \
   "$work/pretrained.pt" || fail "convert_state_dict.py failed"
 
 common=(--set model.pretrained="$work/pretrained.pt" --set optim.backbone_lr_mult=0.1

@@ -39,7 +39,7 @@ for ranks in 1 3; do
     fail "$ranks rank(s): no resume line at epoch 2, sample 42"
   grep -qE "world size changed: 2 -> $ranks rank\(s\), global batch 6 -> $((3 * ranks))" \
     "$work/out.$name" || fail "$ranks rank(s): the log does not state the world-size change"
-  /usr/bin/python3 - "$work/trace.stopped" "$work/trace.$name" <<'PY' || fail "$ranks rank(s): epoch 2 samples not seen exactly once"
+  "$python" - "$work/trace.stopped" "$work/trace.$name" <<'PY' || fail "$ranks rank(s): epoch 2 samples not seen exactly once"
 import collections, glob, sys
 seen = collections.Counter()
 positions = collections.Counter()

@@ -2,6 +2,9 @@
 // file it prints, as one JSON line, the logits of nxt's own prediction path and those of a
 // TorchScript module written by data_tools/export_model.py, loaded with torch::jit::load and
 // fed the same prepared image as float RGB NCHW in [0, 1] (the module normalises by itself).
+// Without --module it prints nxt's logits alone ("jit": null). --inputs-out FILE also writes
+// those prepared images and nxt's logits as a state dict {pixels, nxt_logits}, so that another
+// runtime (onnxruntime, timm, torchvision) is fed exactly what nxt was fed.
 //
 // nxt's side is nxt_predict's code: load_inference_model, pack_hdf5's decode and resize
 // (load_image), the evaluation resize and centre crop (prepare_for_eval), the Normalizer via
@@ -20,6 +23,7 @@
 #include "eval/forward.h"
 #include "infer/inference_model.h"
 #include "infer/predictor.h"
+#include "model/state_dict_io.h"
 
 namespace {
 
@@ -54,6 +58,7 @@ torch::Tensor predict_path_probabilities(const nxt::InferenceModel& model,
   return probabilities;
 }
 
+// jit_row undefined: "jit": null.
 void print_json_row(const std::string& path, const torch::Tensor& nxt_row,
                     const torch::Tensor& jit_row) {
   const auto list = [](const torch::Tensor& row) {
@@ -67,12 +72,12 @@ void print_json_row(const std::string& path, const torch::Tensor& nxt_row,
   };
   // Paths come from the test's own scratch folder: plain names, nothing to escape.
   std::cout << "{\"path\": \"" << path << "\", \"nxt\": " << list(nxt_row)
-            << ", \"jit\": " << list(jit_row) << "}\n";
+            << ", \"jit\": " << (jit_row.defined() ? list(jit_row) : "null") << "}\n";
 }
 
-int run(const std::string& checkpoint, const std::string& module_path,
-        const std::vector<std::string>& files) {
-  const nxt::InferenceModel model = nxt::load_inference_model(checkpoint, torch::kCPU);
+// The logits of the TorchScript module at `module_path` for `pixels`, checked against nxt's shape.
+torch::Tensor module_logits(const std::string& module_path, const torch::Tensor& pixels,
+                            const torch::Tensor& nxt_logits) {
   torch::jit::script::Module module;
   try {
     module = torch::jit::load(module_path);
@@ -81,17 +86,26 @@ int run(const std::string& checkpoint, const std::string& module_path,
                      "': " + e.what_without_backtrace());
   }
   module.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits = module.forward({pixels}).toTensor().contiguous();
+  NXT_CHECK(logits.sizes() == nxt_logits.sizes(), "module '", module_path, "' gives logits ",
+            logits.sizes(), ", nxt ", nxt_logits.sizes());
+  return logits;
+}
 
+int run(const std::string& checkpoint, const std::string& module_path,
+        const std::string& inputs_out, const std::vector<std::string>& files) {
+  const nxt::InferenceModel model = nxt::load_inference_model(checkpoint, torch::kCPU);
   const torch::Tensor images = prepared_images(files, model.preprocess);
   const nxt::Normalizer normalize(model.preprocess.mean, model.preprocess.stddev, model.device);
   const torch::Tensor nxt_logits =
       model.logits(nxt::model_input(images, normalize, model.channels_last)).contiguous();
 
-  torch::NoGradGuard no_grad;
   const torch::Tensor pixels = images.permute({0, 3, 1, 2}).to(torch::kFloat).div(255).contiguous();
-  const torch::Tensor jit_logits = module.forward({pixels}).toTensor().contiguous();
-  NXT_CHECK(jit_logits.sizes() == nxt_logits.sizes(), "module '", module_path, "' gives logits ",
-            jit_logits.sizes(), ", nxt ", nxt_logits.sizes());
+  if (!inputs_out.empty())
+    nxt::save_state_dict({{"pixels", pixels}, {"nxt_logits", nxt_logits}}, inputs_out);
+  const torch::Tensor jit_logits =
+      module_path.empty() ? torch::Tensor() : module_logits(module_path, pixels, nxt_logits);
 
   // This program's nxt logits are nxt_predict's: same probabilities as predict_files gives.
   const double predict_gap =
@@ -107,10 +121,12 @@ int run(const std::string& checkpoint, const std::string& module_path,
 
   for (size_t i = 0; i < files.size(); ++i) {
     const auto row = static_cast<int64_t>(i);
-    print_json_row(files[i], nxt_logits[row], jit_logits[row]);
+    print_json_row(files[i], nxt_logits[row],
+                   jit_logits.defined() ? jit_logits[row] : torch::Tensor());
   }
-  std::cerr << "nxt_jit_logits: " << files.size() << " image(s), max |jit - nxt| logit = "
-            << (jit_logits - nxt_logits).abs().max().item<double>() << "\n";
+  if (jit_logits.defined())
+    std::cerr << "nxt_jit_logits: " << files.size() << " image(s), max |jit - nxt| logit = "
+              << (jit_logits - nxt_logits).abs().max().item<double>() << "\n";
   return 0;
 }
 
@@ -118,14 +134,15 @@ int run(const std::string& checkpoint, const std::string& module_path,
 
 int main(int argc, char** argv) {
   return nxt::run_guarded([&] {
-    std::string checkpoint, module_path;
+    std::string checkpoint, module_path, inputs_out;
     std::vector<std::string> files;
     CLI::App app{"nxt_jit_logits: nxt's logits and an exported TorchScript module's, per image"};
     app.add_option("--checkpoint", checkpoint, "the nxt checkpoint that was exported")->required();
-    app.add_option("--module", module_path, "the TorchScript file export_model.py wrote")
-        ->required();
+    app.add_option("--module", module_path, "the TorchScript file export_model.py wrote");
+    app.add_option("--inputs-out", inputs_out,
+                   "write the prepared pixels and nxt's logits here (a state dict)");
     app.add_option("files", files, "image files")->required();
     CLI11_PARSE(app, argc, argv);
-    return run(checkpoint, module_path, files);
+    return run(checkpoint, module_path, inputs_out, files);
   });
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """torchvision's TrivialAugmentWide ops, forced, on one raw uint8 HWC RGB image (the reference for
 tests/unit/test_augment.cpp). Arguments: INPUT.raw HEIGHT WIDTH CASES.txt OUT_DIR, where each
 line of CASES.txt is "op_index bin negative" (torchvision's op order). For case k it writes

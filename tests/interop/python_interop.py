@@ -1,11 +1,14 @@
-#!/usr/bin/python3
-"""The Python half of the nxt <-> torchvision interop test (run with Debian's /usr/bin/python3).
+#!/usr/bin/env python3
+"""The Python half of the nxt <-> torchvision/timm interop test (run with NXT_PYTHON: the
+project venv's torch 2.15, torchvision 0.29 and timm). LIBRARY is torchvision or timm; both name
+ResNeXt-50's parameters as nxt does (timm's resnext50_32x4d has torchvision's key set).
 
-  check ARCH CLASSES WEIGHTS IO   loads nxt's weights into torchvision (strict: equal key sets),
-                                  runs IO's 'input' in eval mode, and compares with IO's 'logits'.
-  make ARCH CLASSES OUT_DIR       writes torchvision weights as model.state_dict() (OrderedDict,
-                                  state_dict.pth) and as a plain dict (plain.pt), with input and
-                                  logits (io.pt) for nxt to check.
+  check LIBRARY ARCH CLASSES WEIGHTS IO  loads nxt's weights into LIBRARY's model (strict: equal
+                                         key sets; torch.load's weights-only default), runs IO's
+                                         'input' in eval mode, and compares with IO's 'logits'.
+  make LIBRARY ARCH CLASSES OUT_DIR      writes LIBRARY's weights as model.state_dict()
+                                         (OrderedDict, state_dict.pth) and as a plain dict
+                                         (plain.pt), with input and logits (io.pt) for nxt.
 """
 import sys
 
@@ -13,13 +16,17 @@ import torch
 import torchvision
 
 
-def build(arch, classes):
+def build(library, arch, classes):
+    if library == "timm":
+        import timm
+        return timm.create_model(arch, pretrained=False, num_classes=int(classes)).eval()
+    assert library == "torchvision", library
     return getattr(torchvision.models, arch)(num_classes=int(classes)).eval()
 
 
-def check(arch, classes, weights_path, io_path):
-    model = build(arch, classes)
-    state = torch.load(weights_path, weights_only=True)  # a plain pickle of tensors
+def check(library, arch, classes, weights_path, io_path):
+    model = build(library, arch, classes)
+    state = torch.load(weights_path)  # torch.load's defaults (weights-only since 2.6)
     expected, actual = set(model.state_dict().keys()), set(state.keys())
     if expected != actual:
         print("key sets differ: only torchvision:", sorted(expected - actual)[:5],
@@ -30,7 +37,7 @@ def check(arch, classes, weights_path, io_path):
     with torch.no_grad():
         logits = model(io["input"])
     diff = (logits - io["logits"]).abs().max().item()
-    print(f"max |logits_torchvision - logits_nxt| = {diff:.3g}")
+    print(f"max |logits_{library} - logits_nxt| = {diff:.3g}")
     return 0 if diff < 1e-4 else 1
 
 
@@ -45,9 +52,9 @@ def randomise_batchnorm(model, generator):
             module.num_batches_tracked.fill_(7)
 
 
-def make(arch, classes, out_dir):
+def make(library, arch, classes, out_dir):
     torch.manual_seed(123)
-    model = build(arch, classes)
+    model = build(library, arch, classes)
     randomise_batchnorm(model, torch.Generator().manual_seed(5))
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():

@@ -1,5 +1,6 @@
-// Tests that weights move both ways between nxt and torchvision (Debian's python3-torchvision):
-// equal key sets, and the same logits for the same weights and input (max abs diff < 1e-4).
+// Tests that weights move both ways between nxt and today's Python libraries (the project venv's
+// torchvision 0.29 and timm, through torch 2.15's torch.load/torch.save defaults): equal key
+// sets, and the same logits for the same weights and input (max abs diff < 1e-4).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -22,7 +23,7 @@ constexpr int64_t kClasses = 10;
 
 int run_python(const std::string& arguments) {
   const std::string command = std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
-                              "/tests/interop/torchvision_interop.py " + arguments;
+                              "/tests/interop/python_interop.py " + arguments;
   return std::system(command.c_str());
 }
 
@@ -39,14 +40,19 @@ ModelConfig named(const std::string& pretrained = "") {
   return config;
 }
 
-class TorchvisionInterop : public ::testing::Test {
+// The Python library on the other side: "torchvision" or "timm".
+class PythonLibraryInterop : public ::testing::TestWithParam<std::string> {
  protected:
+  // "LIBRARY ARCH CLASSES": the arguments every call of python_interop.py starts with.
+  std::string model_arguments() const {
+    return GetParam() + " " + kArchName + " " + std::to_string(kClasses);
+  }
   void SetUp() override { ASSERT_TRUE(fs::exists(NXT_PYTHON)) << NXT_PYTHON << " missing"; }
   std::string path(const std::string& name) const { return temp_.path(name); }
   testing_support::TempDir temp_{"interop"};
 };
 
-TEST_F(TorchvisionInterop, NxtWeightsGiveTheSameLogitsInTorchvision) {
+TEST_P(PythonLibraryInterop, NxtWeightsGiveTheSameLogitsInTheLibrary) {
   torch::manual_seed(11);
   ResNeXt model = build_model(named(), kClasses);
   {  // non-trivial BN running stats, as a trained model has
@@ -63,15 +69,12 @@ TEST_F(TorchvisionInterop, NxtWeightsGiveTheSameLogitsInTorchvision) {
   }
   save_state_dict(state_dict_of(*model), path("nxt.pt"));
   save_state_dict({{"input", input}, {"logits", logits}}, path("io.pt"));
-  EXPECT_EQ(run_python("check " + kArchName + " " + std::to_string(kClasses) + " " +
-                       path("nxt.pt") + " " + path("io.pt")),
+  EXPECT_EQ(run_python("check " + model_arguments() + " " + path("nxt.pt") + " " + path("io.pt")),
             0);
 }
 
-TEST_F(TorchvisionInterop, TorchvisionWeightsGiveTheSameLogitsInNxt) {
-  ASSERT_EQ(
-      run_python("make " + kArchName + " " + std::to_string(kClasses) + " " + temp_.dir().string()),
-      0);
+TEST_P(PythonLibraryInterop, TheLibrarysWeightsGiveTheSameLogitsInNxt) {
+  ASSERT_EQ(run_python("make " + model_arguments() + " " + temp_.dir().string()), 0);
   // model.state_dict() is an OrderedDict: LibTorch's unpickler refuses it with a pointer to the
   // converter, which turns it into a plain dict that loads.
   EXPECT_THROW(load_state_dict(path("state_dict.pth")), std::exception);
@@ -89,6 +92,8 @@ TEST_F(TorchvisionInterop, TorchvisionWeightsGiveTheSameLogitsInNxt) {
     EXPECT_LT(diff, 1e-4) << file;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Libraries, PythonLibraryInterop, ::testing::Values("torchvision", "timm"));
 
 }  // namespace
 }  // namespace nxt
