@@ -15,7 +15,7 @@
 # use one folder per library (nvidia/cuda_runtime/lib, nvidia/cuda_nvrtc/lib).
 #
 # Sets NXT_CUDA_RUNTIME_SOURCE (for the configure summary) in the caller's scope.
-include(NxtTorchWheel)
+include(${CMAKE_CURRENT_LIST_DIR}/NxtTorchWheel.cmake)
 
 # _nxt_wheel_library(out_var GLOB...): the first file matching one of the globs (relative to
 # site-packages/nvidia) in torch's wheels, or "".

@@ -44,7 +44,7 @@ endfunction()
 
 # Folders that may hold the nvidia-nccl wheel: <site-packages>/nvidia/{nccl,cu13,cu12} for each
 # site-packages that holds torch's nvidia wheels (cmake/NxtTorchWheel.cmake).
-include(NxtTorchWheel)
+include(${CMAKE_CURRENT_LIST_DIR}/NxtTorchWheel.cmake)
 function(_nxt_nccl_wheel_roots out_var)
   nxt_torch_site_packages(site_dirs)
   set(roots "")

@@ -6,8 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/install_deps.sh
-bash launch/build.sh
-bin=${NXT_BUILD_DIR:-build}/bin
+# Only the programs the demo runs (the tests take most of a full build's time).
+NXT_BUILD_TARGETS="nxt_ddp nxt_eval nxt_predict nxt_make_demo_images nxt_pack_hdf5" \
+  bash launch/build.sh
+source launch/torch_choice.sh
+nxt_choose_torch
+bin=$NXT_BUILD_DIR/bin
+export NXT_BUILD_DIR
 rm -rf demo_data/images
 data_tools/make_demo_images --output demo_data/images --classes 4 --per-class 400 --size 64 --seed 0 --easy
 data_tools/pack_hdf5 --input demo_data/images --output demo_data/demo.h5 --size 32 \

@@ -8,8 +8,8 @@
 #      the CPU runs, and the NCCL tests say why they cannot;
 #   3. the build against Debian's LibTorch 1.13 (the fallback without the package index) into
 #      build-debian/;
-#   4. its suite without the launcher tests (Slurm, simulated nodes), which do not depend on
-#      LibTorch: the GoogleTest units, the MPI tests, the programs end to end.
+#   4. its C++ suite (ctest -L cpp): the GoogleTest units (torchvision/timm interop included) and
+#      the MPI communicator and reducer tests under mpirun with 2 and 3 ranks.
 # Any failure fails the script, after all stages ran. Extra arguments go to both ctest runs.
 # NXT_EXPECT_CUDA=1 (.ci/run sets it: CI machines carry the toolkit) makes a missing toolkit a
 # failure instead of a note. NXT_TEST_DEBIAN=0 skips stages 3-4 (a quick local run).
@@ -68,10 +68,11 @@ if [[ "${NXT_TEST_DEBIAN:-1}" != 0 ]]; then
   unset NXT_BUILD_DIR
   NXT_TORCH=debian
   nxt_choose_torch
+  # The C++ suite's programs only: the units and the MPI tests.
   stage "build: Debian LibTorch 1.13 (the fallback) -> $NXT_BUILD_DIR/" \
-    env NXT_TORCH=debian NXT_BUILD_DIR="$NXT_BUILD_DIR" bash launch/build.sh
-  stage "ctest: Debian LibTorch 1.13, all but the launcher tests" \
-    run_ctest "$NXT_BUILD_DIR" -E '^(slurm|multinode)\.' "$@"
+    env NXT_TORCH=debian NXT_BUILD_DIR="$NXT_BUILD_DIR" NXT_BUILD_TARGETS="nxt_tests nxt_mpi_tests" \
+    bash launch/build.sh
+  stage "ctest: Debian LibTorch 1.13, the C++ suite (-L cpp)" run_ctest "$NXT_BUILD_DIR" -L cpp "$@"
 fi
 
 printf '\n===== test.sh summary\n'

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/check.h"
+#include "common/compat.h"
 
 namespace nxt {
 
@@ -23,7 +24,7 @@ struct Reducer::State {
   std::vector<Bucket> buckets;
   std::vector<BucketTiming> timings;
   std::shared_ptr<CommWork> last_work;  // the last synced step's last bucket
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // keeps the hooks alive
+  std::vector<compat::GradAccumulatorPtr> accumulators;  // keeps the hooks alive
   Communicator* comm = nullptr;
   ReducerOptions options;
   bool sync = true;

@@ -5,11 +5,18 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <utility>
+
 #define NXT_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) ||      \
    (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace nxt::compat {
+
+// The owning pointer to an autograd node that grad_accumulator() returns: std::shared_ptr in
+// 1.13 to 2.x, c10::intrusive_ptr in 2.15. Holding it keeps a gradient hook alive.
+using GradAccumulatorPtr =
+    decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()));
 
 // Conv padding is a c10::variant in 1.13 and a std::variant in 2.x.
 template <class PaddingVariant>
