@@ -2,6 +2,7 @@
 // and that every kind of error names its source, line and key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -196,11 +197,39 @@ TEST(Config, LoadsFromFile) {
   std::filesystem::remove(path);
 }
 
-TEST(Config, ShippedConfigsParse) {
-  for (const char* name : {"seed.yaml", "demo.yaml", "cluster.yaml"}) {
-    const std::string path = std::string(NXT_SOURCE_DIR) + "/configs/" + name;
-    EXPECT_NO_THROW(load_config(path)) << path;
-  }
+// Every file in configs/ (listed, so a new one is included without editing this test).
+TEST(Config, EveryShippedConfigLoads) {
+  std::vector<std::string> names;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(NXT_SOURCE_DIR) + "/configs"))
+    if (entry.path().extension() == ".yaml") {
+      names.push_back(entry.path().filename().string());
+      EXPECT_NO_THROW(load_config(entry.path().string())) << entry.path();
+    }
+  for (const char* expected : {"seed.yaml", "demo.yaml", "cluster.yaml", "finetune.yaml"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+}
+
+// The fine-tuning recipe as its comments and the README describe it: every value below differs
+// from the default, so each shows the file's key reached its field.
+TEST(Config, FinetuneYamlDecodesToTheRecipe) {
+  const Config c = load_config(std::string(NXT_SOURCE_DIR) + "/configs/finetune.yaml");
+  EXPECT_EQ(c.model.arch, ModelArch::kResNeXt50_32x4d);
+  EXPECT_FALSE(c.model.num_classes.has_value());  // auto: from the dataset
+  EXPECT_EQ(c.model.pretrained, "resnext50_32x4d.pt");
+  EXPECT_EQ(c.data.crop, CropMode::kRandomResized);
+  EXPECT_DOUBLE_EQ(c.data.min_crop_scale, 0.25);
+  EXPECT_DOUBLE_EQ(c.data.eval_crop_ratio, 0.875);
+  EXPECT_DOUBLE_EQ(c.data.color_jitter, 0.2);
+  EXPECT_EQ(c.optim.name, OptimizerKind::kAdamW);
+  EXPECT_DOUBLE_EQ(c.optim.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(c.optim.backbone_lr_mult, 0.1);
+  EXPECT_DOUBLE_EQ(c.optim.weight_decay, 0.05);
+  EXPECT_EQ(c.optim.schedule, ScheduleKind::kCosine);
+  EXPECT_EQ(c.train.freeze_backbone_epochs, 1);
+  EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
+  EXPECT_EQ(c.train.early_stop_patience, 4);
+  EXPECT_EQ(c.train.best_metric, BestMetric::kValLoss);
 }
 
 TEST(Config, ReadmeDocumentsEveryKey) {

@@ -92,9 +92,13 @@ TEST(ResNeXt, TorchvisionInit) {
   ResNeXtSpec spec = named_resnext_spec(ModelArch::kResNeXt50_32x4d, 10);
   ResNeXt model(spec);
   auto params = model->named_parameters();
-  // Kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (out_channels * k * k)).
-  const torch::Tensor w = params["layer3.0.conv1.weight"];  // 512 x 512 x 1 x 1
-  EXPECT_NEAR(w.std().item<double>(), std::sqrt(2.0 / 512), 0.02 * std::sqrt(2.0 / 512));
+  // Kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (out_channels * k * k)). On the stem,
+  // fan-out (64 x 7 x 7) is 21 times fan-in (3 x 7 x 7): fan-in's std would be 4.6x larger.
+  const torch::Tensor w = params["conv1.weight"];  // 64 x 3 x 7 x 7
+  ASSERT_EQ(w.sizes().vec(), (std::vector<int64_t>{64, 3, 7, 7}));
+  const double fan_out_std = std::sqrt(2.0 / (64 * 7 * 7));
+  EXPECT_NEAR(w.std().item<double>(), fan_out_std, 0.03 * fan_out_std);
+  EXPECT_NEAR(w.mean().item<double>(), 0.0, 0.03 * fan_out_std);
   EXPECT_TRUE(params["layer1.0.bn3.weight"].eq(1).all().item<bool>());
   EXPECT_TRUE(params["layer1.0.bn3.bias"].eq(0).all().item<bool>());
 

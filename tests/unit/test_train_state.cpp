@@ -3,7 +3,15 @@
 // onto the resuming rank's device, the GPU each rank picks, and the checkpoint position fields.
 #include <gtest/gtest.h>
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "checkpoint/checkpoint.h"
 #include "comm/placement.h"
@@ -145,14 +153,83 @@ TEST(Placement, OneVisibleGpuIsDeviceZeroSeveralFollowTheLocalRank) {
             std::string::npos);
 }
 
-TEST(Placement, ThreadsFollowTheAllowedCpus) {
-  const CpuAllowance cpus = allowed_cpus();
-  EXPECT_GE(cpus.count, 1);
-  EXPECT_FALSE(cpus.list.empty());
+// Sets this thread's CPU mask (what allowed_cpus() reads: sched_getaffinity of the calling
+// thread) and OMP_NUM_THREADS for the test's lifetime, and restores both.
+class CpuMaskAndOmpThreads {
+ public:
+  CpuMaskAndOmpThreads() {
+    CPU_ZERO(&saved_mask_);
+    sched_getaffinity(0, sizeof saved_mask_, &saved_mask_);
+    if (const char* omp = std::getenv("OMP_NUM_THREADS")) saved_omp_ = omp;
+  }
+  ~CpuMaskAndOmpThreads() {
+    sched_setaffinity(0, sizeof saved_mask_, &saved_mask_);
+    if (saved_omp_)
+      setenv("OMP_NUM_THREADS", saved_omp_->c_str(), 1);
+    else
+      unsetenv("OMP_NUM_THREADS");
+  }
+  // The CPUs of the mask at construction.
+  std::vector<int> original_cpus() const {
+    std::vector<int> cpus;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &saved_mask_)) cpus.push_back(cpu);
+    return cpus;
+  }
+  // True when the mask is now exactly `cpus`.
+  static bool pin_to(const std::vector<int>& cpus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : cpus) CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 && allowed_cpus().count == int(cpus.size());
+  }
+  static void set_omp(const char* value) {
+    if (value)
+      setenv("OMP_NUM_THREADS", value, 1);
+    else
+      unsetenv("OMP_NUM_THREADS");
+  }
+
+ private:
+  cpu_set_t saved_mask_;
+  std::optional<std::string> saved_omp_;
+};
+
+// The node's CPUs are shared among its ranks: an explicit count wins; OMP_NUM_THREADS next,
+// capped by the mask; a launcher's binding (a mask narrower than the machine) is this rank's
+// share; an unbound rank takes the machine's CPUs / local ranks. On a machine with >= 2 CPUs
+// the unbound and the OMP_NUM_THREADS=2 counts are above 1: an implementation that always
+// answers 1 fails.
+TEST(Placement, ThreadsFollowTheAllowedCpusAndTheNodesRanks) {
   EXPECT_EQ(cpu_threads_per_rank(3, {0, 2, 0, 2}), 3);
-  const int automatic = cpu_threads_per_rank(std::nullopt, {0, 1, 0, 1});
-  EXPECT_GE(automatic, 1);
-  EXPECT_LE(automatic, cpus.count);
+  const int online = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (online < 2) GTEST_SKIP() << "needs >= 2 CPUs to tell a thread count from 1";
+  CpuMaskAndOmpThreads restore;
+  std::vector<int> machine;
+  for (int cpu = 0; cpu < CPU_SETSIZE && int(machine.size()) < online; ++cpu)
+    machine.push_back(cpu);
+  if (!CpuMaskAndOmpThreads::pin_to(machine))
+    machine = restore.original_cpus();  // a cpuset keeps some CPUs away: bound, not the machine
+  const int all = int(machine.size());
+  if (all < 2) GTEST_SKIP() << "this process may use 1 CPU only";
+  CpuMaskAndOmpThreads::set_omp(nullptr);
+  ASSERT_TRUE(CpuMaskAndOmpThreads::pin_to(machine));
+  if (all == online) {  // unbound: the machine's CPUs, divided among the node's ranks
+    EXPECT_EQ(cpu_threads_per_rank(std::nullopt, {0, 1, 0, 1}), online);
+    EXPECT_EQ(cpu_threads_per_rank(std::nullopt, {1, 4, 1, 2}), online / 2);
+    EXPECT_EQ(cpu_threads_per_rank(std::nullopt, {0, 4 * online, 0, 4 * online}), 1);
+  }
+  // OMP_NUM_THREADS, capped by the mask.
+  CpuMaskAndOmpThreads::set_omp("2");
+  EXPECT_EQ(cpu_threads_per_rank(std::nullopt, {0, 1, 0, 1}), 2);
+  CpuMaskAndOmpThreads::set_omp("1000");
+  EXPECT_EQ(cpu_threads_per_rank(std::nullopt, {0, 1, 0, 1}), all);
+  CpuMaskAndOmpThreads::set_omp(nullptr);
+  // Bound by the launcher to 3 CPUs (fewer on a small machine): this rank's own share, whatever
+  // the number of ranks on the node.
+  const std::vector<int> share(machine.begin(), machine.begin() + std::min({3, online - 1, all}));
+  ASSERT_TRUE(CpuMaskAndOmpThreads::pin_to(share));
+  EXPECT_EQ(cpu_threads_per_rank(std::nullopt, {0, 8, 0, 8}), int(share.size()));
 }
 
 }  // namespace
