@@ -24,11 +24,12 @@
 // connections linger) never fails a collective: it just never completes. So every host-side
 // wait has a deadline, dist.timeout_s: a collective not done by then throws on the waiting
 // rank (naming the rank, the collective and the time waited), and the job ends through
-// MPI_Abort (run_guarded). The MPI communicator bounds each CommWork::wait(); NCCL bounds its
-// start-up (non-blocking init, polled) and every host wait (event polling plus
-// ncclCommGetAsyncError, then ncclCommAbort), and the trainer waits on the host for the last
-// bucket before each metric read, so the read itself cannot hang. The deadline must exceed the
-// longest phase in which the other ranks wait for rank 0 (rank-0 evaluation, checkpoints).
+// MPI_Abort (run_guarded). The MPI communicator bounds its start-up (a rank that never joins)
+// and each CommWork::wait(); NCCL bounds its start-up (non-blocking init, polled) and every
+// host wait (event polling plus ncclCommGetAsyncError, then ncclCommAbort), and the trainer
+// waits on the host for the last bucket before each metric read, so the read itself cannot
+// hang. The deadline must exceed the longest phase in which the other ranks wait for rank 0
+// (rank-0 evaluation, checkpoints).
 #pragma once
 #include <chrono>
 #include <cstdint>

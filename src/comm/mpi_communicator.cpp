@@ -230,10 +230,34 @@ MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunica
             "was initialised with level ",
             level);
   sixteen_bit_ops();
-  if (place.world_size > 1 && options_.shm_segment_bytes > 0 && all_ranks_on_this_node(comm_))
-    shared_memory_ = std::make_shared<SharedMemoryAllReduce>(comm_, options_.shm_segment_bytes,
-                                                             options_.poll_interval);
   thread_ = std::thread([queue = queue_] { queue->run(); });
+  if (place.world_size > 1) start_up();
+}
+
+// Start-up is collective (a barrier, the node check, on one node the shared window), and MPI's
+// calls for the last two block: a rank that never arrives would hold its peers here for ever.
+// So it runs as the thread's first task, under the deadline of every collective (Note
+// [Watchdog]), after a polled barrier that lets every rank see its peers arrive first. On a
+// timeout the thread is abandoned in its MPI call while the error ends the job.
+void MpiCommunicator::start_up() {
+  auto shared_memory = std::make_shared<std::shared_ptr<SharedMemoryAllReduce>>();
+  try {
+    submit("start-up of the MPI communicator (waiting for every rank to join)",
+           [shared_memory, comm = comm_, options = options_] {
+             std::vector<MPI_Request> request(1);
+             NXT_MPI_CHECK(MPI_Ibarrier(comm, request.data()));
+             wait_for(request, options.poll_interval);
+             if (options.shm_segment_bytes > 0 && all_ranks_on_this_node(comm))
+               *shared_memory = std::make_shared<SharedMemoryAllReduce>(
+                   comm, options.shm_segment_bytes, options.poll_interval);
+           })
+        ->wait();
+  } catch (...) {
+    queue_->close();
+    thread_.detach();  // possibly still inside MPI: never joined (see ~MpiCommunicator)
+    throw;
+  }
+  shared_memory_ = *shared_memory;
 }
 
 MpiCommunicator::~MpiCommunicator() {

@@ -7,6 +7,8 @@
 // Every dtype the trainer uses works: float, double, int32/64, uint8, and half and bfloat16
 // through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split. When all
 // ranks share one node, large all-reduces take the shared-memory path (comm/shm_allreduce.h).
+// The constructor is collective, and bounded by options.timeout like every collective: it
+// throws the watchdog's error when a rank does not join in time (Note [Watchdog]).
 #pragma once
 #include <mpi.h>
 
@@ -52,6 +54,7 @@ class MpiCommunicator final : public Communicator {
  private:
   class Work;
   struct Queue;  // shared with the thread, so that an abandoned thread never touches freed memory
+  void start_up();
   std::shared_ptr<Work> submit(std::string what, std::function<void()> task);
   template <class T>
   std::vector<T> reduce_host_values(const std::vector<T>& values, MPI_Datatype type, ReduceOp op);

@@ -199,6 +199,13 @@ void Trainer::set_up_compute() {
 
 // After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
 void Trainer::start_communicator() {
+  // Fault injection (tests/multinode/rank_never_joining_ends_start_up.sh):
+  // NXT_HANG_BEFORE_COMM_START_RANK=R makes rank R never join the communicator's start-up, like
+  // a rank stuck on its node; the others' start-up must then end the job after dist.timeout_s
+  // (Note [Watchdog]).
+  if (const char* hang = std::getenv("NXT_HANG_BEFORE_COMM_START_RANK");
+      hang && std::atoi(hang) == place_.rank)
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   comm_ = make_communicator(config_.dist.backend, device_, place_,
                             std::chrono::seconds(config_.dist.timeout_s));
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
@@ -208,12 +215,23 @@ void Trainer::start_communicator() {
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
   // Every rank must read the same file: a stale node-local copy on one node would give it
-  // other splits or labels, and so other collectives (one all-reduce: min of h and of -h).
-  const auto h = static_cast<int64_t>(Fnv1a64().add(dataset_->fingerprint()).value() >> 1);
-  const auto range = comm_->all_reduce_integers({h, -h}, ReduceOp::kMin);
-  NXT_CHECK(range[0] == -range[1], "the ranks opened different datasets at data.path '",
-            config_.data.path, "' (fingerprints differ; a stale node-local copy?); rank ",
-            place_.rank, " has fingerprint ", dataset_->fingerprint());
+  // other splits or labels, and so other collectives. One all-reduce gathers every rank's
+  // fingerprint hash (rank r fills slot r, the others 0), so every rank fails alike, naming
+  // the ranks whose file differs from rank 0's.
+  std::vector<int64_t> hashes(static_cast<size_t>(place_.world_size), 0);
+  hashes[static_cast<size_t>(place_.rank)] =
+      static_cast<int64_t>(Fnv1a64().add(dataset_->fingerprint()).value() >> 1);
+  hashes = comm_->all_reduce_integers(hashes, ReduceOp::kSum);
+  std::string differing;
+  int64_t count = 0;
+  for (size_t r = 1; r < hashes.size(); ++r)
+    if (hashes[r] != hashes[0] && ++count <= 16)
+      differing += (count > 1 ? ", " : "") + std::to_string(r);
+  if (count > 16) differing += " and " + std::to_string(count - 16) + " more";
+  NXT_CHECK(count == 0, "the ranks opened different datasets at data.path '", config_.data.path,
+            "' (a stale node-local copy?): rank(s) ", differing, " read a file whose ",
+            "fingerprint differs from rank 0's (", count, " of ", place_.world_size,
+            " ranks); here, on rank ", place_.rank, ", it is ", dataset_->fingerprint());
   log::all() << "placement: " << placement_text(place_, device_, loader_options_.threads, *comm_);
 }
 
