@@ -1,6 +1,7 @@
 // Implements the checkpoint dict: writing, reading with validation, and the optimizer archive.
 #include "checkpoint/checkpoint.h"
 
+#include <cstdlib>
 #include <sstream>
 
 #include "common/check.h"
@@ -9,6 +10,18 @@
 
 namespace nxt {
 namespace {
+
+// Test hook NXT_PAUSE_IN_CHECKPOINT_WRITE_S (read once): every checkpoint write sleeps that long
+// between its complete temp file and the rename, so that a test can kill rank 0 while the temp
+// file exists (tests/e2e/train_kill_during_checkpoint.sh) or signal it twice while it writes
+// (tests/e2e/train_stop_signals.sh).
+double pause_before_publish_s() {
+  static const double seconds = [] {
+    const char* value = std::getenv("NXT_PAUSE_IN_CHECKPOINT_WRITE_S");
+    return value ? std::atof(value) : 0.0;
+  }();
+  return seconds;
+}
 
 torch::Tensor bytes_tensor(const std::vector<char>& bytes) {
   return torch::from_blob(const_cast<char*>(bytes.data()), {static_cast<int64_t>(bytes.size())},
@@ -158,7 +171,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   dict.insert("model_signature", checkpoint.model_signature);
   if (checkpoint.preprocess) dict.insert("preprocess", preprocess_dict(*checkpoint.preprocess));
   const std::vector<char> bytes = pickle_save_plain(dict);
-  write_file_atomic(path, bytes.data(), bytes.size());
+  write_file_atomic(path, bytes.data(), bytes.size(), pause_before_publish_s());
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "common/check.h"
 
@@ -72,7 +74,8 @@ void publish_temp_file(const std::string& temp, const std::string& path) {
   fsync_folder(target.has_parent_path() ? target.parent_path().string() : std::string("."));
 }
 
-void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
+void write_file_atomic(const std::string& path, const void* bytes, size_t size,
+                       double pause_before_publish_s) {
   const std::string temp = temp_path_for(path);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot create '" + temp + "': " + errno_text());
@@ -87,6 +90,8 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size) 
     ::unlink(temp.c_str());
     throw Error("cannot close '" + temp + "': " + errno_text());
   }
+  if (pause_before_publish_s > 0)
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause_before_publish_s));
   publish_temp_file(temp, path);
 }
 

@@ -10,7 +10,11 @@ std::vector<char> read_file_bytes(const std::string& path);
 std::string read_file_text(const std::string& path);
 
 // Replaces `path` atomically with `bytes`; on any failure the old file is untouched.
-void write_file_atomic(const std::string& path, const void* bytes, size_t size);
+// `pause_before_publish_s` is a test hook (checkpoint.cpp's NXT_PAUSE_IN_CHECKPOINT_WRITE_S): it
+// sleeps with the temp file complete and the old file still in place, so that a test can kill
+// the writer exactly there.
+void write_file_atomic(const std::string& path, const void* bytes, size_t size,
+                       double pause_before_publish_s = 0);
 inline void write_file_atomic(const std::string& path, const std::string& text) {
   write_file_atomic(path, text.data(), text.size());
 }

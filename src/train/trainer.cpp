@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "checkpoint/checkpoint.h"
@@ -166,10 +167,13 @@ class Trainer {
   double last_loss_ = 0;         // mean loss at the last read, for the progress line
   int64_t steps_per_epoch_ = 0;  // optimizer steps of a whole epoch at this world size
   double lr_ = 0;
-  // Test hooks: NXT_TRACE_SAMPLES (a folder: every trained sample, per rank) and
-  // NXT_STOP_AT_STEP (rank 0 acts as if signalled after that global step).
+  // Test hooks: NXT_TRACE_SAMPLES (a folder: every trained sample, per rank),
+  // NXT_STOP_AT_STEP (rank 0 acts as if signalled after that global step), NXT_CRASH_AT_STEP
+  // (rank 0 dies by SIGKILL once that global step is logged and checkpointed, as a lost node
+  // would: train_log.jsonl then has lines past last.pt) and NXT_NAN_AT_STEP (the last rank's
+  // loss, and so every gradient after the all-reduce, is NaN at that global step).
   std::ofstream sample_trace_;
-  int64_t inject_stop_at_step_ = 0;
+  int64_t inject_stop_at_step_ = 0, inject_crash_at_step_ = 0, inject_nan_at_step_ = 0;
   // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
   std::unique_ptr<StepTimer> step_timer_;
   int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
@@ -195,6 +199,8 @@ void Trainer::set_up_compute() {
     NXT_CHECK(sample_trace_.good(), "NXT_TRACE_SAMPLES: cannot write to '", dir, "'");
   }
   if (const char* step = std::getenv("NXT_STOP_AT_STEP")) inject_stop_at_step_ = std::atoll(step);
+  if (const char* step = std::getenv("NXT_CRASH_AT_STEP")) inject_crash_at_step_ = std::atoll(step);
+  if (const char* step = std::getenv("NXT_NAN_AT_STEP")) inject_nan_at_step_ = std::atoll(step);
 }
 
 // After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
@@ -469,11 +475,13 @@ int Trainer::run(const std::string& resume) {
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
     if (position_.samples_in_epoch == 0 && early_stop_due()) break;
     if (const int signal = train_epoch(epoch)) {
-      log::info() << "stopped by " << signal_name(signal) << " (on at least one rank) at epoch "
-                  << epoch + 1 << " step " << position_.step_in_epoch << " (sample "
-                  << position_.samples_in_epoch << "): " << run_file("last.pt")
-                  << " written; continue with --resume auto (exit status " << kExitCheckpointed
-                  << ")";
+      // On every rank: each one's line shows it took the checkpointed exit, which a launcher's
+      // single exit code cannot (mpirun reports the first rank's).
+      log::all() << "stopped by " << signal_name(signal) << " (on at least one rank) at epoch "
+                 << epoch + 1 << " step " << position_.step_in_epoch << " (sample "
+                 << position_.samples_in_epoch << "): " << run_file("last.pt")
+                 << " written; continue with --resume auto (exit status " << kExitCheckpointed
+                 << ")";
       return kExitCheckpointed;
     }
   }
@@ -593,6 +601,7 @@ int Trainer::train_epoch(int64_t epoch) {
     if (log_line) log_step_line(epoch, fraction);
     progress.update(position_.step_in_epoch, last_loss_, global_batch());
     if (checkpoint) save_last();
+    if (is_rank0() && done == inject_crash_at_step_) std::raise(SIGKILL);
     if (flags.stop_signal != 0) {
       progress.finish();
       return flags.stop_signal;
@@ -647,7 +656,9 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
     step_timer_->end(StepTimer::kData);
     reducer_->set_sync(micro == micro_batches - 1);
     torch::Tensor logits;
-    const torch::Tensor loss = training_loss(input, *batch, epoch, &logits);
+    torch::Tensor loss = training_loss(input, *batch, epoch, &logits);
+    if (position_.global_step + 1 == inject_nan_at_step_ && place_.rank == place_.world_size - 1)
+      loss = loss * std::numeric_limits<double>::quiet_NaN();
     (loss / static_cast<double>(micro_batches)).backward();
     step_metrics_->add(loss, logits, input.labels);
     step_timer_->end(StepTimer::kCompute);
