@@ -69,3 +69,62 @@ print('identical parameters:', len(a), 'tensors')
 # Every script gets a scratch folder, removed on exit.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds (status 0) or
+# SECONDS have passed (status 1).
+wait_for() {
+  local deadline=$(( $(date +%s) + $1 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [[ $(date +%s) -lt $deadline ]] || return 1
+    sleep 0.05
+  done
+}
+
+# rank_pid RANK CONFIG: the pid of MPI rank RANK of the nxt_ddp job started with --config
+# CONFIG, found by OMPI_COMM_WORLD_RANK in its environment: pids do not follow ranks, and the
+# launcher (mpirun, and nxt_mpirun's per-rank wrapper before it execs) has the same command
+# line, so neither the lowest pid nor the command line names a rank. Fails when there is none.
+rank_pid() {
+  local pid
+  for pid in $(pgrep -f "nxt_ddp --config $2"); do
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == nxt_ddp ]] || continue
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# signal_rank SIGNAL RANK CONFIG: sends SIGNAL to that rank (rank_pid), or fails the test.
+signal_rank() {
+  local pid
+  pid=$(rank_pid "$2" "$3") || fail "rank $2's process not found"
+  kill -"$1" "$pid" || fail "could not send SIG$1 to rank $2 (pid $pid)"
+  echo "SIG$1 to rank $2 (pid $pid)"
+}
+
+# expect_checkpointed_stop SIGNAL OUT RUN_DIR STATUS_FILE RANKS: the job whose exit status is
+# $code and whose output is OUT was stopped by SIGNAL (e.g. SIGUSR2) and checkpointed: the
+# launcher exited 75 (Open MPI's mpirun reports the first rank's non-zero exit), rank 0 wrote
+# 75 to NXT_EXIT_STATUS_FILE STATUS_FILE, each of the RANKS ranks printed its stop line with
+# exit status 75, and RUN_DIR/last.pt loads and holds the epoch and step that line names.
+expect_checkpointed_stop() {
+  local signal=$1 out=$2 run=$3 status_file=$4 ranks=$5 r where
+  [[ $code -eq 75 ]] || fail "stopped by $signal: the launcher exited $code, not 75"
+  [[ $(cat "$status_file" 2>/dev/null) == 75 ]] ||
+    fail "stopped by $signal: rank 0's exit status file says '$(cat "$status_file" 2>/dev/null)', not 75"
+  local line="stopped by $signal \(on at least one rank\) at epoch ([0-9]+) step ([0-9]+) .*\(exit status 75\)"
+  for ((r = 0; r < ranks; r++)); do
+    grep -qE "r$r\] $line" "$out" || fail "rank $r printed no '$signal ... (exit status 75)' stop line"
+  done
+  where=$(sed -nE "s/.*r0\] $line.*/\1 \2/p" "$out")
+  py "
+import torch
+c = torch.load('$run/last.pt')
+found = '%d %d' % (c['epoch'] + 1, c['step_in_epoch'])
+assert found == '$where', 'last.pt holds epoch, step %s; the stop line says $where' % found
+" || fail "last.pt is not the stop's checkpoint"
+  echo "ok: stopped by $signal at epoch, step $where; every rank exited 75; last.pt holds it"
+}

@@ -1,25 +1,65 @@
 #!/usr/bin/env bash
-# Killing rank 0 at arbitrary moments (also while it writes best.pt or last.pt) never leaves a
-# checkpoint that does not load: temp file, fsync, rename.
+# Checkpoint writes are atomic (temp file, fsync, rename: src/common/fs.cpp):
+#  1. rank 0 killed (SIGKILL) while last.pt's temp file exists leaves the previous last.pt in
+#     place and whole: it loads in Python, it is the previous checkpoint's step, and a
+#     --resume auto continues from it. NXT_PAUSE_IN_CHECKPOINT_WRITE_S holds every checkpoint
+#     write between its temp file and the rename, so the kill lands inside the write every time.
+#  2. rank 0 killed at arbitrary moments (no pause, a checkpoint every step): last.pt, and
+#     best.pt when there is one, still load.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-make_tiny_dataset "$work" 30
+make_tiny_dataset "$work" 30  # 8 steps per epoch
 config=$(tiny_config "$work" killed)
 run="$work/runs/killed"
+ddp=("$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" --set run.threads_per_rank=1
+     --set train.epochs=100)
+
+# keep NAME: copies the checkpoints that survived a kill into $work/kept, to be loaded in
+# Python at the end (one interpreter start: importing torch takes seconds).
+mkdir "$work/kept"
+keep() {
+  [[ -f "$run/last.pt" ]] || fail "no last.pt after the kill $1"
+  cp "$run/last.pt" "$work/kept/$1.last.pt"
+  [[ ! -f "$run/best.pt" ]] || cp "$run/best.pt" "$work/kept/$1.best.pt"
+}
+
+# 1. Checkpoints at steps 3 and 6, each write paused 2 s before its rename: once last.pt (step
+# 3) is published, the next temp file is step 6's write; rank 0 dies inside it.
+NXT_PAUSE_IN_CHECKPOINT_WRITE_S=2 "${ddp[@]}" --set train.checkpoint_every_steps=3 >"$work/out" 2>&1 &
+job=$!
+wait_for 120 test -f "$run/last.pt" || { cat "$work/out"; fail "no last.pt after 120 s"; }
+wait_for 60 compgen -G "$run/last.pt.tmp.*" || { cat "$work/out"; fail "no second checkpoint write"; }
+rank0=$(rank_pid 0 "$config") || fail "rank 0's process not found"
+kill -KILL "$rank0" || fail "could not kill rank 0 (pid $rank0)"
+wait $job
+code=$?
+[[ $code -ne 0 ]] || fail "the job exited 0 after rank 0 was killed"
+[[ -f "$run/last.pt.tmp.$rank0" ]] || fail "rank 0's temp file is gone: the kill missed the write"
+keep inside_write
+echo "ok: killed inside the step-6 write (exit $code)"
+
+# 2. Kills at arbitrary moments, each run resuming from the last (the first from step 3, past
+# the temp file left by the kill above).
 for delay in 0.05 0.2 0.45; do
-  "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" --set train.epochs=100 --set train.checkpoint_every_steps=1 \
-    --resume auto >"$work/out" 2>&1 &
+  "${ddp[@]}" --set train.checkpoint_every_steps=1 --resume auto >"$work/out" 2>&1 &
   job=$!
-  for _ in $(seq 600); do [[ -f "$run/last.pt" ]] && break; sleep 0.05; done
+  wait_for 120 grep -q "resumed from $run/last.pt" "$work/out" || { cat "$work/out"; fail "did not resume"; }
+  [[ $delay != 0.05 ]] || grep -q "resumed from $run/last.pt: epoch 1, step 3/" "$work/out" ||
+    fail "the first resume is not from step 3"
   sleep "$delay"
-  rank0=$(pgrep -f "nxt_ddp --config $config" | sort -n | head -1)
-  kill -KILL "$rank0"
+  rank0=$(rank_pid 0 "$config") || fail "rank 0's process not found"
+  kill -KILL "$rank0" || fail "could not kill rank 0 (pid $rank0)"
   wait $job
-  for f in best.pt last.pt; do
-    [[ -f "$run/$f" ]] || continue
-    py "import torch; c = torch.load('$run/$f'); assert c['format'] == 'nxt-checkpoint'" ||
-      fail "$f does not load after a kill at +${delay}s"
-  done
-  echo "ok: killed at +${delay}s; checkpoints load"
+  keep "at+$delay"
+  echo "ok: killed at +${delay}s after the resume"
 done
-echo "PASS"
+py "
+import glob, torch
+for path in sorted(glob.glob('$work/kept/*.pt')):
+    c = torch.load(path)
+    assert c['format'] == 'nxt-checkpoint', path
+    print('loads:', path.split('/')[-1], 'step', c['global_step'])
+step = torch.load('$work/kept/inside_write.last.pt')['global_step']
+assert step == 3, 'last.pt after the kill inside the write holds step %d, not step 3' % step
+" || fail "a checkpoint left by a kill does not load, or is not the previous one"
+echo "PASS: a kill inside a checkpoint write keeps the previous checkpoint"

@@ -17,13 +17,8 @@ start=$(date +%s)
 job=$!
 for _ in $(seq 300); do grep -q "placement: rank=1" "$work/out" 2>/dev/null && break; sleep 0.1; done
 sleep 2  # into the training loop
-for pid in $(pgrep -f "nxt_ddp --config $config"); do
-  if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then
-    stopped_pid=$pid
-  fi
-done
-[[ -n "$stopped_pid" ]] || { kill "$job"; cat "$work/out"; fail "rank 1's process not found"; }
-kill -STOP "$stopped_pid"
+stopped_pid=$(rank_pid 1 "$config") || { kill "$job"; cat "$work/out"; fail "rank 1's process not found"; }
+kill -STOP "$stopped_pid" || fail "could not stop rank 1 (pid $stopped_pid)"
 stopped_at=$(date +%s)
 echo "SIGSTOP to rank 1 (pid $stopped_pid) $((stopped_at - start)) s after the start"
 for _ in $(seq 600); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
