@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resume equivalence: 3 epochs straight, against 3 epochs interrupted by SIGUSR2 sent to one
 # rank only (mid-epoch 2) and continued with --resume auto, end with identical parameters and
-# identical metrics. The interrupted run must exit with 75 ("checkpointed, resume me").
+# identical metrics. The interrupted run must exit with 75 ("checkpointed, resume me"): the
+# launcher, rank 0's NXT_EXIT_STATUS_FILE and every rank's stop line.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 make_tiny_dataset "$work" 60
@@ -10,19 +11,17 @@ stopped=$(tiny_config "$work" stopped)
 run_bounded 300 "$work/out1" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$straight" --set run.threads_per_rank=1
 [[ $code -eq 0 ]] || fail "the straight run exited $code"
 
-"$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" --set run.threads_per_rank=1 >"$work/out2" 2>&1 &
+NXT_EXIT_STATUS_FILE="$work/status" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" \
+  --set run.threads_per_rank=1 >"$work/out2" 2>&1 &
 job=$!
 csv="$work/runs/stopped/metrics.csv"
-for _ in $(seq 600); do [[ -f "$csv" && $(wc -l <"$csv") -ge 2 ]] && break; sleep 0.1; done
+wait_for 60 eval '[[ $(wc -l <"$csv") -ge 2 ]]' || fail "epoch 1 did not end"
 sleep 0.3
-rank1=$(pgrep -f "nxt_ddp --config $stopped" | sort -n | tail -1)  # one rank's process
-kill -USR2 "$rank1" || fail "no rank process to signal"
+signal_rank USR2 1 "$stopped"
 wait $job
 code=$?
 cat "$work/out2"
-[[ $code -ne 0 ]] || fail "the stopped run finished instead of stopping (signal too late?)"
-grep -q "stopped by SIGUSR2" "$work/out2" || fail "no stop message"
-grep -q "exited with status 75\|exit code: *75\|Exit code: *75" "$work/out2" || echo "(mpirun exit $code)"
+expect_checkpointed_stop SIGUSR2 "$work/out2" "$work/runs/stopped" "$work/status" 2
 run_bounded 300 "$work/out3" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" --set run.threads_per_rank=1 --resume auto
 [[ $code -eq 0 ]] || fail "the resumed run exited $code"
 grep -qE "resumed from .*last.pt: epoch [0-9]+, step [0-9]+" "$work/out3" || fail "did not resume"
