@@ -14,7 +14,7 @@ timeout 180 "${fake_mpirun[@]}" "$bin/nxt_ddp" --config "$cfg" --set run.threads
 job=$!
 training() { grep -q "epoch [0-9]* \[.*\] [1-9]" "$work/out"; }
 wait_for 120 training || { cat "$work/out"; fail "no training progress line within 120 s"; }
-pid=$(rank_pid "nxt_ddp --config $cfg" 1) || { cat "$work/out"; fail "no process of rank 1"; }
+pid=$(rank_pid 1 "$cfg") || { cat "$work/out"; fail "no process of rank 1"; }
 host=$(host_of "$pid")
 [[ $host == "$(node_name 2)" ]] || fail "rank 1 (pid $pid) runs on '$host', not $(node_name 2)"
 echo "killing rank 1 (pid $pid on $host) with SIGKILL, $(( $(date +%s) - start ))s after the start"

@@ -101,32 +101,8 @@ check_nodes_launched() {
   done
 }
 
-# rank_pid PATTERN RANK: the process id of MPI rank RANK among the processes whose command line
-# matches PATTERN (Open MPI puts OMPI_COMM_WORLD_RANK in each rank's environment); empty if none.
-rank_pid() {
-  local pid
-  for pid in $(pgrep -f "$1"); do
-    if { tr '\0' '\n' </proc/"$pid"/environ; } 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo "$pid"
-      return 0
-    fi
-  done
-  return 1
-}
-
 # host_of PID: the host name that process sees (its UTS namespace).
 host_of() { nsenter -t "$1" -u hostname 2>/dev/null; }
-
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 on timeout.
-wait_for() {
-  local tries=$(( $1 * 10 ))
-  shift
-  for (( ; tries > 0; tries-- )); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # placement_lines FILE: the `placement:` lines of a run's output, from `placement:` on.
 placement_lines() { grep -o "placement: .*" "$1"; }

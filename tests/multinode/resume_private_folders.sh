@@ -48,7 +48,7 @@ timeout 300 "${fake_mpirun[@]}" "$bin/nxt_ddp" --config "$stopped" "${args[@]}" 
 job=$!
 wait_for 120 epoch_done || { cat "$work/out2"; fail "epoch 1 did not finish within 120 s"; }
 sleep 0.1
-pid=$(rank_pid "nxt_ddp --config $stopped" 1) || { cat "$work/out2"; fail "no process of rank 1"; }
+pid=$(rank_pid 1 "$stopped") || { cat "$work/out2"; fail "no process of rank 1"; }
 [[ $(host_of "$pid") == "$second" ]] || fail "rank 1 (pid $pid) runs on '$(host_of "$pid")', not $second"
 echo "sending SIGUSR2 to rank 1, pid $pid on $second"
 kill -USR2 "$pid" || fail "cannot signal rank 1 (pid $pid)"
