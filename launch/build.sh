@@ -22,6 +22,17 @@ if [[ $NXT_TORCH_KIND == venv ]]; then
     args+=(-DNXT_REQUIRE_NCCL=ON "-DCUDAToolkit_ROOT=$cuda_home" "-DCUDA_TOOLKIT_ROOT_DIR=$cuda_home")
   fi
 fi
+# A folder configured with another LibTorch keeps it (CMake's cache: Torch_DIR and the libraries
+# found through it), whatever CMAKE_PREFIX_PATH now says: refuse it rather than build a mix.
+if [[ $NXT_TORCH_KIND == venv ]]; then
+  want_torch_dir="${prefix%%;*}/Torch"
+  had_torch_dir=$(sed -n 's/^Torch_DIR:PATH=//p' "$NXT_BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
+  if [[ -n "$had_torch_dir" && "$(readlink -f "$had_torch_dir")" != "$(readlink -f "$want_torch_dir")" ]]; then
+    echo "build: $NXT_BUILD_DIR/ was configured with another LibTorch ($had_torch_dir), not the" \
+      "venv's ($want_torch_dir): remove it (rm -rf $NXT_BUILD_DIR) or set NXT_BUILD_DIR" >&2
+    exit 1
+  fi
+fi
 echo "build: LibTorch from $NXT_TORCH_KIND into $NXT_BUILD_DIR/"
 cmake -S . -B "$NXT_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${args[@]}" "$@"
 targets=()

@@ -7,6 +7,7 @@
 #include "common/check.h"
 #include "common/fs.h"
 #include "common/hash.h"
+#include "common/test_hooks.h"
 
 namespace nxt {
 namespace {
@@ -17,8 +18,7 @@ namespace {
 // (tests/e2e/train_stop_signals.sh).
 double pause_before_publish_s() {
   static const double seconds = [] {
-    const char* value = std::getenv("NXT_PAUSE_IN_CHECKPOINT_WRITE_S");
-    return value ? std::atof(value) : 0.0;
+    return static_cast<double>(test_hook("NXT_PAUSE_IN_CHECKPOINT_WRITE_S").value_or(0));
   }();
   return seconds;
 }

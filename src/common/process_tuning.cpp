@@ -33,7 +33,13 @@ bool cpu_reports_cache_sizes() {
 }  // namespace
 
 std::string avoid_onednn_crash_without_cache_sizes() {
-  if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || cpu_reports_cache_sizes()) return "";
+#if !(defined(__x86_64__) || defined(__i386__))
+  return "";  // SSE41 names an x86 ISA; the crash was seen on x86 alone
+#endif
+  // oneDNN reads ONEDNN_MAX_CPU_ISA, then its older name DNNL_MAX_CPU_ISA: either is the user's.
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr ||
+      cpu_reports_cache_sizes())
+    return "";
   setenv("ONEDNN_MAX_CPU_ISA", "SSE41", /*overwrite=*/0);
   return "this CPU reports no cache sizes (lscpu shows none), on which oneDNN's convolutions "
          "can crash with SIGFPE: set ONEDNN_MAX_CPU_ISA=SSE41 for this process (slower CPU "

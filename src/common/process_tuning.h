@@ -18,7 +18,8 @@ void single_threaded_opencv();
 // shows none: no /sys/devices/system/cpu/cpu0/cache, sysconf's cache sizes 0). oneDNN sizes its
 // convolution blocks from the caches, and on such an AMD EPYC torch 2.6's oneDNN 3.6 divides by
 // zero (SIGFPE) in convolution backward; limiting it to SSE4.1 kernels avoids that path (AVX2
-// does not). When the caches are unreported and ONEDNN_MAX_CPU_ISA is unset, this sets it to
+// does not). On x86, when the caches are unreported and neither ONEDNN_MAX_CPU_ISA nor
+// DNNL_MAX_CPU_ISA is set, this sets ONEDNN_MAX_CPU_ISA to
 // SSE41 (before the first convolution: oneDNN reads it once) and returns a warning that says so
 // and how to override it; otherwise it returns "". NXT_ASSUME_NO_CPU_CACHE_INFO=1 makes it act as
 // on such a machine (the test's hook).

@@ -23,6 +23,7 @@
 #include "common/fs.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/test_hooks.h"
 #include "data/class_balance.h"
 #include "data/dataset_format.h"
 #include "data/loader.h"
@@ -198,9 +199,9 @@ void Trainer::set_up_compute() {
                        std::ios::app);
     NXT_CHECK(sample_trace_.good(), "NXT_TRACE_SAMPLES: cannot write to '", dir, "'");
   }
-  if (const char* step = std::getenv("NXT_STOP_AT_STEP")) inject_stop_at_step_ = std::atoll(step);
-  if (const char* step = std::getenv("NXT_CRASH_AT_STEP")) inject_crash_at_step_ = std::atoll(step);
-  if (const char* step = std::getenv("NXT_NAN_AT_STEP")) inject_nan_at_step_ = std::atoll(step);
+  inject_stop_at_step_ = test_hook("NXT_STOP_AT_STEP").value_or(0);
+  inject_crash_at_step_ = test_hook("NXT_CRASH_AT_STEP").value_or(0);
+  inject_nan_at_step_ = test_hook("NXT_NAN_AT_STEP").value_or(0);
 }
 
 // After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
@@ -209,8 +210,7 @@ void Trainer::start_communicator() {
   // NXT_HANG_BEFORE_COMM_START_RANK=R makes rank R never join the communicator's start-up, like
   // a rank stuck on its node; the others' start-up must then end the job after dist.timeout_s
   // (Note [Watchdog]).
-  if (const char* hang = std::getenv("NXT_HANG_BEFORE_COMM_START_RANK");
-      hang && std::atoi(hang) == place_.rank)
+  if (test_hook("NXT_HANG_BEFORE_COMM_START_RANK") == place_.rank)
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   comm_ = make_communicator(config_.dist.backend, device_, place_,
                             std::chrono::seconds(config_.dist.timeout_s));

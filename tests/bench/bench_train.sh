@@ -28,7 +28,8 @@ measure() {
     rm -rf "$work/subset" && mkdir -p "$work/subset"
     for class in "$work/images"/*/; do
       mkdir -p "$work/subset/$(basename "$class")"
-      find "$class" -type f | sort | head -n "$per_class" | xargs cp -t "$work/subset/$(basename "$class")"
+      # sed, not head: head's early exit would SIGPIPE sort, fatal under pipefail.
+      find "$class" -type f | sort | sed -n "1,${per_class}p" | xargs cp -t "$work/subset/$(basename "$class")"
     done
     "$bin/nxt_pack_hdf5" --input "$work/subset" --output "$data" --size "$size" \
       --val-fraction 0.2 --quiet >/dev/null 2>&1
@@ -61,15 +62,15 @@ measure() {
 }
 
 "$python" -c 'import torch; print("peers: torch", torch.__version__, "| nxt:", end=" ")'
-grep -m1 "LibTorch" "${NXT_BUILD_DIR:-$repo/build}/CMakeCache.txt" 2>/dev/null || echo
+grep -m1 "^Torch_DIR" "${NXT_BUILD_DIR:-$repo/build}/CMakeCache.txt" 2>/dev/null || echo
 echo "cores: $cores; data and logs in $work"
 : >"$work/table.txt"
 for size in ${BENCH_ONLY:-32 224}; do
   if [[ $size == 32 ]]; then
     measure 32 2 16 640
   else
-    measure 224 1 8 160
-    measure 224 2 8 160
+    measure 224 1 8 96
+    measure 224 2 8 96
   fi
 done
 echo

@@ -2,7 +2,7 @@
 # ctest compat.cuda_build_links (registered for a CUDA LibTorch with NCCL): the CUDA build is
 # linked for real, against what torch itself loads (cmake/NxtCudaRuntime.cmake):
 #  - nxt_ddp needs libtorch_cuda, libc10_cuda, the CUDA runtime and NCCL, all resolved;
-#  - exactly one libcudart and one libnccl in the process's libraries, both from torch's nvidia
+#  - exactly one libcudart, libnccl and libnvrtc in the process's libraries, from torch's nvidia
 #    wheels (site-packages/nvidia/...), none from the toolkit under /usr/local/cuda;
 #  - the program starts on this machine, with or without a GPU (--summary builds the model).
 # Prints ldd's lines for the record.
@@ -16,7 +16,7 @@ echo "$libraries" | grep -E "torch|c10|cudart|nccl|nvrtc|not found"
 for name in libtorch_cuda.so libc10_cuda.so libcudart.so libnccl.so; do
   grep -q "$name" <<<"$libraries" || fail "$program does not link $name"
 done
-for name in libcudart.so libnccl.so; do
+for name in libcudart.so libnccl.so libnvrtc.so; do
   copies=$(grep -c "$name" <<<"$libraries")
   [[ $copies -eq 1 ]] || fail "$copies copies of $name in the process: $(grep "$name" <<<"$libraries")"
   path=$(grep "$name" <<<"$libraries" | awk '{ print $3 }')

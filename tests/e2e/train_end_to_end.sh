@@ -14,7 +14,8 @@ config=$(tiny_config "$work" e2e)
 epochs=8
 learn=(--set optim.name=adam --set optim.lr=0.004 --set optim.schedule=cosine
        --set train.epochs=$epochs --set data.batch_size=16 --set model.stem=imagenet
-       --set model.blocks=[1,1,1] --set model.cardinality=8 --set model.stem_width=32)
+       --set model.blocks=[1,1,1] --set model.cardinality=8 --set model.stem_width=32
+       --set run.threads_per_rank=1)  # one thread: the same trajectory whatever the core count
 run_bounded 300 "$work/out" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" "${learn[@]}"
 [[ $code -eq 0 ]] || fail "training exited $code"
 run="$work/runs/e2e"

@@ -23,9 +23,10 @@ keep() {
   [[ ! -f "$run/best.pt" ]] || cp "$run/best.pt" "$work/kept/$1.best.pt"
 }
 
-# 1. Checkpoints at steps 3 and 6, each write paused 2 s before its rename: once last.pt (step
-# 3) is published, the next temp file is step 6's write; rank 0 dies inside it.
-NXT_PAUSE_IN_CHECKPOINT_WRITE_S=2 "${ddp[@]}" --set train.checkpoint_every_steps=3 >"$work/out" 2>&1 &
+# 1. Checkpoints at steps 3 and 6, each write paused 30 s before its rename (the kill ends the
+# pause; 30 s leaves a loaded machine ample time to find rank 0): once last.pt (step 3) is
+# published, the next temp file is step 6's write; rank 0 dies inside it.
+NXT_PAUSE_IN_CHECKPOINT_WRITE_S=30 "${ddp[@]}" --set train.checkpoint_every_steps=3 >"$work/out" 2>&1 &
 job=$!
 wait_for 120 test -f "$run/last.pt" || { cat "$work/out"; fail "no last.pt after 120 s"; }
 wait_for 60 compgen -G "$run/last.pt.tmp.*" || { cat "$work/out"; fail "no second checkpoint write"; }

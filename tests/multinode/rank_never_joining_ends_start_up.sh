@@ -25,7 +25,7 @@ check_nodes_launched 2
 [[ $code -ne 0 ]] || fail "the job exited 0"
 [[ $code -ne 124 ]] || fail "the job hung at start-up (killed by the timeout)"
 start_up="start-up of the MPI communicator \(waiting for every rank to join\)"
-grep -qE "rank 0: $start_up has not finished after [5-9]\.[0-9] s \(dist.timeout_s = $timeout_s\)" \
+grep -qE "rank 0: $start_up has not finished after ([5-9]|1[0-9])\.[0-9] s \(dist.timeout_s = $timeout_s\)" \
   "$work/out" || fail "no watchdog message naming rank 0, the start-up and the time waited"
 awk -v e="$ended" -v l=$((timeout_s + 10)) 'BEGIN { exit !(e <= l) }' ||
   fail "the job ended ${ended}s after rank 0 reached the start-up (limit timeout + 10 s)"

@@ -18,7 +18,7 @@ fake_launch 2 2
 run_bounded 60 "$work/out" "${fake_mpirun[@]}" "$bin/nxt_ddp" \
   --config "$(tiny_config "$work" stale)" --set data.path="$work/data/data.h5" \
   --set run.threads_per_rank=1
-expect_clean_failure 30
+expect_clean_failure 60
 check_nodes_launched 2
 grep -qF "opened different datasets at data.path '$work/data/data.h5'" "$work/out" ||
   fail "no message about different datasets at data.path"
