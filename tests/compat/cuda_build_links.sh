@@ -19,7 +19,7 @@ done
 for name in libcudart.so libnccl.so libnvrtc.so; do
   copies=$(grep -c "$name" <<<"$libraries")
   [[ $copies -eq 1 ]] || fail "$copies copies of $name in the process: $(grep "$name" <<<"$libraries")"
-  path=$(grep "$name" <<<"$libraries" | awk '{ print $3 }')
+  path=$(readlink -f "$(grep "$name" <<<"$libraries" | awk '{ print $3 }')")
   [[ $path == */site-packages/nvidia/* ]] || fail "$name comes from $path, not torch's nvidia wheels"
 done
 "$program" --summary --set model.num_classes=4 >/dev/null || fail "$program --summary failed to run"
