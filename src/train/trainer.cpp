@@ -97,6 +97,7 @@ class Trainer {
   std::optional<Checkpoint> read_checkpoint_on_rank0(const std::string& path, bool missing_ok);
   // The checkpoint --resume names (auto: the run folder's last.pt, if rank 0 sees one).
   std::optional<ResumePoint> read_resume_checkpoint(const std::string& resume);
+  void refuse_foreign_checkpoint(const ResumePoint& resume) const;
   void resume_from(const ResumePoint& resume);
   void continue_position(const TrainingPosition& saved, const std::string& path);
   int64_t global_batch() const {
@@ -406,7 +407,9 @@ std::optional<ResumePoint> Trainer::read_resume_checkpoint(const std::string& re
   return ResumePoint{std::move(*checkpoint), path};
 }
 
-void Trainer::resume_from(const ResumePoint& resume) {
+// Before the run folder is touched: a refused checkpoint leaves its config.yaml and log as they
+// were (the user may have pointed --resume at the wrong run).
+void Trainer::refuse_foreign_checkpoint(const ResumePoint& resume) const {
   const Checkpoint* checkpoint = &resume.checkpoint;
   const std::string& path = resume.path;
   const std::string expected = model_signature(config_.model.arch, state_dict_of(*model_));
@@ -417,6 +420,11 @@ void Trainer::resume_from(const ResumePoint& resume) {
                 checkpoint->classes == dataset_->classes(),
             "checkpoint '", path, "' was trained on another dataset (fingerprint ",
             checkpoint->dataset_fingerprint, ", this one is ", dataset_->fingerprint(), ")");
+}
+
+void Trainer::resume_from(const ResumePoint& resume) {
+  const Checkpoint* checkpoint = &resume.checkpoint;
+  const std::string& path = resume.path;
   copy_state_into(*model_, checkpoint->model, path);
   load_optimizer_bytes(*optimizer_.optimizer, checkpoint->optimizer, path, device_);
   continue_position(checkpoint->position, path);
@@ -463,6 +471,7 @@ int Trainer::run(const std::string& resume) {
   const std::optional<ResumePoint> checkpoint = read_resume_checkpoint(resume);
   build_model(/*load_pretrained=*/!checkpoint);
   build_optimizer();
+  if (checkpoint) refuse_foreign_checkpoint(*checkpoint);
   prepare_run_folder();
   if (checkpoint)
     resume_from(*checkpoint);

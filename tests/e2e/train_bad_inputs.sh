@@ -26,11 +26,15 @@ expect unknown_key "unknown key 'train.epohcs' \\(did you mean 'train.epochs'\\?
 expect classes_mismatch "model.num_classes is 5 but .* has 3 classes" --set model.num_classes=5
 run_bounded 120 "$work/first.out" "${ddp[@]}" --set train.epochs=1 >/dev/null
 [[ $code -eq 0 ]] || fail "could not make a checkpoint"
+# A refused resume leaves the run folder as it was (its config.yaml, log and metrics).
+run_files() { cat "$work/runs/bad/config.yaml" "$work/runs/bad/log.txt" "$work/runs/bad/metrics.csv" | md5sum; }
+before=$(run_files)
 expect other_model "checkpoint '.*last.pt' is of another model" --set model.blocks=[2,1] --resume auto
 "$bin/nxt_pack_hdf5" --input "$work/images" --output "$work/other.h5" --size 32 \
   --val-fraction 0.3 --seed 3 --quiet >/dev/null 2>&1 || fail "could not pack other.h5"
 expect other_dataset "checkpoint '$work/runs/bad/last.pt' was trained on another dataset \(fingerprint [0-9a-f]+, this one is [0-9a-f]+\)" \
   --set data.path="$work/other.h5" --resume auto
+[[ $(run_files) == "$before" ]] || fail "a refused resume changed the run folder's config.yaml, log.txt or metrics.csv"
 # Only rank 0 reads a checkpoint (Note [Collective order]): one it cannot read fails every rank
 # with rank 0's reason, naming the file.
 expect unreadable_checkpoint "rank 1\] FATAL: rank 0: cannot read .$work/none.pt.: " \
