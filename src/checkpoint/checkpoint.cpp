@@ -1,7 +1,6 @@
 // Implements the checkpoint dict: writing, reading with validation, and the optimizer archive.
 #include "checkpoint/checkpoint.h"
 
-#include <cstdlib>
 #include <sstream>
 
 #include "common/check.h"

@@ -10,6 +10,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "common/test_hooks.h"
+
 namespace nxt {
 
 void keep_large_buffers_for_reuse() {
@@ -24,8 +26,7 @@ void single_threaded_opencv() {
 
 namespace {
 bool cpu_reports_cache_sizes() {
-  if (const char* assume = std::getenv("NXT_ASSUME_NO_CPU_CACHE_INFO"); assume && *assume == '1')
-    return false;
+  if (test_hook("NXT_ASSUME_NO_CPU_CACHE_INFO") == 1) return false;
   std::error_code ignored;
   return sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0 && sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 &&
          std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0", ignored);
