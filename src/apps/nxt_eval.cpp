@@ -86,6 +86,7 @@ int run(int argc, char** argv, const CommandLine& cli) {
                     nxt::EvalMode::kSharded, &details);
   NXT_CHECK(details.confusion.total() == reader.size(), "evaluated ", details.confusion.total(),
             " of the ", reader.size(), " images of split '", cli.split, "'");
+  const nxt::Communicator::Rank0Phase rank0_writes(*comm);  // the others wait in the barrier
   if (mpi.rank() == 0) {
     const nxt::EvalReport report{cli.checkpoint,
                                  cli.data,

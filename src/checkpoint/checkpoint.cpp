@@ -83,11 +83,32 @@ Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string
 }
 
 // Adam's and AdamW's states are distinct types with the same three moments.
-template <class AdamState, class Move>
-void move_moments(AdamState& state, const Move& to) {
+template <class AdamState, class Map>
+void map_moments(AdamState& state, const Map& to) {
   state.exp_avg(to(state.exp_avg()));
   state.exp_avg_sq(to(state.exp_avg_sq()));
   state.max_exp_avg_sq(to(state.max_exp_avg_sq()));
+}
+
+// Replaces every tensor of an Adam, AdamW or SGD parameter state by to(tensor).
+template <class Map>
+void map_state_tensors(torch::optim::OptimizerParamState& state, const Map& to) {
+  if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(&state)) {
+    map_moments(*adam, to);
+  } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(&state)) {
+    map_moments(*adamw, to);
+  } else if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(&state)) {
+    sgd->momentum_buffer(to(sgd->momentum_buffer()));
+  } else {
+    throw Error("an optimizer state of unknown type (nxt knows Adam, AdamW and SGD)");
+  }
+}
+
+std::vector<char> archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::ostringstream out;
+  archive.save_to(out);
+  const std::string text = out.str();
+  return std::vector<char>(text.begin(), text.end());
 }
 
 }  // namespace
@@ -105,26 +126,41 @@ std::string model_signature(ModelArch arch, const StateDict& state) {
 std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer) {
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
-  std::ostringstream out;
-  archive.save_to(out);
-  const std::string text = out.str();
-  return std::vector<char>(text.begin(), text.end());
+  return archive_bytes(archive);
+}
+
+OptimizerSnapshot::OptimizerSnapshot(torch::optim::Optimizer& optimizer)
+    : archive_(std::make_shared<torch::serialize::OutputArchive>()) {
+  // optimizer.save() puts the state's tensors themselves in the archive, and the next step
+  // updates them in place: so the archive is made of a state of copies. (The state map's key
+  // type differs between LibTorch 1.13 and 2.x; decltype takes either.)
+  auto& live = optimizer.state();
+  std::remove_reference_t<decltype(live)> copies;
+  const auto to_cpu_copy = [](const torch::Tensor& t) {
+    return t.defined() ? t.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true) : t;
+  };
+  for (const auto& [key, state] : live) {
+    std::unique_ptr<torch::optim::OptimizerParamState> copy = state->clone();
+    map_state_tensors(*copy, to_cpu_copy);
+    copies.emplace(key, std::move(copy));
+  }
+  std::swap(live, copies);
+  try {
+    optimizer.save(*archive_);
+  } catch (...) {
+    std::swap(live, copies);
+    throw;
+  }
+  std::swap(live, copies);
+}
+
+std::vector<char> OptimizerSnapshot::bytes() const {
+  return archive_bytes(*archive_);
 }
 
 void move_optimizer_state(torch::optim::Optimizer& optimizer, torch::Device device) {
   const auto to = [device](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-  for (auto& entry : optimizer.state()) {
-    torch::optim::OptimizerParamState* state = entry.second.get();
-    if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state)) {
-      move_moments(*adam, to);
-    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
-      move_moments(*adamw, to);
-    } else if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(state)) {
-      sgd->momentum_buffer(to(sgd->momentum_buffer()));
-    } else {
-      throw Error("move_optimizer_state: an optimizer state of unknown type");
-    }
-  }
+  for (auto& entry : optimizer.state()) map_state_tensors(*entry.second, to);
 }
 
 void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<char>& bytes,
@@ -142,6 +178,14 @@ void load_optimizer_bytes(torch::optim::Optimizer& optimizer, const std::vector<
 }
 
 void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
+  write_checkpoint_file(checkpoint_bytes(checkpoint), path);
+}
+
+void write_checkpoint_file(const std::vector<char>& bytes, const std::string& path) {
+  write_file_atomic(path, bytes.data(), bytes.size(), pause_before_publish_s());
+}
+
+std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint) {
   c10::Dict<std::string, torch::Tensor> model;
   for (const auto& [name, tensor] : checkpoint.model) model.insert(name, tensor);
   c10::List<std::string> classes;
@@ -169,8 +213,7 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   dict.insert("dataset_fingerprint", checkpoint.dataset_fingerprint);
   dict.insert("model_signature", checkpoint.model_signature);
   if (checkpoint.preprocess) dict.insert("preprocess", preprocess_dict(*checkpoint.preprocess));
-  const std::vector<char> bytes = pickle_save_plain(dict);
-  write_file_atomic(path, bytes.data(), bytes.size(), pause_before_publish_s());
+  return pickle_save_plain(dict);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -60,11 +60,30 @@ inline constexpr const char* kCheckpointFormat = "nxt-checkpoint";
 inline constexpr int64_t kCheckpointVersion = 1;
 
 void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
+// The two halves of save_checkpoint(), so that one serialisation can go to several files:
+// the file's bytes, and their atomic write (temp file, fsync, rename; the
+// NXT_PAUSE_IN_CHECKPOINT_WRITE_S hook pauses it before the rename).
+std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint);
+void write_checkpoint_file(const std::vector<char>& bytes, const std::string& path);
 Checkpoint load_checkpoint(const std::string& path);
 // The same from the file's bytes (read by rank 0 and broadcast); `path` names it in errors.
 Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& path);
 
 std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer);
+
+// The optimizer's state as it is now, held as CPU copies that later steps do not change, so
+// that its archive can be made later on another thread (Note [Background checkpoints] in
+// checkpoint/async_writer.h). Taking it swaps copies into `optimizer` for the length of
+// optimizer.save() and swaps the live state back before returning, also on an error.
+class OptimizerSnapshot {
+ public:
+  explicit OptimizerSnapshot(torch::optim::Optimizer& optimizer);
+  // LibTorch's optimizer archive of that state: what optimizer_bytes() returned at the time.
+  std::vector<char> bytes() const;
+
+ private:
+  std::shared_ptr<torch::serialize::OutputArchive> archive_;
+};
 // Restores the optimizer's state onto `device` (each rank's own), whatever device wrote it: a
 // checkpoint saved on cuda:0 must not put rank 3's Adam moments on cuda:0. The archive is
 // read on the CPU, then move_optimizer_state() places it.

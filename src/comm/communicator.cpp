@@ -14,7 +14,7 @@
 namespace nxt {
 
 std::unique_ptr<Communicator> make_communicator(DistBackend backend, torch::Device device,
-                                                ProcessPlace place, std::chrono::seconds timeout) {
+                                                ProcessPlace place, CommTimeouts timeouts) {
   if (backend == DistBackend::kAuto)
     backend = device.is_cuda() ? DistBackend::kNccl : DistBackend::kMpi;
   if (backend == DistBackend::kMpi) {
@@ -22,13 +22,13 @@ std::unique_ptr<Communicator> make_communicator(DistBackend backend, torch::Devi
               "dist.backend: mpi reduces CPU tensors; this run's tensors are on ", device.str(),
               " (use nccl or auto)");
     MpiCommunicatorOptions options;
-    options.timeout = timeout;
+    options.timeouts = timeouts;
     return std::make_unique<MpiCommunicator>(place, MPI_COMM_WORLD, options);
   }
   NXT_CHECK(device.is_cuda(), "dist.backend: nccl needs CUDA tensors; this run's are on ",
             device.str(), " (use mpi or auto)");
 #if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
-  return make_nccl_communicator(place, device, timeout);
+  return make_nccl_communicator(place, device, timeouts);
 #else
   throw Error("dist.backend: nccl is not in this build (" + nccl_description() +
               "; it also needs a CUDA LibTorch)");

@@ -21,22 +21,40 @@
 //
 // Note [Watchdog]
 // A peer that hangs without dying (a stuck GPU, a SIGSTOPped process, a lost node whose TCP
-// connections linger) never fails a collective: it just never completes. So every host-side
-// wait has a deadline, dist.timeout_s: a collective not done by then throws on the waiting
-// rank (naming the rank, the collective and the time waited), and the job ends through
-// MPI_Abort (run_guarded). The MPI communicator bounds its start-up (a rank that never joins)
-// and each CommWork::wait(); NCCL bounds its start-up (non-blocking init, polled) and every
-// host wait (event polling plus ncclCommGetAsyncError, then ncclCommAbort), and the trainer
-// waits on the host for the last bucket before each metric read, so the read itself cannot
-// hang. The deadline must exceed the longest phase in which the other ranks wait for rank 0
-// (rank-0 evaluation, checkpoints).
+// connections linger) never fails a collective: it just never completes. Nor can the rank that
+// waits for it rely on its main thread to notice: on a GPU the host goes on queuing kernels
+// until the CUDA launch queue is full and then blocks inside a launch, never reaching a
+// deadline check. So each communicator has a watchdog thread (CollectiveWatchdog in
+// comm/watchdog.h) and a flight recorder (comm/flight_recorder.h) of its last 64 collectives:
+// every collective is recorded when issued, marked when it starts and ends (MPI: by the
+// communication thread; NCCL: the watchdog queries its done event), and when the oldest
+// unfinished one is older than its deadline, or NCCL reports an asynchronous error
+// (ncclCommGetAsyncError), the watchdog prints the rank, the collective, its sequence number
+// (the same on every rank: Note [Collective order]) and the time waited, then the flight
+// record (stderr, and flight_rank<N>.json in the run folder where the rank sees it), aborts
+// NCCL (ncclCommAbort, never ncclCommDestroy, which waits for the stuck kernel) and ends the
+// job with MPI_Abort. Host waits keep their own deadline as a second line (the MPI
+// CommWork::wait(), NCCL's wait_on_host(), start-up, which runs before the thread exists), and
+// throw to run_guarded, which aborts the job.
+//
+// The deadline is dist.timeout_s, except in a rank-0 phase: while rank 0 works alone
+// (rank-0 evaluation of the whole val split, the host copy of a checkpoint and a stop
+// signal's synchronous write, files rank 0 reads and broadcasts), the other ranks wait in a
+// collective for as long as it takes, which may be far longer than any collective. So the trainer opens a Communicator::Rank0Phase around each such
+// phase, and the collectives that ranks 1..N-1 issue inside it get dist.rank0_phase_timeout_s
+// (default 3600 s). A separate limit rather than a heartbeat from rank 0: a heartbeat would
+// need a second channel that keeps working while the first is stuck, and a limit is what the
+// user can reason about. Rank 0's own collectives keep dist.timeout_s: when its phase ends the
+// others are already waiting, so they complete at once unless a peer is really stuck.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "comm/flight_recorder.h"
 #include "comm/watchdog.h"
 #include "common/config.h"
 #include "common/mpi_env.h"
@@ -57,17 +75,24 @@ class CommWork {
   virtual void wait() = 0;
   virtual void wait_on_host() { wait(); }
   // When the backend began and finished moving data (for overlap measurements); equal to
-  // the epoch of Clock until known.
-  Clock::time_point started() const { return started_; }
-  Clock::time_point finished() const { return finished_; }
+  // the epoch of Clock until known (on a GPU: until the collective has finished on the device).
+  virtual Clock::time_point started() const { return started_; }
+  virtual Clock::time_point finished() const { return finished_; }
 
  protected:
   Clock::time_point started_{}, finished_{};
 };
 
+// Note [Watchdog]: the deadlines of collectives.
+struct CommTimeouts {
+  std::chrono::seconds collective = kDefaultTimeout;           // dist.timeout_s
+  std::chrono::seconds rank0_phase = kDefaultRank0PhaseTimeout;  // dist.rank0_phase_timeout_s
+};
+
 class Communicator {
  public:
-  explicit Communicator(ProcessPlace place) : place_(place) {}
+  Communicator(ProcessPlace place, CommTimeouts timeouts)
+      : place_(place), timeouts_(timeouts), flight_(std::make_shared<FlightRecorder>()) {}
   virtual ~Communicator() = default;
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -80,8 +105,12 @@ class Communicator {
   int local_rank() const { return place_.local_rank; }
   const ProcessPlace& place() const { return place_; }
 
-  // In place over a dense contiguous tensor; returns at once.
-  virtual std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) = 0;
+  // In place over a dense contiguous tensor; returns at once. `bucket`: the reducer's bucket
+  // index, for the flight record (-1: not a gradient bucket).
+  std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op,
+                                             int64_t bucket = -1) {
+    return issue_all_reduce(std::move(tensor), op, bucket);
+  }
   void all_reduce(torch::Tensor tensor, ReduceOp op) { all_reduce_async(tensor, op)->wait(); }
   // In place: every rank ends with `root`'s values. Blocking.
   virtual void broadcast(torch::Tensor tensor, int root) = 0;
@@ -95,19 +124,70 @@ class Communicator {
   // All-reduce calls issued so far (tests count them against the reducer's buckets).
   int64_t all_reduce_calls() const { return all_reduce_calls_; }
 
+  // While one is alive, the collectives this rank issues get dist.rank0_phase_timeout_s
+  // instead of dist.timeout_s, on every rank but 0 (Note [Watchdog]). Open it on every rank
+  // around a phase in which rank 0 works alone.
+  class Rank0Phase {
+   public:
+    explicit Rank0Phase(Communicator& comm) : comm_(comm) { ++comm_.rank0_phases_; }
+    ~Rank0Phase() { --comm_.rank0_phases_; }
+    Rank0Phase(const Rank0Phase&) = delete;
+    Rank0Phase& operator=(const Rank0Phase&) = delete;
+
+   private:
+    Communicator& comm_;
+  };
+
+  // This rank's last collectives (Note [Watchdog]).
+  const FlightRecorder& flight_recorder() const { return *flight_; }
+  // Where the watchdog writes flight_rank<N>.json if it fires (the run folder).
+  void set_flight_record_dir(const std::string& dir) {
+    if (watchdog_) watchdog_->set_record_dir(dir);
+  }
+
  protected:
+  struct Deadline {
+    std::chrono::seconds limit;
+    const char* key;  // the config key, for messages
+  };
+  virtual std::shared_ptr<CommWork> issue_all_reduce(torch::Tensor tensor, ReduceOp op,
+                                                     int64_t bucket) = 0;
   void count_all_reduce() { ++all_reduce_calls_; }
+  const CommTimeouts& timeouts() const { return timeouts_; }
+  // The deadline of a collective issued now.
+  Deadline deadline_now() const {
+    if (rank0_phases_ > 0 && rank() != 0)
+      return {timeouts_.rank0_phase, "dist.rank0_phase_timeout_s"};
+    return {timeouts_.collective, "dist.timeout_s"};
+  }
+  // Records a collective issued now with deadline_now(); returns its sequence number.
+  int64_t record(std::string kind, int64_t bytes, int64_t bucket,
+                 FlightRecorder::DoneProbe probe = nullptr) {
+    const Deadline deadline = deadline_now();
+    return flight_->enqueue(std::move(kind), bytes, bucket, deadline.limit, deadline.key,
+                            std::move(probe));
+  }
+  const std::shared_ptr<FlightRecorder>& flight() const { return flight_; }
+  // Implementations start the watchdog once constructed, and stop it first thing in their
+  // destructor (its hooks may use their members).
+  void start_watchdog(CollectiveWatchdog::Hooks hooks) {
+    watchdog_ = std::make_unique<CollectiveWatchdog>(flight_, rank(), std::move(hooks));
+  }
+  void stop_watchdog() { watchdog_.reset(); }
 
  private:
   ProcessPlace place_;
+  CommTimeouts timeouts_;
   int64_t all_reduce_calls_ = 0;
+  std::atomic<int> rank0_phases_{0};
+  std::shared_ptr<FlightRecorder> flight_;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 // kAuto: NCCL when `device` is CUDA, else MPI. NCCL on a CPU device, or in a build without
-// NCCL, is a clear error. `timeout`: Note [Watchdog].
+// NCCL, is a clear error. `timeouts`: Note [Watchdog].
 std::unique_ptr<Communicator> make_communicator(DistBackend backend, torch::Device device,
-                                                ProcessPlace place,
-                                                std::chrono::seconds timeout = kDefaultTimeout);
+                                                ProcessPlace place, CommTimeouts timeouts = {});
 
 const char* reduce_op_name(ReduceOp op);
 

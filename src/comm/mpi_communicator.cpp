@@ -149,17 +149,27 @@ void check_communicable(const torch::Tensor& tensor, const char* what) {
 // never answer, and is then abandoned while the job aborts.
 class MpiCommunicator::Work final : public CommWork {
  public:
-  Work(std::string what, int rank, std::chrono::seconds timeout)
-      : what_(std::move(what)), rank_(rank), timeout_(timeout) {}
+  Work(std::string what, int rank, std::chrono::seconds timeout, const char* timeout_key,
+       std::shared_ptr<FlightRecorder> flight, int64_t sequence)
+      : what_(std::move(what)),
+        rank_(rank),
+        timeout_(timeout),
+        timeout_key_(timeout_key),
+        flight_(std::move(flight)),
+        sequence_(sequence) {}
   void wait() override {
     const auto since = Clock::now();
     std::unique_lock<std::mutex> lock(mutex_);
     if (!done_changed_.wait_for(lock, timeout_, [&] { return done_; }))
-      throw_collective_timeout(
-          rank_, what_, std::chrono::duration<double>(Clock::now() - since).count(), timeout_);
+      throw_collective_timeout(rank_, what_,
+                               std::chrono::duration<double>(Clock::now() - since).count(),
+                               timeout_, timeout_key_);
     if (failure_) std::rethrow_exception(failure_);
   }
-  void start() { started_ = Clock::now(); }
+  void start() {
+    started_ = Clock::now();
+    flight_->mark_started(sequence_, started_);
+  }
   void finish(std::exception_ptr failure) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -167,6 +177,7 @@ class MpiCommunicator::Work final : public CommWork {
       failure_ = failure;
       done_ = true;
     }
+    flight_->mark_finished(sequence_, finished_);
     done_changed_.notify_all();
   }
 
@@ -174,6 +185,9 @@ class MpiCommunicator::Work final : public CommWork {
   const std::string what_;
   const int rank_;
   const std::chrono::seconds timeout_;
+  const char* const timeout_key_;
+  const std::shared_ptr<FlightRecorder> flight_;  // outlives us if the thread is abandoned
+  const int64_t sequence_;
   std::mutex mutex_;
   std::condition_variable done_changed_;
   bool done_ = false;
@@ -220,7 +234,10 @@ struct MpiCommunicator::Queue {
 };
 
 MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunicatorOptions options)
-    : Communicator(place), comm_(comm), options_(options), queue_(std::make_shared<Queue>()) {
+    : Communicator(place, options.timeouts),
+      comm_(comm),
+      options_(options),
+      queue_(std::make_shared<Queue>()) {
   NXT_CHECK(options_.max_elements_per_call >= 1 && options_.max_elements_per_call <= INT_MAX,
             "max_elements_per_call must be in [1, INT_MAX]");
   int level = MPI_THREAD_SINGLE;
@@ -232,6 +249,7 @@ MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunica
   sixteen_bit_ops();
   thread_ = std::thread([queue = queue_] { queue->run(); });
   if (place.world_size > 1) start_up();
+  start_watchdog({});
 }
 
 // Start-up is collective (a barrier, the node check, on one node the shared window), and MPI's
@@ -242,7 +260,7 @@ MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunica
 void MpiCommunicator::start_up() {
   auto shared_memory = std::make_shared<std::shared_ptr<SharedMemoryAllReduce>>();
   try {
-    submit("start-up of the MPI communicator (waiting for every rank to join)",
+    submit("start-up of the MPI communicator (waiting for every rank to join)", "start-up", 0, -1,
            [shared_memory, comm = comm_, options = options_] {
              std::vector<MPI_Request> request(1);
              NXT_MPI_CHECK(MPI_Ibarrier(comm, request.data()));
@@ -273,9 +291,12 @@ MpiCommunicator::~MpiCommunicator() {
   thread_.join();
 }
 
-std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::string what,
+std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::string what, std::string kind,
+                                                               int64_t bytes, int64_t bucket,
                                                                std::function<void()> task) {
-  auto work = std::make_shared<Work>(std::move(what), rank(), options_.timeout);
+  const Deadline deadline = deadline_now();
+  auto work = std::make_shared<Work>(std::move(what), rank(), deadline.limit, deadline.key, flight(),
+                                     record(std::move(kind), bytes, bucket));
   {
     std::lock_guard<std::mutex> lock(queue_->mutex);
     NXT_CHECK(!queue_->closing, "communicator is shutting down");
@@ -286,7 +307,8 @@ std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::string what,
 }
 
 // The tasks capture what they need by value: never `this` (see ~MpiCommunicator).
-std::shared_ptr<CommWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor, ReduceOp op) {
+std::shared_ptr<CommWork> MpiCommunicator::issue_all_reduce(torch::Tensor tensor, ReduceOp op,
+                                                            int64_t bucket) {
   check_communicable(tensor, "all_reduce");
   NXT_CHECK(op != ReduceOp::kAverage || tensor.is_floating_point(),
             "average all-reduce needs a floating-point tensor, got ",
@@ -297,9 +319,10 @@ std::shared_ptr<CommWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor
   std::shared_ptr<SharedMemoryAllReduce> shared_memory;
   if (element && tensor.numel() * tensor.element_size() >= options_.shm_min_bytes)
     shared_memory = shared_memory_;
-  return submit(collective_text("all-reduce", tensor), [tensor, op, mpi, element, shared_memory,
-                                                        comm = comm_, options = options_,
-                                                        world = world_size()] {
+  const int64_t bytes = tensor.numel() * tensor.element_size();
+  return submit(collective_text("all-reduce", tensor), "all-reduce", bytes, bucket,
+                [tensor, op, mpi, element, shared_memory, comm = comm_, options = options_,
+                 world = world_size()] {
     if (shared_memory) {
       shared_memory->all_reduce(tensor.data_ptr(), tensor.numel(), *element, shm_combine(op));
     } else {
@@ -315,8 +338,9 @@ void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
   check_communicable(tensor, "broadcast");
   NXT_CHECK(root >= 0 && root < world_size(), "broadcast root ", root, " is not a rank");
   const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), ReduceOp::kSum);
-  submit(collective_text("broadcast", tensor), [tensor, root, mpi, comm = comm_,
-                                                options = options_] {
+  submit(collective_text("broadcast", tensor), "broadcast",
+         tensor.numel() * tensor.element_size(), -1,
+         [tensor, root, mpi, comm = comm_, options = options_] {
     run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
       NXT_MPI_CHECK(MPI_Ibcast(data, count, mpi.type, root, comm, request));
     });
@@ -324,7 +348,7 @@ void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
 }
 
 void MpiCommunicator::barrier() {
-  submit("barrier", [comm = comm_, poll = options_.poll_interval] {
+  submit("barrier", "barrier", 0, -1, [comm = comm_, poll = options_.poll_interval] {
     std::vector<MPI_Request> request(1);
     NXT_MPI_CHECK(MPI_Ibarrier(comm, request.data()));
     wait_for(request, poll);
@@ -336,7 +360,8 @@ std::vector<T> MpiCommunicator::reduce_host_values(const std::vector<T>& values,
                                                    ReduceOp op) {
   auto result = std::make_shared<std::vector<T>>(values);
   submit(
-      "all-reduce of " + std::to_string(values.size()) + " host value(s)",
+      "all-reduce of " + std::to_string(values.size()) + " host value(s)", "host all-reduce",
+      static_cast<int64_t>(values.size() * sizeof(T)), -1,
       [result, type, op, comm = comm_, poll = options_.poll_interval] {
         std::vector<MPI_Request> request(1);
         NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, result->data(), static_cast<int>(result->size()),

@@ -7,8 +7,10 @@
 // Every dtype the trainer uses works: float, double, int32/64, uint8, and half and bfloat16
 // through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split. When all
 // ranks share one node, large all-reduces take the shared-memory path (comm/shm_allreduce.h).
-// The constructor is collective, and bounded by options.timeout like every collective: it
-// throws the watchdog's error when a rank does not join in time (Note [Watchdog]).
+// The constructor is collective, and bounded by dist.timeout_s like every collective: it
+// throws the watchdog's error when a rank does not join in time (Note [Watchdog]). Then the
+// watchdog thread starts; the communication thread marks each collective's start and end in
+// the flight record.
 #pragma once
 #include <mpi.h>
 
@@ -28,7 +30,7 @@ struct MpiCommunicatorOptions {
   // memory (comm/shm_allreduce.h), in chunks of shm_segment_bytes. 0 turns it off.
   size_t shm_segment_bytes = size_t{32} << 20;
   int64_t shm_min_bytes = 64 << 10;
-  std::chrono::seconds timeout = kDefaultTimeout;  // Note [Watchdog] in comm/communicator.h
+  CommTimeouts timeouts;  // Note [Watchdog] in comm/communicator.h
 };
 
 class MpiCommunicator final : public Communicator {
@@ -44,7 +46,6 @@ class MpiCommunicator final : public Communicator {
     return name_of(DistBackend::kMpi, kDistBackendNames);
   }
   std::string allreduce_path() const override { return shared_memory_ ? "shm" : backend_name(); }
-  std::shared_ptr<CommWork> all_reduce_async(torch::Tensor tensor, ReduceOp op) override;
   void broadcast(torch::Tensor tensor, int root) override;
   void barrier() override;
   std::vector<double> all_reduce_scalars(const std::vector<double>& values, ReduceOp op) override;
@@ -54,8 +55,13 @@ class MpiCommunicator final : public Communicator {
  private:
   class Work;
   struct Queue;  // shared with the thread, so that an abandoned thread never touches freed memory
+  std::shared_ptr<CommWork> issue_all_reduce(torch::Tensor tensor, ReduceOp op,
+                                             int64_t bucket) override;
   void start_up();
-  std::shared_ptr<Work> submit(std::string what, std::function<void()> task);
+  // Queues `task` for the communication thread; `what` names it in errors, `kind`, `bytes` and
+  // `bucket` in the flight record.
+  std::shared_ptr<Work> submit(std::string what, std::string kind, int64_t bytes, int64_t bucket,
+                               std::function<void()> task);
   template <class T>
   std::vector<T> reduce_host_values(const std::vector<T>& values, MPI_Datatype type, ReduceOp op);
 

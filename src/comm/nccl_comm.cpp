@@ -1,6 +1,8 @@
 // Implements the NCCL bootstrap, the collectives, and error checking with abort.
 #include "comm/nccl_comm.h"
 
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,22 +49,43 @@ void NcclComm::settle(ncclResult_t rc, const char* call) {
 }
 
 NcclComm::~NcclComm() {
-  if (comm_ && !aborted_) ncclCommDestroy(comm_);
+  if (!comm_ || aborted_) return;
+  if (std::uncaught_exceptions() > 0) {
+    abort();
+    return;
+  }
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
+  // Non-blocking: finalize returns ncclInProgress while it flushes; poll it with a deadline.
+  try {
+    settle(ncclCommFinalize(comm_), "ncclCommFinalize");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "[rank %d] %s\n", rank_, e.what());  // aborted by settle()
+    return;
+  }
+#endif
+  ncclCommDestroy(comm_);
 }
 
 void NcclComm::abort() {
-  if (comm_ && !aborted_) ncclCommAbort(comm_);
-  aborted_ = true;
+  bool expected = false;
+  if (comm_ && aborted_.compare_exchange_strong(expected, true)) ncclCommAbort(comm_);
+}
+
+std::string NcclComm::async_error_text() {
+  if (aborted_) return "";
+  ncclResult_t state = ncclSuccess;
+  if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) return "";
+  if (state == ncclSuccess || state == ncclInProgress) return "";
+  return std::string("NCCL reported an error (") + ncclGetErrorString(state) +
+         "); communicator aborted. A peer rank may have failed: see its log.";
 }
 
 void NcclComm::check_async_error() {
   NXT_CHECK(!aborted_, "the NCCL communicator was aborted after an earlier error");
-  ncclResult_t state = ncclSuccess;
-  NXT_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
-  if (state != ncclSuccess && state != ncclInProgress) {
+  const std::string error = async_error_text();
+  if (!error.empty()) {
     abort();
-    throw Error(std::string("NCCL reported an error (") + ncclGetErrorString(state) +
-                "); communicator aborted. A peer rank may have failed: see its log.");
+    throw Error(error);
   }
 }
 
@@ -84,7 +107,8 @@ void NcclComm::broadcast(void* data, size_t count, ncclDataType_t type, int root
   settle(ncclBroadcast(data, data, count, type, root, comm_, stream), "ncclBroadcast");
 }
 
-void NcclComm::wait_event(cudaEvent_t done, const std::string& what) {
+void NcclComm::wait_event(cudaEvent_t done, const std::string& what,
+                          std::chrono::seconds timeout, const char* timeout_key) {
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     const cudaError_t state = cudaEventQuery(done);
@@ -93,9 +117,10 @@ void NcclComm::wait_event(cudaEvent_t done, const std::string& what) {
     check_async_error();
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (waited > static_cast<double>(timeout_.count())) {
+    if (waited > static_cast<double>(timeout.count())) {
       abort();
-      throw_collective_timeout(rank_, "NCCL " + what + " (communicator aborted)", waited, timeout_);
+      throw_collective_timeout(rank_, "NCCL " + what + " (communicator aborted)", waited, timeout,
+                               timeout_key);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }

@@ -14,6 +14,7 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -23,6 +24,9 @@ namespace nxt {
 class NcclComm {
  public:
   NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap, std::chrono::seconds timeout);
+  // Tears down with ncclCommFinalize + ncclCommDestroy (bounded by the timeout, then aborted)
+  // on a normal exit; while an exception unwinds, with ncclCommAbort alone: the error may be a
+  // stuck collective, which destroy would wait for.
   ~NcclComm();
   NcclComm(const NcclComm&) = delete;
   NcclComm& operator=(const NcclComm&) = delete;
@@ -32,10 +36,15 @@ class NcclComm {
   void broadcast(void* data, size_t count, ncclDataType_t type, int root, cudaStream_t stream);
 
   // Blocks the host until `done` has happened on the device, checking for NCCL errors; aborts
-  // and throws, naming `what`, after the timeout.
-  void wait_event(cudaEvent_t done, const std::string& what);
+  // and throws, naming `what` and `timeout_key`, after `timeout`.
+  void wait_event(cudaEvent_t done, const std::string& what, std::chrono::seconds timeout,
+                  const char* timeout_key = "dist.timeout_s");
   // Throws (after aborting) if NCCL reported an asynchronous error.
   void check_async_error();
+  // The asynchronous error NCCL reports, as text; "" when none. Never blocks, from any thread
+  // (the watchdog's).
+  std::string async_error_text();
+  // Gives up on every collective without waiting for them (ncclCommAbort); from any thread.
   void abort();
 
   int device() const { return device_; }
@@ -50,7 +59,7 @@ class NcclComm {
   int rank_ = 0;
   int device_ = 0;
   std::chrono::seconds timeout_;
-  bool aborted_ = false;
+  std::atomic<bool> aborted_{false};
 };
 
 }  // namespace nxt

@@ -92,7 +92,8 @@ struct Reducer::State {
   void launch_next() {
     Bucket& bucket = buckets[next_to_launch];
     timings[next_to_launch].launched = CommWork::Clock::now();
-    bucket.work = comm->all_reduce_async(bucket.buffer, ReduceOp::kAverage);
+    bucket.work = comm->all_reduce_async(bucket.buffer, ReduceOp::kAverage,
+                                         static_cast<int64_t>(next_to_launch));
     ++next_to_launch;
   }
 
@@ -170,8 +171,7 @@ void Reducer::finish_backward() {
   }
   for (size_t b = 0; b < s.buckets.size(); ++b) {
     s.buckets[b].work->wait();
-    s.timings[b].started = s.buckets[b].work->started();
-    s.timings[b].finished = s.buckets[b].work->finished();
+    s.timings[b].work = s.buckets[b].work;  // on a GPU its times are known once it has run
   }
   if (!s.buckets.empty()) s.last_work = s.buckets.back().work;  // launched last, done last
   std::lock_guard<std::mutex> lock(s.mutex);
@@ -195,8 +195,14 @@ std::vector<std::vector<std::string>> Reducer::bucket_layout() const {
   return layout;
 }
 
-const std::vector<BucketTiming>& Reducer::last_timings() const {
-  return state_->timings;
+std::vector<BucketTiming> Reducer::last_timings() const {
+  std::vector<BucketTiming> timings = state_->timings;
+  for (BucketTiming& t : timings) {
+    if (!t.work) continue;
+    t.started = t.work->started();
+    t.finished = t.work->finished();
+  }
+  return timings;
 }
 
 }  // namespace nxt

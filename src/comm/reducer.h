@@ -27,9 +27,12 @@ struct ReducerOptions {
   bool allow_unused_parameters = false;
 };
 
-// Per-bucket timing of the last synced step, for overlap measurements.
+// Per-bucket timing of the last synced step, for overlap measurements. `started` and
+// `finished` are the backend's (on a GPU: the device's, known once the collective has run:
+// call after Reducer::wait_on_host()); the epoch of the clock while unknown.
 struct BucketTiming {
   CommWork::Clock::time_point launched, started, finished;
+  std::shared_ptr<CommWork> work;
 };
 
 class Reducer {
@@ -56,7 +59,7 @@ class Reducer {
   int64_t bucket_count() const;
   // Parameter names of each bucket, in launch order.
   std::vector<std::vector<std::string>> bucket_layout() const;
-  const std::vector<BucketTiming>& last_timings() const;
+  std::vector<BucketTiming> last_timings() const;
 
  private:
   struct State;

@@ -5,6 +5,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <sstream>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #define NXT_TORCH_AT_LEAST(major, minor) \
@@ -56,5 +59,19 @@ class CudaAutocastGuard {
  private:
   bool enabled_;
 };
+
+// The key of parameter `p` in a torch::optim::Optimizer's state map (what a subclass's step()
+// finds the parameter's state under): the address of its TensorImpl, printed to a string in
+// 1.13 and kept as a pointer in 2.x. Decided from the map's key type, not from a version number.
+template <class StateMap>
+typename StateMap::key_type optimizer_state_key(const at::Tensor& p) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream address;  // as c10::guts::to_string in 1.13's optimizers
+    address << p.unsafeGetTensorImpl();
+    return address.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
 
 }  // namespace nxt::compat

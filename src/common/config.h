@@ -26,7 +26,7 @@ enum class StemKind {
   kImageNet,  // 7x7/2 conv + 3x3/2 max-pool (torchvision)
   kCifar,     // 3x3/1 conv, no pool: for 32px inputs
 };
-enum class OptimizerKind { kAdam, kAdamW, kSgd };
+enum class OptimizerKind { kAdam, kAdamW, kSgd, kLars };
 enum class ScheduleKind { kConstant, kStep, kCosine };
 enum class LrScaling { kNone, kLinear };  // linear: lr * global batch / base_batch
 enum class AmpMode { kBf16, kNone };
@@ -57,7 +57,8 @@ inline const EnumNames<ModelArch> kArchNames = {
 inline const EnumNames<StemKind> kStemNames = {
     {StemKind::kImageNet, "imagenet"}, {StemKind::kCifar, "cifar"}};
 inline const EnumNames<OptimizerKind> kOptimizerNames = {
-    {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"}};
+    {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"},
+    {OptimizerKind::kLars, "lars"}};
 inline const EnumNames<ScheduleKind> kScheduleNames = {
     {ScheduleKind::kConstant, "constant"}, {ScheduleKind::kStep, "step"},
     {ScheduleKind::kCosine, "cosine"}};
@@ -127,8 +128,9 @@ struct ModelConfig {
 struct OptimConfig {
   OptimizerKind name = OptimizerKind::kAdam;
   double lr = 1e-4;
-  double momentum = 0.9;  // sgd
-  bool nesterov = false;  // sgd
+  double momentum = 0.9;    // sgd, lars
+  bool nesterov = false;    // sgd, lars
+  double lars_eta = 0.001;  // lars: trust coefficient
   double weight_decay = 0;
   bool decay_bn_and_bias = false;  // false: BatchNorm and bias parameters get no weight decay
   ScheduleKind schedule = ScheduleKind::kConstant;
@@ -139,6 +141,7 @@ struct OptimConfig {
   LrScaling scale_lr = LrScaling::kNone;
   int64_t base_batch = 256;     // scale_lr: linear
   double backbone_lr_mult = 1;  // lr of everything but fc, as a multiple of fc's
+  double max_lr = 0;            // cap on the scheduled lr, after scaling and warmup (0 = none)
 };
 
 struct TrainConfig {
@@ -151,6 +154,7 @@ struct TrainConfig {
   // nullopt = auto: every step on CPU, every 25 on CUDA (no host sync in between).
   std::optional<int64_t> metrics_every_steps;
   int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
+  double checkpoint_every_minutes = 0;  // and every N minutes by rank 0's clock (0 = off)
   double log_every_seconds = 30;       // progress lines when not on a terminal
   AmpMode amp = AmpMode::kBf16;        // CUDA only (CPU always fp32)
   bool channels_last = true;           // memory format of activations and conv weights
@@ -176,6 +180,8 @@ struct DistConfig {
   bool allow_unused_parameters = false;
   int64_t check_replicas_every = 0;  // compare parameter checksums every N steps (0 = off)
   int64_t timeout_s = 600;  // a collective (or start-up) not done in this time ends the job
+  // The deadline of the ranks that wait while rank 0 works alone (Note [Watchdog]).
+  int64_t rank0_phase_timeout_s = 3600;
 };
 
 struct Config {

@@ -8,16 +8,28 @@ namespace nxt {
 
 namespace {
 
+// Note [one read per shard]: the loop keeps everything it learns on the device - the totals
+// (DeviceTotals) and, for nxt_eval's details, each batch's labels and predictions - and reads it
+// back once the shard is done. A read per batch would make the CPU wait for the GPU after every
+// batch, so it could not prepare the next one meanwhile.
+struct ShardDetails {
+  std::vector<torch::Tensor> labels, predicted;  // per batch, on the device
+  std::vector<int64_t> samples;                  // the samples' file indices, in batch order
+};
+
 // Predictions are stored as class + 1 so that the ranks' vectors (0 where another rank owns the
 // sample) add up to every sample's prediction.
-void record(EvalDetails& details, const std::vector<int64_t>& indices, int64_t first,
-            const torch::Tensor& labels, const torch::Tensor& predicted) {
-  details.confusion.add(labels, predicted);
-  const torch::Tensor host = predicted.cpu();
-  for (int64_t row = 0; row < host.size(0); ++row)
-    details.predicted[static_cast<size_t>(indices[static_cast<size_t>(first + row)])] =
-        host[row].item<int64_t>() + 1;
+void record(EvalDetails& details, const ShardDetails& shard) {
+  if (shard.samples.empty()) return;
+  const torch::Tensor predicted = torch::cat(shard.predicted);
+  details.confusion.add(torch::cat(shard.labels), predicted);
+  const torch::Tensor host = predicted.to(torch::kCPU, torch::kLong).contiguous();
+  const int64_t* classes = host.data_ptr<int64_t>();
+  for (size_t k = 0; k < shard.samples.size(); ++k)
+    details.predicted[static_cast<size_t>(shard.samples[k])] = classes[k] + 1;
 }
+
+}  // namespace
 
 MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec shard,
                             EvalDetails* details) {
@@ -25,7 +37,8 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
   options.training = false;
   options.shard = shard;
   EpochLoader loader(*setup.reader, options, /*epoch=*/0);
-  MetricTotals totals;
+  DeviceTotals totals;
+  ShardDetails seen;
   while (auto batch = loader.next()) {
     const DeviceBatch input = to_device(*batch, *setup.normalize, setup.channels_last);
     const torch::Tensor logits = eval_logits(model, input.images, setup.bf16_autocast);
@@ -33,15 +46,17 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
         logits, input.labels,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     const torch::Tensor predicted = logits.argmax(1);
-    const torch::Tensor correct = predicted.eq(input.labels).sum();
-    if (details)
-      record(*details, loader.indices(), batch->step * options.batch_size, input.labels, predicted);
-    totals.add_per_sample(losses, correct.item<int64_t>());
+    totals.add(losses, predicted.eq(input.labels).sum());
+    if (details) {
+      seen.labels.push_back(input.labels);
+      seen.predicted.push_back(predicted);
+      const auto first = loader.indices().begin() + batch->step * options.batch_size;
+      seen.samples.insert(seen.samples.end(), first, first + predicted.size(0));
+    }
   }
-  return totals;
+  if (details) record(*details, seen);
+  return totals.read();  // Note [one read per shard]
 }
-
-}  // namespace
 
 MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm, EvalMode mode,
                       EvalDetails* details) {

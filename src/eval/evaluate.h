@@ -34,4 +34,11 @@ struct EvalDetails {
 MetricTotals evaluate(ResNeXt& model, const EvalSetup& setup, Communicator& comm, EvalMode mode,
                       EvalDetails* details = nullptr);
 
+// One shard's totals (this process's, not summed over ranks), and its samples in `details`
+// (predicted holds class + 1, 0 for samples of other shards; size it to the split). The caller
+// holds the NoGradGuard and the model's eval mode. Reads the device once per shard, however
+// many batches it has (Note [one read per shard] in evaluate.cpp).
+MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec shard,
+                            EvalDetails* details = nullptr);
+
 }  // namespace nxt

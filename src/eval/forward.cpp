@@ -3,7 +3,49 @@
 
 #include "common/compat.h"
 
+#if defined(NXT_TORCH_HAS_CUDA)
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace nxt {
+namespace {
+
+// Note [batch copies on a side stream]: the host-to-GPU copy of a pinned batch is queued on a
+// stream of its own, which the compute stream waits for through an event: the copy then runs
+// while the GPU still computes the steps queued before it (the step reads nothing back, so the
+// CPU runs ahead), instead of after them on the one stream. The copies were allocated on the
+// side stream and are used on the compute stream: record_stream tells the caching allocator,
+// so their memory is not handed out again before the compute stream is done with it. The
+// pinned host memory is the caching host allocator's, which keeps it until the copy is done.
+// Without CUDA, or from pageable memory (a synchronous copy anyway), the batch goes as it is.
+DeviceBatch copy_pinned_batch(const Batch& batch, torch::Device device) {
+#if defined(NXT_TORCH_HAS_CUDA)
+  if (device.is_cuda() && batch.images.is_pinned() && batch.labels.is_pinned()) {
+    const c10::cuda::CUDAStream compute = c10::cuda::getCurrentCUDAStream(device.index());
+    const c10::cuda::CUDAStream copier =
+        c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+    DeviceBatch copied;
+    {
+      const c10::cuda::CUDAStreamGuard on_copier(copier);
+      copied.images = batch.images.to(device, /*non_blocking=*/true);
+      copied.labels = batch.labels.to(device, /*non_blocking=*/true);
+    }
+    at::cuda::CUDAEvent done;
+    done.record(copier);
+    done.block(compute);
+    copied.images.record_stream(compute.unwrap());
+    copied.labels.record_stream(compute.unwrap());
+    return copied;
+  }
+#else
+  (void)device;
+#endif
+  return {batch.images, batch.labels};
+}
+
+}  // namespace
 
 torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normalize,
                           bool channels_last) {
@@ -21,8 +63,9 @@ bool bf16_autocast(const Config& config, torch::Device device) {
 }
 
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last) {
-  return {model_input(batch.images, normalize, channels_last),
-          batch.labels.to(normalize.device(), /*non_blocking=*/batch.labels.is_pinned())};
+  const DeviceBatch moved = copy_pinned_batch(batch, normalize.device());
+  return {model_input(moved.images, normalize, channels_last),
+          moved.labels.to(normalize.device(), /*non_blocking=*/moved.labels.is_pinned())};
 }
 
 }  // namespace nxt

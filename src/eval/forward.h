@@ -15,6 +15,8 @@ struct DeviceBatch {
   torch::Tensor images;  // float, normalised
   torch::Tensor labels;  // int64
 };
+// On CUDA a pinned batch is copied on a side stream (Note [batch copies on a side stream] in
+// forward.cpp); the result is ready for the current stream.
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last);
 
 // uint8 NHWC images (any device) -> the model's normalised float input on its device.

@@ -26,4 +26,23 @@ struct MetricTotals {
   double accuracy() const { return seen ? static_cast<double>(correct) / seen : 0.0; }
 };
 
+// Per-sample losses (a [B] tensor) in fixed point, summed: a 0-dim int64 tensor on their device.
+// add_per_sample and DeviceTotals both round here, so their totals are the same integers.
+torch::Tensor fixed_point_loss_sum(const torch::Tensor& losses);
+
+// MetricTotals accumulated on the device of the batches, read back once: the evaluation loop
+// then does not wait for the GPU after every batch (an integer sum on the device is exact, so
+// the totals equal MetricTotals::add_per_sample's, batch by batch).
+class DeviceTotals {
+ public:
+  // A batch: per-sample losses [B] and its count of right predictions (0-dim, same device).
+  void add(const torch::Tensor& losses, const torch::Tensor& batch_correct);
+  // The totals so far: one device-to-host copy (none when nothing was added).
+  MetricTotals read() const;
+
+ private:
+  torch::Tensor sums_;  // int64 [2] on the batches' device: loss_micros, correct
+  int64_t seen_ = 0;
+};
+
 }  // namespace nxt

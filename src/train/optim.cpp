@@ -1,19 +1,16 @@
 // Implements optimizer construction (parameter groups by weight decay and, for fine-tuning, by
-// head and backbone learning rate) and the schedules.
+// head and backbone learning rate; the multi-tensor optimizers of train/foreach_optimizer.h) and
+// the schedules.
 #include "train/optim.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "common/check.h"
+#include "train/foreach_optimizer.h"
 
 namespace nxt {
 namespace {
-
-// BatchNorm weights and biases, and every bias: one-dimensional parameters.
-bool exempt_from_decay(const torch::Tensor& parameter) {
-  return parameter.dim() <= 1;
-}
 
 struct GroupPlan {
   std::vector<torch::Tensor> parameters;
@@ -34,7 +31,8 @@ std::vector<GroupPlan> plan_groups(const OptimConfig& config, torch::nn::Module&
          split_head ? std::vector<bool>{true, false} : std::vector<bool>{false}) {
       GroupPlan plan{{}, decayed, head_group || !split_head ? 1.0 : config.backbone_lr_mult};
       for (auto& p : model.parameters()) {
-        const bool decays = config.decay_bn_and_bias || !exempt_from_decay(p);
+        // Note [BatchNorm and bias parameters]
+        const bool decays = config.decay_bn_and_bias || !is_bn_or_bias(p);
         if (decays == decayed && (!split_head || in_head(p) == head_group))
           plan.parameters.push_back(p);
       }
@@ -44,11 +42,13 @@ std::vector<GroupPlan> plan_groups(const OptimConfig& config, torch::nn::Module&
   return plans;
 }
 
-template <class Optimizer, class Options>
-GroupedOptimizer build(const std::vector<GroupPlan>& plans, Options options, double weight_decay) {
+// `extra`: arguments of Optimizer's constructor after the groups and the options.
+template <class Optimizer, class Options, class... Extra>
+GroupedOptimizer build(const std::vector<GroupPlan>& plans, Options options, double weight_decay,
+                       Extra... extra) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (const auto& plan : plans) groups.emplace_back(plan.parameters);
-  GroupedOptimizer built{std::make_unique<Optimizer>(groups, options), {}};
+  GroupedOptimizer built{std::make_unique<Optimizer>(groups, options, extra...), {}};
   auto& made = built.optimizer->param_groups();
   for (size_t g = 0; g < plans.size(); ++g) {
     static_cast<Options&>(made[g].options()).weight_decay(plans[g].decayed ? weight_decay : 0.0);
@@ -68,18 +68,21 @@ GroupedOptimizer make_optimizer(const OptimConfig& config, torch::nn::Module& mo
                                 const std::vector<torch::Tensor>& head) {
   const std::vector<GroupPlan> plans = plan_groups(config, model, head);
   GroupedOptimizer built;
+  const auto sgd_options =
+      torch::optim::SGDOptions(lr).momentum(config.momentum).nesterov(config.nesterov);
+  // The multi-tensor optimizers: torch::optim's updates, batched (Note [Foreach optimizers]).
   switch (config.name) {
     case OptimizerKind::kSgd:
-      built = build<torch::optim::SGD>(
-          plans, torch::optim::SGDOptions(lr).momentum(config.momentum).nesterov(config.nesterov),
-          config.weight_decay);
+      built = build<ForeachSgd>(plans, sgd_options, config.weight_decay);
+      break;
+    case OptimizerKind::kLars:
+      built = build<Lars>(plans, sgd_options, config.weight_decay, config.lars_eta);
       break;
     case OptimizerKind::kAdamW:
-      built =
-          build<torch::optim::AdamW>(plans, torch::optim::AdamWOptions(lr), config.weight_decay);
+      built = build<ForeachAdamW>(plans, torch::optim::AdamWOptions(lr), config.weight_decay);
       break;
     case OptimizerKind::kAdam:
-      built = build<torch::optim::Adam>(plans, torch::optim::AdamOptions(lr), config.weight_decay);
+      built = build<ForeachAdam>(plans, torch::optim::AdamOptions(lr), config.weight_decay);
       break;
   }
   built.set_lr(lr);
@@ -100,6 +103,15 @@ LrSchedule::LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs
     : config_(config), base_lr_(base_lr), epochs_(epochs) {}
 
 double LrSchedule::at(int64_t epoch, double epoch_fraction) const {
+  const double lr = uncapped_at(epoch, epoch_fraction);
+  return config_.max_lr > 0 ? std::min(lr, config_.max_lr) : lr;
+}
+
+bool LrSchedule::capped() const {
+  return config_.max_lr > 0 && base_lr_ > config_.max_lr;
+}
+
+double LrSchedule::uncapped_at(int64_t epoch, double epoch_fraction) const {
   const double done = static_cast<double>(epoch) + epoch_fraction;
   if (done < config_.warmup_epochs) return base_lr_ * done / config_.warmup_epochs;
   switch (config_.schedule) {

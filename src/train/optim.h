@@ -1,6 +1,7 @@
-// Optimizers and learning-rate schedules from the config: Adam (the notebook's), AdamW and SGD
-// with momentum/Nesterov; weight decay with BatchNorm and bias parameters excluded unless asked;
-// constant, step and cosine schedules with linear warmup, and the linear-scaling rule.
+// Optimizers and learning-rate schedules from the config: Adam (the notebook's), AdamW, SGD
+// with momentum/Nesterov and LARS, all multi-tensor (train/foreach_optimizer.h); weight decay
+// with BatchNorm and bias parameters excluded unless asked; constant, step and cosine schedules
+// with linear warmup, the linear-scaling rule and an lr cap.
 #pragma once
 #include <memory>
 #include <vector>
@@ -38,11 +39,16 @@ class LrSchedule {
   LrSchedule(const OptimConfig& config, double base_lr, int64_t epochs);
   // The step that ends with `epoch_fraction` (in (0, 1]) of epoch `epoch` done: warmup and
   // cosine follow epoch + epoch_fraction (so the last step of the run gets min_lr exactly);
-  // the step schedule follows the epoch index.
+  // the step schedule follows the epoch index. At most optim.max_lr (when not 0): the cap
+  // applies after scaling and warmup, to the lr the schedule gives.
   double at(int64_t epoch, double epoch_fraction) const;
   double base_lr() const { return base_lr_; }
+  // Whether optim.max_lr cuts the schedule: the scaled lr exceeds it.
+  bool capped() const;
 
  private:
+  double uncapped_at(int64_t epoch, double epoch_fraction) const;
+
   OptimConfig config_;
   double base_lr_;
   int64_t epochs_;

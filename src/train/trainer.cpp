@@ -12,6 +12,7 @@
 #include <limits>
 #include <thread>
 
+#include "checkpoint/async_writer.h"
 #include "checkpoint/checkpoint.h"
 #include "comm/backends.h"
 #include "comm/communicator.h"
@@ -32,6 +33,7 @@
 #include "eval/evaluate.h"
 #include "model/build.h"
 #include "train/curves.h"
+#include "train/grad_clip.h"
 #include "train/memory_stats.h"
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -47,11 +49,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // What every rank must agree on after backward, before the update (Note [Collective order]):
-// a stop request on any rank (a signal, or the NXT_STOP_AT_STEP hook), and a NaN/Inf step loss
-// on any rank (train.skip_nonfinite).
+// a stop request on any rank (a signal, or the NXT_STOP_AT_STEP hook), a NaN/Inf step loss
+// on any rank (train.skip_nonfinite), and rank 0's train.checkpoint_every_minutes clock (a
+// checkpoint sums the epoch's totals over ranks, so every rank must take it).
 struct StepFlags {
   int stop_signal = 0;  // 0: none
   bool nonfinite = false;
+  bool checkpoint_due = false;
 };
 
 // Where an epoch runs, in global sample positions (Note [World-size-independent epochs]).
@@ -69,6 +73,12 @@ struct ResumePoint {
 
 bool due(int64_t step, int64_t every) {
   return every > 0 && step % every == 0;
+}
+
+// The NXT_STALL_AT_STEP test hook: this thread blocks for good outside any host wait.
+[[noreturn]] void stall_for_ever(const char* where) {
+  log::all() << "test hook NXT_STALL_AT_STEP: this rank's main thread stalls " << where;
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
 class Trainer {
@@ -129,8 +139,10 @@ class Trainer {
   void evaluate_best_on_test();
   void write_run_summary(const std::string& status, const std::string& reason);
   void set_training_mode();
-  Checkpoint checkpoint_now() const;
-  void save_last();
+  CheckpointSnapshot checkpoint_now();
+  // `before_exit`: a stop signal's, written before any rank goes on (Note [Background
+  // checkpoints] in checkpoint/async_writer.h); otherwise rank 0 writes it in the background.
+  void save_last(bool before_exit);
   std::string run_file(const std::string& name) const { return run_dir_ + "/" + name; }
   bool is_rank0() const { return place_.rank == 0; }
   bool on_cuda() const { return device_.is_cuda(); }
@@ -158,6 +170,9 @@ class Trainer {
   std::unique_ptr<TrainLog> train_log_;  // rank 0; null when train.log_every_steps is 0
   Clock::time_point last_log_time_;      // train_log.jsonl: the previous line's time and step
   int64_t last_log_step_ = 0;
+  CheckpointWriter checkpoint_writer_;  // rank 0's (Note [Background checkpoints])
+  // The last checkpoint's time, for train.checkpoint_every_minutes (read on rank 0).
+  Clock::time_point last_checkpoint_time_ = Clock::now();
   std::string early_stop_reason_;  // set when train.early_stop_patience ends the run
   std::string run_dir_;
   TrainingPosition position_;
@@ -176,6 +191,11 @@ class Trainer {
   // loss, and so every gradient after the all-reduce, is NaN at that global step).
   std::ofstream sample_trace_;
   int64_t inject_stop_at_step_ = 0, inject_crash_at_step_ = 0, inject_nan_at_step_ = 0;
+  // NXT_STALL_AT_STEP (at that global step the last rank never starts its backward, and rank
+  // 0's main thread blocks after issuing its gradient buckets, not in a host wait, as behind a
+  // full CUDA launch queue: only the watchdog thread can end the job) and NXT_SLOW_RANK0_EVAL_S
+  // (rank 0's evaluations take that much longer, a rank-0 phase beyond dist.timeout_s).
+  int64_t inject_stall_at_step_ = 0, inject_slow_eval_s_ = 0;
   // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
   std::unique_ptr<StepTimer> step_timer_;
   int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
@@ -203,6 +223,8 @@ void Trainer::set_up_compute() {
   inject_stop_at_step_ = test_hook("NXT_STOP_AT_STEP").value_or(0);
   inject_crash_at_step_ = test_hook("NXT_CRASH_AT_STEP").value_or(0);
   inject_nan_at_step_ = test_hook("NXT_NAN_AT_STEP").value_or(0);
+  inject_stall_at_step_ = test_hook("NXT_STALL_AT_STEP").value_or(0);
+  inject_slow_eval_s_ = test_hook("NXT_SLOW_RANK0_EVAL_S").value_or(0);
 }
 
 // After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
@@ -214,7 +236,8 @@ void Trainer::start_communicator() {
   if (test_hook("NXT_HANG_BEFORE_COMM_START_RANK") == place_.rank)
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   comm_ = make_communicator(config_.dist.backend, device_, place_,
-                            std::chrono::seconds(config_.dist.timeout_s));
+                            {std::chrono::seconds(config_.dist.timeout_s),
+                             std::chrono::seconds(config_.dist.rank0_phase_timeout_s)});
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
@@ -306,6 +329,7 @@ void Trainer::build_model(bool load_pretrained) {
   std::optional<StateDict> pretrained;
   if (load_pretrained && !config_.model.pretrained.empty()) {
     const std::string& path = config_.model.pretrained;
+    const Communicator::Rank0Phase rank0_phase(*comm_);
     const auto bytes = read_file_on_rank0(path, /*missing_ok=*/false, *comm_, device_);
     pretrained = state_dict_from_bytes(*bytes, path);
   }
@@ -331,6 +355,7 @@ void Trainer::build_optimizer() {
          << global_batch() << ")";
     if (config_.optim.backbone_lr_mult != 1.0)
       line << ", backbone lr x " << config_.optim.backbone_lr_mult;
+    if (schedule_->capped()) line << ", capped at optim.max_lr " << config_.optim.max_lr;
   }
   if (config_.train.class_weights == ClassWeighting::kBalanced &&
       config_.data.sampler == SamplerKind::kBalanced)
@@ -378,6 +403,8 @@ void Trainer::set_backbone_frozen(bool frozen) {
 }
 
 void Trainer::prepare_run_folder() {
+  comm_->set_flight_record_dir(run_dir_);  // where a firing watchdog leaves flight_rank<N>.json
+  const Communicator::Rank0Phase rank0_phase(*comm_);
   if (is_rank0()) {
     make_dirs(run_dir_);
     write_file_atomic(run_file("config.yaml"), to_yaml(config_));
@@ -391,6 +418,7 @@ void Trainer::prepare_run_folder() {
 // Every rank resumes from the same state whatever its own file system shows.
 std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& path,
                                                             bool missing_ok) {
+  const Communicator::Rank0Phase rank0_phase(*comm_);  // a large file on a slow file system
   const auto bytes = read_file_on_rank0(path, missing_ok, *comm_, device_);
   if (!bytes) return std::nullopt;
   return parse_checkpoint(*bytes, path);
@@ -494,6 +522,7 @@ int Trainer::run(const std::string& resume) {
       return kExitCheckpointed;
     }
   }
+  if (is_rank0()) checkpoint_writer_.wait();  // best.pt is read next; a failed write ends here
   evaluate_best_on_test();
   if (is_rank0()) {
     curves_->wait();
@@ -602,15 +631,18 @@ int Trainer::train_epoch(int64_t epoch) {
     }
     end_step();
     const int64_t done = position_.global_step;
-    const bool checkpoint =
-        flags.stop_signal != 0 || due(done, config_.train.checkpoint_every_steps);
+    const bool checkpoint = flags.stop_signal != 0 || flags.checkpoint_due ||
+                            due(done, config_.train.checkpoint_every_steps);
     const bool log_line = due(done, log_every_);
     if (checkpoint || log_line || due(done, metrics_every_) || step + 1 == span.steps)
       read_metrics(epoch);
     if (log_line) log_step_line(epoch, fraction);
     progress.update(position_.step_in_epoch, last_loss_, global_batch());
-    if (checkpoint) save_last();
-    if (is_rank0() && done == inject_crash_at_step_) std::raise(SIGKILL);
+    if (checkpoint) save_last(/*before_exit=*/flags.stop_signal != 0);
+    if (is_rank0() && done == inject_crash_at_step_) {
+      checkpoint_writer_.wait();  // the hook's promise: this step's checkpoint is on disk
+      std::raise(SIGKILL);
+    }
     if (flags.stop_signal != 0) {
       progress.finish();
       return flags.stop_signal;
@@ -656,6 +688,8 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
   const int64_t micro_batches = config_.train.grad_accum;
   step_metrics_->start_step();
   step_timer_->start_step();
+  const bool stall = position_.global_step + 1 == inject_stall_at_step_;
+  if (stall && place_.rank == place_.world_size - 1) stall_for_ever("before its backward");
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch = loader.next();
     NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
@@ -672,6 +706,7 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
     step_metrics_->add(loss, logits, input.labels);
     step_timer_->end(StepTimer::kCompute);
   }
+  if (stall && is_rank0()) stall_for_ever("with its gradient buckets in flight");
   reducer_->finish_backward();
   step_timer_->end(StepTimer::kCommunication);
 }
@@ -709,8 +744,14 @@ StepFlags Trainer::agree_on_step() {
   int64_t stop_request = stop_signal_number();
   if (is_rank0() && inject_stop_at_step_ > 0 && position_.global_step + 1 == inject_stop_at_step_)
     stop_request = SIGUSR2;  // as if Slurm had signalled
-  const auto agreed = comm_->all_reduce_integers({stop_request, nonfinite}, ReduceOp::kMax);
-  return {static_cast<int>(agreed[0]), agreed[1] != 0};
+  const double every_minutes = config_.train.checkpoint_every_minutes;
+  const bool checkpoint_due =
+      is_rank0() && every_minutes > 0 &&
+      Clock::now() - last_checkpoint_time_ >=
+          std::chrono::duration<double, std::ratio<60>>(every_minutes);
+  const auto agreed =
+      comm_->all_reduce_integers({stop_request, nonfinite, checkpoint_due}, ReduceOp::kMax);
+  return {static_cast<int>(agreed[0]), agreed[1] != 0, agreed[2] != 0};
 }
 
 // The global samples done after step `step`, and the epoch's fraction done for the schedule
@@ -725,7 +766,7 @@ double Trainer::advance_position(int64_t step, int64_t steps, const EpochSpan& s
 
 void Trainer::apply_update(int64_t epoch, double epoch_fraction) {
   if (config_.train.clip_grad_norm > 0)
-    torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.clip_grad_norm);
+    clip_grad_norm_on_device(model_->parameters(), config_.train.clip_grad_norm);
   lr_ = schedule_->at(epoch, epoch_fraction);
   optimizer_.set_lr(lr_);
   optimizer_.optimizer->step();
@@ -751,6 +792,12 @@ MetricTotals Trainer::evaluate_split(const ImageReader& reader, EvalDetails* det
   // As DDP does: every replica evaluates with rank 0's running statistics, which are also the
   // ones checkpointed, so both eval modes and a reloaded best.pt see the same model.
   if (!buffers_.empty()) broadcast_from_rank0(buffers_, *comm_);
+  // eval.mode rank0: the others wait in evaluate()'s final all-reduce (Note [Watchdog]).
+  const Communicator::Rank0Phase rank0_phase(*comm_);
+  if (is_rank0() && inject_slow_eval_s_ > 0) {
+    log::warn() << "test hook: rank 0's evaluation is slowed by " << inject_slow_eval_s_ << " s";
+    std::this_thread::sleep_for(std::chrono::seconds(inject_slow_eval_s_));
+  }
   EvalSetup eval;
   eval.reader = &reader;
   eval.loader = loader_options_;
@@ -822,6 +869,7 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
   position_.step_in_epoch = 0;
   position_.samples_in_epoch = 0;
   epoch_totals_ = {};
+  const Communicator::Rank0Phase rank0_phase(*comm_);  // the others wait in the barrier below
   if (is_rank0()) {
     log::info() << notebook_line(record);
     log::info() << time_split_text(step_timer_->seconds()) << "; "
@@ -829,18 +877,19 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
                 << " metric read(s) (host syncs) in " << epoch_steps_ << " step(s); rank 0 "
                 << peak_memory_text(device_);
     csv_->append(record);
-    const Checkpoint checkpoint = checkpoint_now();
-    if (improved) save_checkpoint(checkpoint, run_file("best.pt"));
-    save_checkpoint(checkpoint, run_file("last.pt"));
+    std::vector<std::string> paths{run_file("last.pt")};
+    if (improved) paths.insert(paths.begin(), run_file("best.pt"));
+    checkpoint_writer_.write(checkpoint_now(), paths, CheckpointWriter::When::kBackground);
     curves_->redraw();
   }
   comm_->barrier();
 }
 
-Checkpoint Trainer::checkpoint_now() const {
+// A host-memory copy of the state; the optimizer's archive is made by the writer.
+CheckpointSnapshot Trainer::checkpoint_now() {
+  last_checkpoint_time_ = Clock::now();
   Checkpoint c;
   c.model = state_dict_of(*model_);
-  c.optimizer = optimizer_bytes(*optimizer_.optimizer);
   c.position = position_;
   c.position.world_size = place_.world_size;
   c.position.global_batch = global_batch();
@@ -849,20 +898,24 @@ Checkpoint Trainer::checkpoint_now() const {
   c.dataset_fingerprint = dataset_->fingerprint();
   c.model_signature = model_signature(config_.model.arch, c.model);
   c.preprocess = preprocess_;
-  return c;
+  return snapshot_checkpoint(std::move(c), *optimizer_.optimizer);
 }
 
 // Mid-epoch: the epoch's totals so far are summed over ranks into rank 0's checkpoint.
-void Trainer::save_last() {
+void Trainer::save_last(bool before_exit) {
+  const Communicator::Rank0Phase rank0_phase(*comm_);  // a stop's checkpoint: the barrier below
   const MetricTotals totals = epoch_totals_.summed_over_ranks(*comm_);
   if (is_rank0()) {
-    Checkpoint checkpoint = checkpoint_now();
-    checkpoint.position.loss_sum = totals.loss_sum();
-    checkpoint.position.correct = totals.correct;
-    checkpoint.position.seen = totals.seen;
-    save_checkpoint(checkpoint, run_file("last.pt"));
+    CheckpointSnapshot snapshot = checkpoint_now();
+    TrainingPosition& position = snapshot.checkpoint.position;
+    position.loss_sum = totals.loss_sum();
+    position.correct = totals.correct;
+    position.seen = totals.seen;
+    checkpoint_writer_.write(
+        std::move(snapshot), {run_file("last.pt")},
+        before_exit ? CheckpointWriter::When::kNow : CheckpointWriter::When::kBackground);
   }
-  comm_->barrier();
+  if (before_exit) comm_->barrier();
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #     place and whole: it loads in Python, it is the previous checkpoint's step, and a
 #     --resume auto continues from it. NXT_PAUSE_IN_CHECKPOINT_WRITE_S holds every checkpoint
 #     write between its temp file and the rename, so the kill lands inside the write every time.
+#     The write runs in the background (Note [Background checkpoints] in
+#     src/checkpoint/async_writer.h): while the pause holds it, training goes on.
 #  2. rank 0 killed at arbitrary moments (no pause, a checkpoint every step): last.pt, and
 #     best.pt when there is one, still load.
 set -uo pipefail
@@ -26,8 +28,16 @@ keep() {
 # 1. Checkpoints at steps 3 and 6, each write paused 30 s before its rename (the kill ends the
 # pause; 30 s leaves a loaded machine ample time to find rank 0): once last.pt (step 3) is
 # published, the next temp file is step 6's write; rank 0 dies inside it.
-NXT_PAUSE_IN_CHECKPOINT_WRITE_S=30 "${ddp[@]}" --set train.checkpoint_every_steps=3 >"$work/out" 2>&1 &
+NXT_PAUSE_IN_CHECKPOINT_WRITE_S=30 "${ddp[@]}" --set train.checkpoint_every_steps=3 \
+  --set train.log_every_steps=1 >"$work/out" 2>&1 &
 job=$!
+# Step 3's write is held for 30 s: steps 4 and 5 train (and are logged) meanwhile, and only the
+# next checkpoint, step 6's, waits for it. A write on the training thread logs step 5 only
+# after the pause, when last.pt exists.
+wait_for 60 grep -q '"step":5[,}]' "$run/train_log.jsonl" ||
+  { cat "$work/out"; fail "step 5 was not logged within 60 s"; }
+[[ ! -f "$run/last.pt" ]] || fail "step 5 was logged only after step 3's last.pt was published: the write is not in the background"
+echo "ok: step 5 logged while step 3's checkpoint write was held"
 wait_for 120 test -f "$run/last.pt" || { cat "$work/out"; fail "no last.pt after 120 s"; }
 wait_for 60 compgen -G "$run/last.pt.tmp.*" || { cat "$work/out"; fail "no second checkpoint write"; }
 rank0=$(rank_pid 0 "$config") || fail "rank 0's process not found"

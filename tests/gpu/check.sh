@@ -9,7 +9,8 @@
 #      and reduced gradients are right across ranks (identities on one rank: those tests skip,
 #      "needs >= 2 ranks"; they need a machine with 2 GPUs), and the table says so;
 #   4. nxt_ddp training the same model and batch on a generated packed dataset
-#      (tests/gpu/make_packed.py), for a fixed number of steps; then the ratio nxt / PyTorch.
+#      (tests/gpu/make_packed.py), for a fixed number of steps; then the ratio nxt / PyTorch;
+#   6. with the time left, nxt_tests' HostSyncs: training steps under CUDA sync debug = error.
 # Each table row is appended to $OUT/check.txt the moment it is measured, so a run cut short
 # (the device tool's timeout, SIGKILL included) still brings back every figure taken so far.
 # Each phase runs under the time left before one deadline (NXT_CHECK_BUDGET_S, 520 s from the
@@ -254,5 +255,28 @@ fi
 if [[ -s "$work/nxt_ips" && -s "$work/reference.rows" ]]; then
   row "ratio nxt / PyTorch" "$(awk -v a="$(cat "$work/nxt_ips")" -v b="$(sed -n 1p "$work/reference.rows")" \
     'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }')"
+fi
+
+# --- 6. no hidden host syncs (last: it builds the unit tests, and only the time left runs it) ----
+# HostSyncs.* of nxt_tests on the GPU: three training steps (side-stream batch copy, forward,
+# backward, device-side clipping, SGD) under CUDA's sync debug mode set to error, and the
+# scalar-read counts of a clipped optimizer step. (nxt_ddp itself cannot be put in that mode
+# around its steps from outside: its metric reads and checkpoints sync on purpose.)
+phase_host_syncs() {
+  cmake --build "$build" -j "$jobs" --target nxt_tests >"$out/build_tests.log" 2>&1 ||
+    { tail -20 "$out/build_tests.log"; row "host syncs (HostSyncs.*)" "FAILED to build (build_tests.log)"; return 1; }
+  local rc=0
+  "$bin/nxt_tests" --gtest_filter='HostSyncs.Cuda*:HostSyncs.AClipped*:GradClip.*' --gtest_color=no \
+    >"$out/host_syncs.log" 2>&1 || rc=$?
+  row "host syncs: CUDA steps, sync debug = error" \
+    "$(grep -m1 -oE '^\[ +(OK|SKIPPED|FAILED) +\] HostSyncs\.Cuda[A-Za-z]*' "$out/host_syncs.log" | tr -s ' ' || echo 'not run')"
+  row "host syncs (HostSyncs.*, GradClip.*)" "$(grep -m1 -E '^\[  (PASSED|FAILED) ' "$out/host_syncs.log" || echo "exit $rc")"
+  return $rc
+}
+export -f phase_host_syncs
+if ((built)); then
+  phase "host syncs" 150 phase_host_syncs || true
+else
+  row "host syncs" "SKIPPED (no build)"
 fi
 say "done"

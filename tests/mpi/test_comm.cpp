@@ -116,6 +116,45 @@ TEST(Communicator, ScalarReductionsAreExact) {
   comm.barrier();
 }
 
+// Note [Watchdog]: inside a Rank0Phase the ranks that wait for rank 0 get the phase deadline,
+// rank 0 keeps the collective one; every collective is in the flight record, in issue order,
+// with the same sequence number on every rank.
+TEST(Communicator, Rank0PhaseDeadlinesAndFlightRecord) {
+  MpiCommunicatorOptions options;
+  options.timeouts = {std::chrono::seconds(7), std::chrono::seconds(70)};
+  MpiCommunicator comm(place(), MPI_COMM_WORLD, options);
+  NXT_NEEDS_TWO_RANKS(comm.world_size(), "the phase deadline is for ranks other than 0");
+  comm.barrier();
+  {
+    const Communicator::Rank0Phase phase(comm);
+    comm.all_reduce_integers({1}, ReduceOp::kSum);
+  }
+  torch::Tensor bucket = torch::ones({1000});
+  comm.all_reduce_async(bucket, ReduceOp::kSum, /*bucket=*/4)->wait();
+  const std::vector<FlightEntry> record = comm.flight_recorder().snapshot();
+  ASSERT_GE(record.size(), 3u);
+  const FlightEntry& barrier = record[record.size() - 3];
+  const FlightEntry& in_phase = record[record.size() - 2];
+  const FlightEntry& reduce = record.back();
+  EXPECT_EQ(barrier.kind, "barrier");
+  EXPECT_EQ(barrier.deadline, std::chrono::seconds(7));
+  EXPECT_EQ(in_phase.kind, "host all-reduce");
+  EXPECT_EQ(in_phase.deadline, std::chrono::seconds(comm.rank() == 0 ? 7 : 70));
+  EXPECT_STREQ(in_phase.deadline_key,
+               comm.rank() == 0 ? "dist.timeout_s" : "dist.rank0_phase_timeout_s");
+  EXPECT_EQ(reduce.bucket, 4);
+  EXPECT_EQ(reduce.bytes, 4000);
+  EXPECT_EQ(reduce.deadline, std::chrono::seconds(7)) << "the phase ended with its scope";
+  for (const FlightEntry& e : record) {
+    EXPECT_TRUE(e.done()) << "#" << e.sequence;
+    EXPECT_LE(e.enqueued, e.started);
+    EXPECT_LE(e.started, e.finished);
+  }
+  const std::vector<int64_t> sequence{reduce.sequence};
+  EXPECT_EQ(comm.all_reduce_integers(sequence, ReduceOp::kMin), sequence)
+      << "sequence numbers differ between ranks";
+}
+
 // ---- NCCL (runs where this build has a CUDA LibTorch and NCCL, and every rank has a GPU) -----
 
 // Why this process cannot run the NCCL tests; "" when it can.
@@ -319,7 +358,7 @@ TEST(Reducer, FirstBucketIsReducedWhileBackwardIsStillRunning) {
   torch::nn::functional::cross_entropy(model->forward(batch.images), batch.labels).backward();
   const auto backward_done = CommWork::Clock::now();
   reducer.finish_backward();
-  const auto& timings = reducer.last_timings();
+  const auto timings = reducer.last_timings();
   EXPECT_LT(timings.front().launched, backward_done);
   EXPECT_LT(timings.front().started, backward_done);
 }

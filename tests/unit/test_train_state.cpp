@@ -1,6 +1,9 @@
 // What a resumed job rests on: the learning-rate schedule as a function of epochs done
 // (warmup, step, cosine, linear scaling, at their boundaries), the optimizer state restored
-// onto the resuming rank's device, the GPU each rank picks, and the checkpoint position fields.
+// onto the resuming rank's device, the GPU each rank picks, and the checkpoint position fields;
+// and what keeps a step and an evaluation from waiting on the GPU: no scalar read in a clipped
+// optimizer step, one per shard of an evaluation, counted by a RecordFunction callback.
+#include <ATen/record_function.h>
 #include <gtest/gtest.h>
 
 #include <sched.h>
@@ -9,17 +12,29 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "checkpoint/checkpoint.h"
 #include "comm/placement.h"
+#include "data/image_reader.h"
+#include "data/normalize.h"
+#include "data/packed_dataset.h"
+#include "eval/evaluate.h"
+#include "eval/forward.h"
 #include "model/resnext.h"
+#include "packed_fixture.h"
 #include "test_support.h"
 #include "tiny_model.h"
+#include "train/grad_clip.h"
 #include "train/metrics.h"
 #include "train/optim.h"
+
+#if defined(NXT_TORCH_HAS_CUDA)
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 namespace nxt {
 namespace {
@@ -141,6 +156,200 @@ TEST(StepMetrics, StepsAccumulateOnTheDeviceAndOnlyReadsSync) {
   EXPECT_FALSE(std::isfinite(metrics.step_loss_sum()));
   metrics.commit();
   EXPECT_FALSE(metrics.read().finite);
+}
+
+// Counts, while alive, this thread's scalar reads off a tensor: aten::_local_scalar_dense, what
+// .item() and item<T>() run. On a GPU each one waits for the device to finish all queued work;
+// a CPU has nothing to wait for, so the test counts the reads themselves. (RecordFunction's
+// callback API is the same in LibTorch 1.13 and 2.x.)
+class ScalarReads {
+ public:
+  ScalarReads()
+      : handle_(at::addThreadLocalCallback(at::RecordFunctionCallback(&on_start))) {
+    count() = 0;
+  }
+  ~ScalarReads() { at::removeCallback(handle_); }
+  ScalarReads(const ScalarReads&) = delete;
+  ScalarReads& operator=(const ScalarReads&) = delete;
+  int64_t value() const { return count(); }
+
+ private:
+  static int64_t& count() {
+    thread_local int64_t reads = 0;
+    return reads;
+  }
+  static std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
+    if (std::strcmp(fn.name(), "aten::_local_scalar_dense") == 0) ++count();
+    return nullptr;
+  }
+  at::CallbackHandle handle_;
+};
+
+// The gradients of a tiny model after one backward, and a copy of them.
+std::vector<torch::Tensor> backward_once(ResNeXt& model) {
+  model->zero_grad();
+  torch::manual_seed(3);
+  model->forward(torch::rand({4, 3, 16, 16})).pow(2).sum().backward();
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : model->parameters()) grads.push_back(p.grad().clone());
+  return grads;
+}
+
+// The same norm and the same clipped gradients as LibTorch's clip_grad_norm_, when the norm is
+// above the bound (scaled) and when it is within it (left alone).
+TEST(GradClip, OnTheDeviceAsClipGradNormDoes) {
+  ResNeXt model(tiny_spec());
+  for (const double max_norm : {1e-3, 1e6}) {
+    const std::vector<torch::Tensor> grads = backward_once(model);
+    const double expected_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), max_norm);
+    std::vector<torch::Tensor> expected;
+    for (const auto& p : model->parameters()) expected.push_back(p.grad().clone());
+    for (size_t i = 0; i < grads.size(); ++i) model->parameters()[i].mutable_grad().copy_(grads[i]);
+
+    const torch::Tensor norm = clip_grad_norm_on_device(model->parameters(), max_norm);
+    EXPECT_NEAR(norm.item<double>(), expected_norm, 1e-6 * expected_norm) << max_norm;
+    bool scaled = false;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const torch::Tensor got = model->parameters()[i].grad();
+      EXPECT_LE((got - expected[i]).abs().max().item<double>(), 1e-6) << "parameter " << i;
+      scaled = scaled || !got.equal(grads[i]);
+    }
+    EXPECT_EQ(scaled, max_norm < expected_norm) << max_norm;  // clipping happened iff needed
+  }
+  ResNeXt no_grads(tiny_spec());
+  EXPECT_FALSE(clip_grad_norm_on_device(no_grads->parameters(), 1.0).defined());
+}
+
+// A clipped optimizer step (what Trainer::apply_update runs) reads no scalar off the device;
+// LibTorch's clip_grad_norm_, which returns the norm as a double, does - the count sees it.
+TEST(HostSyncs, AClippedOptimizerStepReadsNothingBack) {
+  ResNeXt model(tiny_spec());
+  for (const OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdamW}) {
+    OptimConfig oc = optim(ScheduleKind::kConstant);
+    oc.name = kind;
+    oc.momentum = 0.9;
+    auto optimizer = make_optimizer(oc, *model, 1e-3).optimizer;
+    for (int step = 0; step < 2; ++step) {
+      backward_once(model);
+      const ScalarReads reads;
+      clip_grad_norm_on_device(model->parameters(), 1e-3);
+      optimizer->step();
+      EXPECT_EQ(reads.value(), 0) << "step " << step;
+    }
+  }
+  backward_once(model);
+  const ScalarReads reads;
+  torch::nn::utils::clip_grad_norm_(model->parameters(), 1e-3);
+  EXPECT_GE(reads.value(), 1) << "the counter did not see clip_grad_norm_'s read";
+}
+
+// On a GPU (tests/gpu/check.sh runs this): training steps as the trainer takes them - a pinned
+// batch copied on the side stream (eval/forward.h to_device), forward, backward, device-side
+// clipping, the optimizer - with CUDA's sync debug mode set to error, under which any call that
+// waits for the device throws. Skipped without a GPU.
+TEST(HostSyncs, CudaTrainingStepsNeverWaitForTheDevice) {
+#if defined(NXT_TORCH_HAS_CUDA)
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  ResNeXt model(tiny_spec());
+  model->to(cuda);
+  OptimConfig oc = optim(ScheduleKind::kConstant);
+  oc.momentum = 0.9;
+  auto optimizer = make_optimizer(oc, *model, 1e-3).optimizer;
+  const Normalizer normalize(kImageNetMean, kImageNetStd, cuda);
+  Batch batch;
+  batch.images = torch::randint(0, 256, {8, 32, 32, 3}, torch::kUInt8).pin_memory();
+  batch.labels = torch::randint(0, 3, {8}, torch::kLong).pin_memory();
+  const auto step = [&] {
+    const DeviceBatch input = to_device(batch, normalize, /*channels_last=*/true);
+    torch::nn::functional::cross_entropy(model->forward(input.images), input.labels).backward();
+    clip_grad_norm_on_device(model->parameters(), 1e-3);
+    optimizer->step();
+    optimizer->zero_grad();
+  };
+  step();  // the first one creates cuDNN/cuBLAS handles and fills the allocator
+  torch::cuda::synchronize();
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+  std::string error;
+  try {
+    for (int i = 0; i < 3; ++i) step();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+  torch::cuda::synchronize();
+  EXPECT_EQ(error, "") << "a training step waited for the device";
+  for (const auto& p : model->parameters()) ASSERT_TRUE(p.isfinite().all().item<bool>());
+#else
+  GTEST_SKIP() << "built without CUDA";
+#endif
+}
+
+// DeviceTotals sums in the same fixed point as MetricTotals::add_per_sample, batch by batch.
+TEST(HostSyncs, DeviceTotalsEqualTheHostSums) {
+  torch::manual_seed(5);
+  MetricTotals host;
+  DeviceTotals device;
+  EXPECT_EQ(device.read().seen, 0);
+  for (int batch = 0; batch < 5; ++batch) {
+    const torch::Tensor losses = torch::rand({7}) * 3;
+    const torch::Tensor correct = torch::tensor(int64_t{batch + 1});
+    host.add_per_sample(losses, batch + 1);
+    device.add(losses, correct);
+  }
+  const MetricTotals read = device.read();
+  EXPECT_EQ(read.loss_micros, host.loss_micros);
+  EXPECT_EQ(read.correct, 15);
+  EXPECT_EQ(read.seen, 35);
+}
+
+// An evaluation reads its totals (and nxt_eval's details) back once per shard, however many
+// batches the shard has: the same count at 4 and at 16 samples per batch. Its totals and details
+// agree with each other.
+TEST(HostSyncs, AnEvaluationReadsOncePerShardNotPerBatch) {
+  testing_support::TempDir dir("eval_reads");
+  testing_support::make_demo_pack(dir.path("images"), dir.path("demo.h5"));
+  const PackedDataset dataset(dir.path("demo.h5"));
+  const ImageReader reader(dataset, "train");
+  ResNeXt model(tiny_spec());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const Normalizer normalize(kImageNetMean, kImageNetStd, torch::kCPU);
+  EvalSetup setup;
+  setup.reader = &reader;
+  setup.normalize = &normalize;
+  setup.loader.output = {32, 32};
+  setup.loader.threads = 2;
+  std::vector<int64_t> reads_per_batch_size;
+  for (const int64_t batch_size : {4, 16}) {
+    setup.loader.batch_size = batch_size;
+    ASSERT_GE(reader.size() / batch_size, 4) << "too few batches to tell per-batch reads";
+    for (const bool with_details : {false, true}) {
+      EvalDetails details{ConfusionMatrix(3), {}};
+      details.predicted.assign(static_cast<size_t>(reader.size()), 0);
+      MetricTotals totals;
+      int64_t reads = 0;
+      {
+        const ScalarReads counted;
+        totals = evaluate_shard(model, setup, {0, 1}, with_details ? &details : nullptr);
+        reads = counted.value();
+      }
+      reads_per_batch_size.push_back(reads);
+      EXPECT_LE(reads, 2) << "batch " << batch_size << (with_details ? ", details" : "");
+      EXPECT_EQ(totals.seen, reader.size());
+      if (!with_details) continue;
+      EXPECT_EQ(details.confusion.total(), reader.size());
+      int64_t right = 0;
+      for (int64_t i = 0; i < reader.size(); ++i) {
+        const int64_t predicted = details.predicted[static_cast<size_t>(i)] - 1;
+        ASSERT_GE(predicted, 0) << "sample " << i << " not evaluated";
+        right += predicted == reader.label(i);
+      }
+      EXPECT_EQ(right, totals.correct);
+    }
+  }
+  EXPECT_EQ(reads_per_batch_size[0], reads_per_batch_size[2]) << "reads grow with the batches";
+  EXPECT_EQ(reads_per_batch_size[1], reads_per_batch_size[3]) << "reads grow with the batches";
 }
 
 TEST(Placement, OneVisibleGpuIsDeviceZeroSeveralFollowTheLocalRank) {

@@ -1,0 +1,71 @@
+// Checkpoints written on a background thread (Note [Background checkpoints]): a snapshot of the
+// training state in host memory, and the writer that serialises and publishes it.
+//
+// Note [Background checkpoints]
+// Writing a checkpoint (pickling, writing, fsync; seconds for ResNeXt-50 on a shared file
+// system) used to stall the whole job: rank 0 wrote while every other rank waited in a barrier.
+// Now rank 0 only copies the state to host memory on the training thread (the model's state
+// dict and the optimizer's state as CPU tensors, the position), and a thread of its own
+// serialises and writes it while training goes on. The rules:
+// - One write at a time, in order: the next checkpoint waits for the previous write first, so
+//   an older snapshot can never overwrite a newer file.
+// - Each file is still published atomically (temp file, fsync, rename: write_file_atomic), so a
+//   kill during the background write leaves the previous checkpoint whole.
+// - A failed write is not lost: its error is rethrown on the training thread at the next wait
+//   point (the next checkpoint, the read of best.pt for the test split, the end of the run),
+//   naming the file, and the job fails there as it would have at the write.
+// - A stop signal's checkpoint is written before the process exits (kNow), and the other ranks
+//   wait for it in a barrier: the first rank to exit with 75 makes mpirun end the job, which
+//   would kill rank 0 mid-write. Other checkpoints need no barrier: rank 0 alone writes and
+//   reads the run folder (Note [Collective order] in comm/communicator.h), and it waits for its
+//   own writes.
+#pragma once
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/checkpoint.h"
+
+namespace nxt {
+
+// A checkpoint as training stood at one step, in host memory that later steps do not change.
+struct CheckpointSnapshot {
+  Checkpoint checkpoint;  // its `optimizer` bytes are left empty: the writer makes them
+  OptimizerSnapshot optimizer;
+};
+
+// Makes `checkpoint` (optimizer bytes empty) and `optimizer`'s state into a snapshot. Model
+// tensors that share memory with something else (state_dict_of() of a CPU model returns the
+// live parameters) are copied; those already copies (off a GPU) are kept.
+CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint,
+                                       torch::optim::Optimizer& optimizer);
+
+// Writes snapshots one at a time, each to one or more files. Used by one thread (rank 0's
+// training thread); the write itself runs on a thread of the writer's.
+class CheckpointWriter {
+ public:
+  enum class When {
+    kBackground,  // returns once the write has started on the writer's thread
+    kNow,         // returns once every file is published (a stop signal's checkpoint)
+  };
+
+  CheckpointWriter() = default;
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+  // Waits for a write in progress, so that it is not cut short; its error, if any, is logged
+  // (a destructor runs while another error unwinds, and cannot throw).
+  ~CheckpointWriter();
+
+  // Waits for the previous write (rethrowing its error), then serialises `snapshot` once and
+  // publishes it to each of `paths` in order, each atomically.
+  void write(CheckpointSnapshot snapshot, std::vector<std::string> paths, When when);
+  // Returns once no write is in progress. A background write's error is thrown here (an Error
+  // naming the file), once.
+  void wait();
+
+ private:
+  std::thread thread_;
+  std::string error_;  // the failed background write's message; empty: none
+};
+
+}  // namespace nxt
