@@ -44,12 +44,18 @@ CheckpointWriter::~CheckpointWriter() {
 void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<std::string> paths,
                              When when) {
   NXT_CHECK(!paths.empty(), "CheckpointWriter::write: no file to write");
-  wait();
   if (when == When::kNow) {
+    try {
+      wait();
+    } catch (const std::exception& e) {
+      log::error() << e.what() << "; writing this checkpoint anyway";
+    }
     std::string current = paths.front();
     write_snapshot(snapshot, paths, &current);  // errors name the file already
     return;
   }
+  wait();
+  finished_ = false;
   thread_ = std::thread([this, snapshot = std::move(snapshot), paths = std::move(paths)]() mutable {
     std::string current = paths.front();
     try {
@@ -59,6 +65,7 @@ void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<std::strin
     } catch (...) {
       error_ = "the background write of checkpoint '" + current + "' failed (unknown error)";
     }
+    finished_ = true;
   });
 }
 

@@ -14,12 +14,21 @@
 // - A failed write is not lost: its error is rethrown on the training thread at the next wait
 //   point (the next checkpoint, the read of best.pt for the test split, the end of the run),
 //   naming the file, and the job fails there as it would have at the write.
+// - A background checkpoint that comes due while the previous write still runs is skipped on
+//   rank 0 (with a warning), not waited for: the other ranks have gone on to the next step's
+//   collectives under dist.timeout_s, and a write slower than that (Lustre under load) would
+//   let their watchdogs end the job. Only rank 0 decides this, and it changes no collective.
+//   The end of an epoch waits instead (best.pt must not be lost; the others wait in a barrier,
+//   in a rank-0 phase: Note [Watchdog] in comm/communicator.h).
+// - A stop signal's checkpoint is written even when the previous background write failed (its
+//   error is logged): a preempted job must leave a last.pt to requeue from.
 // - A stop signal's checkpoint is written before the process exits (kNow), and the other ranks
 //   wait for it in a barrier: the first rank to exit with 75 makes mpirun end the job, which
 //   would kill rank 0 mid-write. Other checkpoints need no barrier: rank 0 alone writes and
 //   reads the run folder (Note [Collective order] in comm/communicator.h), and it waits for its
 //   own writes.
 #pragma once
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,9 +71,12 @@ class CheckpointWriter {
   // Returns once no write is in progress. A background write's error is thrown here (an Error
   // naming the file), once.
   void wait();
+  // True while a background write is still running.
+  bool busy() const { return thread_.joinable() && !finished_; }
 
  private:
   std::thread thread_;
+  std::atomic<bool> finished_{true};
   std::string error_;  // the failed background write's message; empty: none
 };
 

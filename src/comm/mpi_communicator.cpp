@@ -278,6 +278,8 @@ void MpiCommunicator::start_up() {
   shared_memory_ = *shared_memory;
 }
 
+// The watchdog (no hooks: it touches nothing of ours) stays up while the thread is joined, so a
+// collective stuck at shutdown still ends the job.
 MpiCommunicator::~MpiCommunicator() {
   const bool idle = queue_->close();
   // While an exception unwinds, no collective may run here (MPI_Win_free, or waiting for a

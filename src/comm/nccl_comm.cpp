@@ -43,7 +43,8 @@ void NcclComm::settle(ncclResult_t rc, const char* call) {
                                waited, timeout_);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
-    NXT_NCCL_CHECK(ncclCommGetAsyncError(comm_, &rc));
+    NXT_CHECK(!aborted_, call, ": the NCCL communicator was aborted (by the watchdog?)");
+    rc = async_state();
   }
   abort_on_failure(rc, call);
 }
@@ -67,14 +68,21 @@ NcclComm::~NcclComm() {
 }
 
 void NcclComm::abort() {
-  bool expected = false;
-  if (comm_ && aborted_.compare_exchange_strong(expected, true)) ncclCommAbort(comm_);
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (comm_ && !aborted_) ncclCommAbort(comm_);
+  aborted_ = true;
+}
+
+ncclResult_t NcclComm::async_state() {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (aborted_ || !comm_) return ncclSuccess;
+  ncclResult_t state = ncclSuccess;
+  const ncclResult_t rc = ncclCommGetAsyncError(comm_, &state);
+  return rc != ncclSuccess ? rc : state;
 }
 
 std::string NcclComm::async_error_text() {
-  if (aborted_) return "";
-  ncclResult_t state = ncclSuccess;
-  if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) return "";
+  const ncclResult_t state = async_state();
   if (state == ncclSuccess || state == ncclInProgress) return "";
   return std::string("NCCL reported an error (") + ncclGetErrorString(state) +
          "); communicator aborted. A peer rank may have failed: see its log.";

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 
 namespace nxt {
@@ -54,11 +55,17 @@ class NcclComm {
   void abort_on_failure(ncclResult_t rc, const char* call);
   // A non-blocking communicator's call may return ncclInProgress: poll until it has settled.
   void settle(ncclResult_t rc, const char* call);
+  // ncclCommGetAsyncError under state_mutex_; ncclSuccess once aborted.
+  ncclResult_t async_state();
 
   ncclComm_t comm_ = nullptr;
   int rank_ = 0;
   int device_ = 0;
   std::chrono::seconds timeout_;
+  // Held by abort() and every ncclCommGetAsyncError call: the watchdog thread may abort (free)
+  // the communicator while the main thread polls its error state. Never held across an enqueue,
+  // which can block behind a full launch queue: that is when the watchdog must get through.
+  std::mutex state_mutex_;
   std::atomic<bool> aborted_{false};
 };
 

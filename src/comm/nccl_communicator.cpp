@@ -114,7 +114,8 @@ class NcclCommunicator final : public Communicator {
         nccl_(place.rank, place.world_size, device.index(), MPI_COMM_WORLD, timeouts.collective),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())),
         clock_(stream_) {
-    start_watchdog({[this] { return nccl_.async_error_text(); }, [this] { nccl_.abort(); }});
+    start_watchdog({[this] { return nccl_.async_error_text(); }, [this] { nccl_.abort(); },
+                    [index = device.index()] { c10::cuda::set_device(index); }});
   }
   ~NcclCommunicator() override { stop_watchdog(); }
 

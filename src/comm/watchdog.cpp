@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "common/fs.h"
+#include "common/mpi_env.h"
 
 namespace nxt {
 
@@ -90,6 +91,7 @@ void CollectiveWatchdog::set_record_dir(const std::string& dir) {
 }
 
 void CollectiveWatchdog::run() {
+  if (hooks_.on_thread_start) hooks_.on_thread_start();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_requested_.wait_for(lock, tick_, [&] { return stopping_; })) {
     lock.unlock();
@@ -110,11 +112,18 @@ void CollectiveWatchdog::run() {
 }
 
 // Everything here must work while the main thread is blocked anywhere, and must not wait for
-// the stuck collective: no collective, no CUDA synchronisation, no join.
+// the stuck collective: no collective, no CUDA synchronisation, no join. The diagnosis goes out
+// first; then a reaper thread guarantees the abort even if what follows blocks (the run folder
+// on a Lustre file system in recovery, an ncclCommAbort behind a wedged GPU): a rank that hung
+// here would leave its peers waiting (for dist.rank0_phase_timeout_s, if it is rank 0).
 void CollectiveWatchdog::fire(const std::string& message) {
-  const std::string text = recorder_->to_text(rank_);
-  std::fprintf(stderr, "[rank %d] watchdog fired; %s", rank_, text.c_str());
+  std::fprintf(stderr, "[rank %d] FATAL: %s\n[rank %d] watchdog fired; %s", rank_, message.c_str(),
+               rank_, recorder_->to_text(rank_).c_str());
   std::fflush(stderr);
+  std::thread([] {
+    std::this_thread::sleep_for(kFireGrace);
+    abort_job(1);
+  }).detach();
   std::string dir;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -132,7 +141,7 @@ void CollectiveWatchdog::fire(const std::string& message) {
     }
   }
   if (hooks_.abort_backend) hooks_.abort_backend();
-  die(message);
+  abort_job(1);
 }
 
 }  // namespace nxt

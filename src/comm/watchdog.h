@@ -52,9 +52,16 @@ class CollectiveWatchdog {
   struct Hooks {
     // A non-empty text when the backend has failed asynchronously (NCCL); may be null.
     std::function<std::string()> backend_error;
-    // Makes the backend give up on its collectives without blocking; may be null.
+    // Makes the backend give up on its collectives; may be null. Should not block, but the
+    // job is aborted kFireGrace after firing even if it does.
     std::function<void()> abort_backend;
+    // Runs first on the watchdog's thread (NCCL: makes the rank's GPU current, so that event
+    // queries create no context on device 0); may be null.
+    std::function<void()> on_thread_start;
   };
+  // How long firing may take (printing, flight_rank<N>.json, the backend's abort) before the
+  // job is aborted regardless.
+  static constexpr std::chrono::seconds kFireGrace{15};
   CollectiveWatchdog(std::shared_ptr<FlightRecorder> recorder, int rank, Hooks hooks,
                      std::chrono::milliseconds tick = std::chrono::milliseconds(250));
   // Stops the thread (it never fires after this returns).

@@ -7,6 +7,9 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+
+#include <map>
+#include <mutex>
 #endif
 
 namespace nxt {
@@ -20,12 +23,27 @@ namespace {
 // so their memory is not handed out again before the compute stream is done with it. The
 // pinned host memory is the caching host allocator's, which keeps it until the copy is done.
 // Without CUDA, or from pageable memory (a synchronous copy anyway), the batch goes as it is.
+#if defined(NXT_TORCH_HAS_CUDA)
+// One copy stream per device for the process: the caching allocator reuses a freed block only on
+// the stream that allocated it, so a new pool stream per batch would strand up to 32 batches'
+// worth of GPU memory.
+c10::cuda::CUDAStream copy_stream(c10::DeviceIndex device) {
+  static std::mutex mutex;
+  static std::map<c10::DeviceIndex, c10::cuda::CUDAStream> streams;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = streams.find(device);
+  if (found == streams.end())
+    found = streams.emplace(device, c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device))
+                .first;
+  return found->second;
+}
+#endif
+
 DeviceBatch copy_pinned_batch(const Batch& batch, torch::Device device) {
 #if defined(NXT_TORCH_HAS_CUDA)
   if (device.is_cuda() && batch.images.is_pinned() && batch.labels.is_pinned()) {
     const c10::cuda::CUDAStream compute = c10::cuda::getCurrentCUDAStream(device.index());
-    const c10::cuda::CUDAStream copier =
-        c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+    const c10::cuda::CUDAStream copier = copy_stream(device.index());
     DeviceBatch copied;
     {
       const c10::cuda::CUDAStreamGuard on_copier(copier);

@@ -746,7 +746,7 @@ StepFlags Trainer::agree_on_step() {
     stop_request = SIGUSR2;  // as if Slurm had signalled
   const double every_minutes = config_.train.checkpoint_every_minutes;
   const bool checkpoint_due =
-      is_rank0() && every_minutes > 0 &&
+      is_rank0() && every_minutes > 0 && !checkpoint_writer_.busy() &&  // due once it is done
       Clock::now() - last_checkpoint_time_ >=
           std::chrono::duration<double, std::ratio<60>>(every_minutes);
   const auto agreed =
@@ -905,7 +905,10 @@ CheckpointSnapshot Trainer::checkpoint_now() {
 void Trainer::save_last(bool before_exit) {
   const Communicator::Rank0Phase rank0_phase(*comm_);  // a stop's checkpoint: the barrier below
   const MetricTotals totals = epoch_totals_.summed_over_ranks(*comm_);
-  if (is_rank0()) {
+  if (is_rank0() && !before_exit && checkpoint_writer_.busy()) {
+    log::warn() << "step " << position_.global_step << ": the previous checkpoint is still being "
+                << "written; this one is skipped (Note [Background checkpoints])";
+  } else if (is_rank0()) {
     CheckpointSnapshot snapshot = checkpoint_now();
     TrainingPosition& position = snapshot.checkpoint.position;
     position.loss_sum = totals.loss_sum();

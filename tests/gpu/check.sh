@@ -266,10 +266,10 @@ phase_host_syncs() {
   cmake --build "$build" -j "$jobs" --target nxt_tests >"$out/build_tests.log" 2>&1 ||
     { tail -20 "$out/build_tests.log"; row "host syncs (HostSyncs.*)" "FAILED to build (build_tests.log)"; return 1; }
   local rc=0
-  "$bin/nxt_tests" --gtest_filter='HostSyncs.Cuda*:HostSyncs.AClipped*:GradClip.*' --gtest_color=no \
+  "$bin/nxt_tests" --gtest_filter='GpuOnly.*:HostSyncs.AClipped*:GradClip.*' --gtest_color=no \
     >"$out/host_syncs.log" 2>&1 || rc=$?
   row "host syncs: CUDA steps, sync debug = error" \
-    "$(grep -m1 -oE '^\[ +(OK|SKIPPED|FAILED) +\] HostSyncs\.Cuda[A-Za-z]*' "$out/host_syncs.log" | tr -s ' ' || echo 'not run')"
+    "$(grep -m1 -oE '^\[ +(OK|SKIPPED|FAILED) +\] GpuOnly\.[A-Za-z]*' "$out/host_syncs.log" | tr -s ' ' || echo 'not run')"
   row "host syncs (HostSyncs.*, GradClip.*)" "$(grep -m1 -E '^\[  (PASSED|FAILED) ' "$out/host_syncs.log" || echo "exit $rc")"
   return $rc
 }

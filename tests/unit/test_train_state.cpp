@@ -246,10 +246,11 @@ TEST(HostSyncs, AClippedOptimizerStepReadsNothingBack) {
 // On a GPU (tests/gpu/check.sh runs this): training steps as the trainer takes them - a pinned
 // batch copied on the side stream (eval/forward.h to_device), forward, backward, device-side
 // clipping, the optimizer - with CUDA's sync debug mode set to error, under which any call that
-// waits for the device throws. Skipped without a GPU.
-TEST(HostSyncs, CudaTrainingStepsNeverWaitForTheDevice) {
+// waits for the device throws. Suite GpuOnly: ctest leaves it out (tests/CMakeLists.txt), and it
+// fails, saying why, where it cannot run.
+TEST(GpuOnly, TrainingStepsNeverWaitForTheDevice) {
 #if defined(NXT_TORCH_HAS_CUDA)
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!torch::cuda::is_available()) FAIL() << "no CUDA device: run by tests/gpu/check.sh on a GPU";
   const torch::Device cuda(torch::kCUDA, 0);
   ResNeXt model(tiny_spec());
   model->to(cuda);
@@ -281,7 +282,7 @@ TEST(HostSyncs, CudaTrainingStepsNeverWaitForTheDevice) {
   EXPECT_EQ(error, "") << "a training step waited for the device";
   for (const auto& p : model->parameters()) ASSERT_TRUE(p.isfinite().all().item<bool>());
 #else
-  GTEST_SKIP() << "built without CUDA";
+  FAIL() << "built without CUDA: run by tests/gpu/check.sh in the CUDA build on a GPU";
 #endif
 }
 
