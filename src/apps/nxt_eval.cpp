@@ -1,4 +1,5 @@
-// nxt_eval: evaluates a trained checkpoint on a split of a packed dataset and reports accuracy,
+// nxt_eval: evaluates a trained checkpoint on a split of a packed dataset and reports accuracy
+// (top-1; top-5 with more than 5 classes; eval.tta or --tta applied),
 // per-class precision/recall/F1 and the confusion matrix. Runs alone or under mpirun, where each
 // rank evaluates its shard and the exact counts are summed (same numbers for any rank count).
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@ namespace {
 struct CommandLine {
   std::string checkpoint, data, split = "val", out_dir;
   std::string device = nxt::name_of(nxt::DeviceChoice::kAuto, nxt::kDeviceNames);
+  std::string tta;         // empty: the training run's eval.tta
   int64_t batch_size = 0;  // 0: the training run's data.batch_size
   int threads = 0;         // 0: cores / local ranks
 };
@@ -57,6 +59,7 @@ nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageRead
   setup.normalize = &normalize;
   setup.channels_last = model.channels_last;
   setup.bf16_autocast = model.bf16_autocast;
+  setup.tta = model.tta;
   return setup;
 }
 
@@ -68,7 +71,8 @@ int run(int argc, char** argv, const CommandLine& cli) {
   if (cli.threads > 0) rank_options.compute_threads = cli.threads;
   const nxt::RankCompute compute = nxt::configure_rank(place, rank_options);
   const torch::Device device = compute.device;
-  const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
+  nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
+  if (!cli.tta.empty()) model.tta = nxt::enum_from_name(cli.tta, nxt::kEvalTtaNames, "--tta");
   const nxt::PackedDataset dataset(cli.data);
   check_same_classes(model, dataset, cli);
   NXT_CHECK(
@@ -88,7 +92,7 @@ int run(int argc, char** argv, const CommandLine& cli) {
             " of the ", reader.size(), " images of split '", cli.split, "'");
   const nxt::Communicator::Rank0Phase rank0_writes(*comm);  // the others wait in the barrier
   if (mpi.rank() == 0) {
-    const nxt::EvalReport report{cli.checkpoint,
+    nxt::EvalReport report{cli.checkpoint,
                                  cli.data,
                                  cli.split,
                                  model.classes,
@@ -97,6 +101,9 @@ int run(int argc, char** argv, const CommandLine& cli) {
                                  dataset.paths(cli.split),
                                  dataset.split(cli.split).labels,
                                  details.predicted};
+    if (nxt::reports_top5(static_cast<int64_t>(model.classes.size())))
+      report.top5_correct = totals.top5_correct;  // Note [top-5 with few classes]
+    report.tta = model.tta;
     std::cout << nxt::format_report(report) << std::flush;
     if (!cli.out_dir.empty()) {
       nxt::write_report_files(report, cli.out_dir);
@@ -126,6 +133,8 @@ int main(int argc, char** argv) {
     app.add_option("--device", cli.device, "auto | cpu | cuda")
         ->check(CLI::IsMember(nxt::names_of(nxt::kDeviceNames)));
     app.add_option("--threads", cli.threads, "CPU compute threads per rank (default: shared)");
+    app.add_option("--tta", cli.tta, "none | flip (default: the run's eval.tta)")
+        ->check(CLI::IsMember(nxt::names_of(nxt::kEvalTtaNames)));
     CLI11_PARSE(app, argc, argv);
     return run(argc, argv, cli);
   });

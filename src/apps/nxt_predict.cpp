@@ -21,6 +21,7 @@ struct CommandLine {
   std::string checkpoint,
       format = nxt::name_of(nxt::PredictionFormat::kText, nxt::prediction_format_names());
   std::string device = nxt::name_of(nxt::DeviceChoice::kAuto, nxt::kDeviceNames);
+  std::string tta;  // empty: the training run's eval.tta
   std::vector<std::string> inputs;
   nxt::PredictOptions options;
 };
@@ -33,7 +34,8 @@ int run(CommandLine& cli) {
   rank_options.device = nxt::enum_from_name(cli.device, nxt::kDeviceNames, "--device");
   rank_options.compute_threads = cores;
   const torch::Device device = nxt::configure_rank(nxt::ProcessPlace{}, rank_options).device;
-  const nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
+  nxt::InferenceModel model = nxt::load_inference_model(cli.checkpoint, device);
+  if (!cli.tta.empty()) model.tta = nxt::enum_from_name(cli.tta, nxt::kEvalTtaNames, "--tta");
   const std::vector<std::string> files = nxt::collect_image_files(cli.inputs);
   // More classes than the model has, or fewer than one, is taken as "all" / "the best".
   cli.options.topk = std::clamp<int64_t>(cli.options.topk, 1, model.classes.size());
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
     app.add_option("--threads", cli.options.threads, "decoding threads (default: all cores)");
     app.add_option("--device", cli.device, "auto | cpu | cuda")
         ->check(CLI::IsMember(nxt::names_of(nxt::kDeviceNames)));
+    app.add_option("--tta", cli.tta, "none | flip (default: the run's eval.tta)")
+        ->check(CLI::IsMember(nxt::names_of(nxt::kEvalTtaNames)));
     CLI11_PARSE(app, argc, argv);
     return run(cli);
   });

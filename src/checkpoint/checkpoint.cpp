@@ -208,6 +208,10 @@ std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint) {
   dict.insert("epoch_loss_sum", p.loss_sum);
   dict.insert("epoch_correct", p.correct);
   dict.insert("epoch_seen", p.seen);
+  if (p.loss_scale > 0) {
+    dict.insert("loss_scale", p.loss_scale);
+    dict.insert("loss_scale_growth_tracker", p.loss_scale_growth_tracker);
+  }
   dict.insert("config", checkpoint.config_yaml);
   dict.insert("classes", classes);
   dict.insert("dataset_fingerprint", checkpoint.dataset_fingerprint);
@@ -258,6 +262,10 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
   p.loss_sum = entry(dict, "epoch_loss_sum", path).toDouble();
   p.correct = entry(dict, "epoch_correct", path).toInt();
   p.seen = entry(dict, "epoch_seen", path).toInt();
+  if (dict.contains("loss_scale")) {  // fp16 runs only
+    p.loss_scale = dict.at("loss_scale").toDouble();
+    p.loss_scale_growth_tracker = entry(dict, "loss_scale_growth_tracker", path).toInt();
+  }
   c.config_yaml = entry(dict, "config", path).toStringRef();
   for (const auto& name : entry(dict, "classes", path).toListRef())
     c.classes.push_back(name.toStringRef());

@@ -32,6 +32,10 @@ struct TrainingPosition {
   // The epoch's training totals so far, so a resumed epoch reports the same metrics.
   double loss_sum = 0;
   int64_t correct = 0, seen = 0;
+  // Dynamic loss scaling's state (train.amp fp16; train/loss_scaler.h): the scale (0: none,
+  // the run did not scale or the checkpoint predates it) and its growth tracker.
+  double loss_scale = 0;
+  int64_t loss_scale_growth_tracker = 0;
 };
 
 // How an image file becomes the model's input, so nxt_predict repeats training exactly:

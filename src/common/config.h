@@ -29,11 +29,12 @@ enum class StemKind {
 enum class OptimizerKind { kAdam, kAdamW, kSgd, kLars };
 enum class ScheduleKind { kConstant, kStep, kCosine };
 enum class LrScaling { kNone, kLinear };  // linear: lr * global batch / base_batch
-enum class AmpMode { kBf16, kNone };
+enum class AmpMode { kBf16, kFp16, kNone };
 enum class StopSignal { kUsr1, kUsr2 };
 enum class ClassWeighting { kNone, kBalanced };
 enum class BestMetric { kValAcc, kValLoss };
 enum class EvalMode { kRank0, kSharded };
+enum class EvalTta { kNone, kFlip };  // flip: mean logits of the image and its mirror
 enum class DistBackend { kAuto, kNccl, kMpi };  // auto: NCCL for CUDA tensors, else MPI
 
 // In table order: errors list the valid names in this order.
@@ -65,7 +66,7 @@ inline const EnumNames<ScheduleKind> kScheduleNames = {
 inline const EnumNames<LrScaling> kLrScalingNames = {
     {LrScaling::kNone, "none"}, {LrScaling::kLinear, "linear"}};
 inline const EnumNames<AmpMode> kAmpNames = {
-    {AmpMode::kBf16, "bf16"}, {AmpMode::kNone, "none"}};
+    {AmpMode::kBf16, "bf16"}, {AmpMode::kFp16, "fp16"}, {AmpMode::kNone, "none"}};
 inline const EnumNames<StopSignal> kStopSignalNames = {
     {StopSignal::kUsr1, "USR1"}, {StopSignal::kUsr2, "USR2"}};
 inline const EnumNames<ClassWeighting> kClassWeightNames = {
@@ -74,6 +75,8 @@ inline const EnumNames<BestMetric> kBestMetricNames = {
     {BestMetric::kValAcc, "val_acc"}, {BestMetric::kValLoss, "val_loss"}};
 inline const EnumNames<EvalMode> kEvalModeNames = {
     {EvalMode::kRank0, "rank0"}, {EvalMode::kSharded, "sharded"}};
+inline const EnumNames<EvalTta> kEvalTtaNames = {
+    {EvalTta::kNone, "none"}, {EvalTta::kFlip, "flip"}};
 inline const EnumNames<DistBackend> kDistBackendNames = {
     {DistBackend::kAuto, "auto"}, {DistBackend::kNccl, "nccl"}, {DistBackend::kMpi, "mpi"}};
 // clang-format on
@@ -156,7 +159,11 @@ struct TrainConfig {
   int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
   double checkpoint_every_minutes = 0;  // and every N minutes by rank 0's clock (0 = off)
   double log_every_seconds = 30;       // progress lines when not on a terminal
-  AmpMode amp = AmpMode::kBf16;        // CUDA only (CPU always fp32)
+  AmpMode amp = AmpMode::kBf16;        // CUDA only (CPU always fp32); fp16 adds loss scaling
+  // CUDA: TF32 tensor cores for fp32 matmuls (cuBLAS) and convolutions (cuDNN). On by default
+  // because cuDNN's convolutions, nearly all of a ResNeXt's work, already use TF32 by default in
+  // PyTorch; false makes both full fp32 (PyTorch's own default turns only cuBLAS's off).
+  bool tf32 = true;
   bool channels_last = true;           // memory format of activations and conv weights
   bool cudnn_benchmark = true;
   StopSignal stop_signal = StopSignal::kUsr2;  // besides TERM and INT (USR1 can clash with NCCL)
@@ -172,6 +179,7 @@ struct TrainConfig {
 
 struct EvalConfig {
   EvalMode mode = EvalMode::kRank0;
+  EvalTta tta = EvalTta::kNone;  // test-time augmentation (Note [flip TTA] in eval/forward.cpp)
 };
 
 struct DistConfig {

@@ -310,7 +310,11 @@ std::vector<ConfigKey> build_schema() {
             at_least_real(0)),
       field("train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
             "progress line period when output is not a terminal", positive()),
-      choice("train.amp", &C::train, &TrainConfig::amp, kAmpNames, "CUDA autocast: bf16 or none"),
+      choice("train.amp", &C::train, &TrainConfig::amp, kAmpNames,
+             "CUDA autocast: bf16, fp16 (with dynamic loss scaling, as torch.amp.GradScaler) or "
+             "none; CPU runs fp32"),
+      field("train.tf32", &C::train, &TrainConfig::tf32,
+            "CUDA: TF32 tensor cores for fp32 matmuls and convolutions (false: full fp32)"),
       field("train.channels_last", &C::train, &TrainConfig::channels_last,
             "channels-last memory format (CPU and CUDA; +20% measured on CPU here)"),
       field("train.cudnn_benchmark", &C::train, &TrainConfig::cudnn_benchmark,
@@ -336,6 +340,9 @@ std::vector<ConfigKey> build_schema() {
             auto_or_at_least(0)),
       choice("eval.mode", &C::eval, &EvalConfig::mode, kEvalModeNames,
              "rank0 (rank 0 evaluates all) or sharded (each rank its share)"),
+      choice("eval.tta", &C::eval, &EvalConfig::tta, kEvalTtaNames,
+             "test-time augmentation: none, or flip (the mean of the logits of each image and "
+             "its horizontal mirror; twice the evaluation compute)"),
       choice("dist.backend", &C::dist, &DistConfig::backend, kDistBackendNames,
              "auto (NCCL for CUDA tensors, else MPI), nccl or mpi"),
       field("dist.bucket_mb", &C::dist, &DistConfig::bucket_mb,

@@ -1,7 +1,7 @@
 // Fault-injection hooks of the test suite: environment variables (NXT_STOP_AT_STEP,
 // NXT_CRASH_AT_STEP, NXT_NAN_AT_STEP, NXT_HANG_BEFORE_COMM_START_RANK,
 // NXT_PAUSE_IN_CHECKPOINT_WRITE_S, NXT_ASSUME_NO_CPU_CACHE_INFO, NXT_STALL_AT_STEP,
-// NXT_SLOW_RANK0_EVAL_S) that make a rank stop, crash, produce a NaN, hang, pause, stall with
+// NXT_SLOW_RANK0_EVAL_S, NXT_CPU_LOSS_SCALE_GROWTH_INTERVAL) that make a rank stop, crash, produce a NaN, hang, pause, stall with
 // collectives in flight, evaluate slowly or act as on a CPU without cache sizes on purpose, so that the
 // tests can show what nxt does then.
 //

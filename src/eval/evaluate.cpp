@@ -41,12 +41,12 @@ MetricTotals evaluate_shard(ResNeXt& model, const EvalSetup& setup, ShardSpec sh
   ShardDetails seen;
   while (auto batch = loader.next()) {
     const DeviceBatch input = to_device(*batch, *setup.normalize, setup.channels_last);
-    const torch::Tensor logits = eval_logits(model, input.images, setup.bf16_autocast);
+    const torch::Tensor logits = eval_logits(model, input.images, setup.bf16_autocast, setup.tta);
     const torch::Tensor losses = torch::nn::functional::cross_entropy(
         logits, input.labels,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     const torch::Tensor predicted = logits.argmax(1);
-    totals.add(losses, predicted.eq(input.labels).sum());
+    totals.add(losses, predicted.eq(input.labels).sum(), top5_correct(logits, input.labels));
     if (details) {
       seen.labels.push_back(input.labels);
       seen.predicted.push_back(predicted);

@@ -23,6 +23,7 @@ struct EvalSetup {
   const Normalizer* normalize = nullptr;
   bool channels_last = false;
   bool bf16_autocast = false;
+  EvalTta tta = EvalTta::kNone;  // Note [flip TTA] in forward.cpp
 };
 
 // What nxt_eval reports beyond the totals, gathered from all ranks.

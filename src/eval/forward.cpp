@@ -71,9 +71,20 @@ torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normali
   return channels_last ? input.contiguous(torch::MemoryFormat::ChannelsLast) : input.contiguous();
 }
 
-torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast) {
+// Note [flip TTA]: eval.tta flip scores each image as the mean of the float logits of the image
+// and of its horizontal mirror (width is dim 3 of NCHW; normalisation is per channel, so the
+// normalised input can be mirrored). The mean is of logits, not of probabilities, as the
+// timm/torchvision recipes do; the loss, top-1 and top-5 are computed from it. The two passes
+// are separate forward calls at the batch size the run evaluates at, so the memory peak is that
+// of one pass. The setting is part of the run's config, so a checkpoint carries it to nxt_eval
+// and nxt_predict (each takes --tta to override it).
+torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast,
+                          EvalTta tta) {
   const compat::CudaAutocastGuard autocast(bf16_autocast, torch::kBFloat16);
-  return model->forward(input).to(torch::kFloat);
+  const torch::Tensor logits = model->forward(input).to(torch::kFloat);
+  if (tta == EvalTta::kNone) return logits;
+  const torch::Tensor mirrored = model->forward(input.flip({3})).to(torch::kFloat);
+  return (logits + mirrored) / 2;
 }
 
 bool bf16_autocast(const Config& config, torch::Device device) {

@@ -23,9 +23,11 @@ DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool chan
 torch::Tensor model_input(const torch::Tensor& images, const Normalizer& normalize,
                           bool channels_last);
 
-// The model's float logits for a prepared input, under bf16 autocast when asked (CUDA); the
-// caller holds the NoGradGuard. Evaluation and inference share it.
-torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast);
+// The model's float logits for a prepared NCHW input, under bf16 autocast when asked (CUDA);
+// with EvalTta::kFlip the mean of the logits of the input and of its horizontal mirror (Note
+// [flip TTA] in forward.cpp). The caller holds the NoGradGuard. Evaluation and inference share it.
+torch::Tensor eval_logits(ResNeXt& model, const torch::Tensor& input, bool bf16_autocast,
+                          EvalTta tta);
 
 // Whether a model runs under bf16 autocast: train.amp bf16 on a CUDA device (CPU always runs
 // fp32). Training, evaluation and inference all ask here, so they compute alike.

@@ -44,6 +44,11 @@ std::string confusion_table(const EvalReport& r, size_t name_width) {
 
 }  // namespace
 
+double top5_accuracy(const EvalReport& r) {
+  const int64_t total = r.confusion.total();
+  return total && r.top5_correct ? static_cast<double>(*r.top5_correct) / total : 0.0;
+}
+
 std::string format_report(const EvalReport& r) {
   const ConfusionMatrix& c = r.confusion;
   size_t name_width = std::string("true \\ predicted").size() + 2;
@@ -52,7 +57,12 @@ std::string format_report(const EvalReport& r) {
   out << "checkpoint " << r.checkpoint << "\n"
       << "data       " << r.data << " [" << r.split << "], " << c.total() << " images\n"
       << "accuracy   " << fixed(c.accuracy(), 6) << " (" << c.correct() << "/" << c.total()
-      << "), mean loss " << fixed(r.mean_loss, 6) << "\n\n"
+      << "), mean loss " << fixed(r.mean_loss, 6) << "\n";
+  if (r.top5_correct)
+    out << "top-5      " << fixed(top5_accuracy(r), 6) << " (" << *r.top5_correct << "/"
+        << c.total() << ")\n";
+  if (r.tta != EvalTta::kNone) out << "tta        " << name_of(r.tta, kEvalTtaNames) << "\n";
+  out << "\n"
       << padded("class", name_width, false) << "  precision   recall       f1  support\n";
   const auto scores = class_scores(c);
   for (size_t i = 0; i < scores.size(); ++i) out << score_row(r.classes[i], name_width, scores[i]);
@@ -83,6 +93,9 @@ std::string report_json(const EvalReport& r) {
       {"images", c.total()},
       {"correct", c.correct()},
       {"accuracy", c.accuracy()},
+      {"top5_correct", r.top5_correct ? nlohmann::ordered_json(*r.top5_correct) : nullptr},
+      {"top5_accuracy", r.top5_correct ? nlohmann::ordered_json(top5_accuracy(r)) : nullptr},
+      {"tta", name_of(r.tta, kEvalTtaNames)},
       {"mean_loss", r.mean_loss},
       {"classes", r.classes},
       {"per_class", per_class},

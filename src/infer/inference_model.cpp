@@ -13,7 +13,7 @@ namespace nxt {
 torch::Tensor InferenceModel::logits(const torch::Tensor& images) const {
   torch::NoGradGuard no_grad;
   ResNeXt net = model;  // a handle: forward() is not const, the weights do not change
-  return eval_logits(net, images, bf16_autocast);
+  return eval_logits(net, images, bf16_autocast, tta);
 }
 
 InferenceModel load_inference_model(const std::string& path, torch::Device device) {
@@ -31,6 +31,7 @@ InferenceModel load_inference_model(const std::string& path, torch::Device devic
   m.device = device;
   m.channels_last = m.config.train.channels_last;
   m.bf16_autocast = bf16_autocast(m.config, device);
+  m.tta = m.config.eval.tta;
   m.model = build_model(m.config.model, static_cast<int64_t>(m.classes.size()));
   copy_state_into(*m.model, checkpoint.model, path);
   m.model->to(device);

@@ -1,6 +1,7 @@
 // Implements the step metrics, the epoch line and the CSV file.
 #include "train/metrics.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,10 @@ namespace nxt {
 
 namespace {
 std::atomic<int64_t> g_host_reads{0};
+
+size_t separators(const std::string& row) {
+  return static_cast<size_t>(std::count(row.begin(), row.end(), ','));
+}
 }  // namespace
 
 StepMetrics::StepMetrics(torch::Device device) {
@@ -65,19 +70,21 @@ int64_t StepMetrics::host_reads() {
 }
 
 std::string notebook_line(const EpochRecord& r) {
-  char line[320];
+  char top5[48] = "";
+  if (r.val_top5) std::snprintf(top5, sizeof top5, "Test_top5: %.2f%%, ", 100 * *r.val_top5);
+  char line[360];
   std::snprintf(line, sizeof line,
                 "Epoch: %lld, Train_acc: %.2f%%, Train_loss: %.4f, Test_acc: %.2f%%, "
-                "Test_loss: %.4f, Lr: %.6g, Time: %.1fs, Img/s: %.1f",
+                "Test_loss: %.4f, %sLr: %.6g, Time: %.1fs, Img/s: %.1f",
                 static_cast<long long>(r.epoch), 100 * r.train_acc, r.train_loss, 100 * r.val_acc,
-                r.val_loss, r.lr, r.seconds, r.images_per_second);
+                r.val_loss, top5, r.lr, r.seconds, r.images_per_second);
   return line;
 }
 
 MetricsCsv::MetricsCsv(std::string path) : path_(std::move(path)) {}
 
 const char* MetricsCsv::header() {
-  return "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s";
+  return "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s,val_top5";
 }
 
 void MetricsCsv::keep_rows_before(int64_t first_epoch) {
@@ -85,15 +92,19 @@ void MetricsCsv::keep_rows_before(int64_t first_epoch) {
   std::istringstream in(read_file_text(path_));
   std::string row;
   std::getline(in, row);  // header
+  const size_t fields = separators(header());
   while (std::getline(in, row))
-    if (!row.empty() && std::stoll(row) < first_epoch) rows_.push_back(row);
+    if (!row.empty() && std::stoll(row) < first_epoch)
+      rows_.push_back(row + std::string(fields - std::min(fields, separators(row)), ','));
 }
 
 void MetricsCsv::append(const EpochRecord& r) {
-  char row[256];
-  std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f,%.2f",
+  char top5[32] = "";
+  if (r.val_top5) std::snprintf(top5, sizeof top5, "%.6f", *r.val_top5);
+  char row[288];
+  std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f,%.2f,%s",
                 static_cast<long long>(r.epoch), r.train_acc, r.train_loss, r.val_acc, r.val_loss,
-                r.lr, r.seconds, r.images_per_second);
+                r.lr, r.seconds, r.images_per_second, top5);
   rows_.push_back(row);
   std::string text = std::string(header()) + "\n";
   for (const auto& line : rows_) text += line + "\n";

@@ -1,6 +1,7 @@
 // Training metrics: the step's device-side accumulators (StepMetrics), the notebook's per-epoch
 // line, and metrics.csv. The exact totals they produce are eval/totals.h's.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,16 +43,22 @@ struct EpochRecord {
   int64_t epoch = 0;  // 1-based, as the notebook prints it
   double train_acc = 0, train_loss = 0, val_acc = 0, val_loss = 0, lr = 0;
   double seconds = 0, images_per_second = 0;
+  // Absent with 5 classes or fewer (Note [top-5 with few classes] in eval/totals.h).
+  std::optional<double> val_top5;
 };
 
-// "Epoch: 1, Train_acc: 93.75%, Train_loss: 0.2011, Test_acc: ..., Lr: 0.0001, ..."
+// "Epoch: 1, Train_acc: 93.75%, Train_loss: 0.2011, Test_acc: ..., Test_loss: ...,
+// [Test_top5: ...%, ]Lr: 0.0001, ..."
 std::string notebook_line(const EpochRecord& record);
 
-// metrics.csv: the header, then one row per epoch; rewritten atomically after each epoch.
+// metrics.csv: the header, then one row per epoch; rewritten atomically after each epoch. New
+// columns go last (readers take columns by position: tests/gpu/check.sh, the multinode tests);
+// val_top5 is empty with 5 classes or fewer.
 class MetricsCsv {
  public:
   explicit MetricsCsv(std::string path);
-  // Keeps the rows of epochs before `first_epoch` from an existing file (a resumed run).
+  // Keeps the rows of epochs before `first_epoch` from an existing file (a resumed run); rows
+  // of an older nxt, with fewer columns, get empty fields for the new ones.
   void keep_rows_before(int64_t first_epoch);
   void append(const EpochRecord& record);
   static const char* header();

@@ -19,6 +19,9 @@ nlohmann::json test_metrics_json(const std::string& checkpoint, const TrainingPo
           {"checkpoint", checkpoint},
           {"epoch", best.best_epoch + 1},
           {"test_accuracy", test.accuracy()},
+          {"test_top5_accuracy", reports_top5(static_cast<int64_t>(classes.size()))
+                                     ? nlohmann::json(test.top5_accuracy())
+                                     : nlohmann::json(nullptr)},  // Note [top-5 with few classes]
           {"test_loss", test.mean_loss()},
           {"test_images", test.seen},
           {"val_accuracy", best.best_val_acc},

@@ -13,7 +13,8 @@
 
 namespace nxt {
 
-// `best`: the position recorded in best.pt (its epoch and val figures).
+// `best`: the position recorded in best.pt (its epoch and val figures). test_top5_accuracy is
+// null with 5 classes or fewer (Note [top-5 with few classes] in eval/totals.h).
 nlohmann::json test_metrics_json(const std::string& checkpoint, const TrainingPosition& best,
                                  const MetricTotals& test, const ConfusionMatrix& confusion,
                                  const std::vector<std::string>& classes);

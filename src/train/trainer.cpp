@@ -34,6 +34,7 @@
 #include "model/build.h"
 #include "train/curves.h"
 #include "train/grad_clip.h"
+#include "train/loss_scaler.h"
 #include "train/memory_stats.h"
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -51,11 +52,13 @@ using Clock = std::chrono::steady_clock;
 // What every rank must agree on after backward, before the update (Note [Collective order]):
 // a stop request on any rank (a signal, or the NXT_STOP_AT_STEP hook), a NaN/Inf step loss
 // on any rank (train.skip_nonfinite), and rank 0's train.checkpoint_every_minutes clock (a
-// checkpoint sums the epoch's totals over ranks, so every rank must take it).
+// checkpoint sums the epoch's totals over ranks, so every rank must take it), and an inf/NaN
+// gradient under fp16 loss scaling on any rank (every rank skips that step and backs off).
 struct StepFlags {
   int stop_signal = 0;  // 0: none
   bool nonfinite = false;
   bool checkpoint_due = false;
+  bool grad_overflow = false;
 };
 
 // Where an epoch runs, in global sample positions (Note [World-size-independent epochs]).
@@ -200,11 +203,32 @@ class Trainer {
   std::unique_ptr<StepTimer> step_timer_;
   int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
   bool autocast_bf16_ = false;  // train.amp on a GPU
+  bool autocast_fp16_ = false;  // train.amp fp16 on a GPU, with loss_scaler_ enabled
+  LossScaler loss_scaler_;      // disabled unless fp16 (train/loss_scaler.h)
+  bool skip_scaled_step_ = false;  // this step's gradients overflowed on some rank (fp16)
 };
 
 // The device, threads and process tuning are configure_rank()'s (in the constructor).
 void Trainer::set_up_compute() {
   autocast_bf16_ = bf16_autocast(config_, device_);
+  autocast_fp16_ = on_cuda() && config_.train.amp == AmpMode::kFp16;
+  // Test hook NXT_CPU_LOSS_SCALE_GROWTH_INTERVAL: fp16's loss scaling also on a CPU run (no
+  // autocast), with that growth interval, so that the e2e tests reach its flag and checkpoint.
+  const std::optional<long long> cpu_scaling = test_hook("NXT_CPU_LOSS_SCALE_GROWTH_INTERVAL");
+  if (autocast_fp16_ || (cpu_scaling && !on_cuda())) {
+    LossScalerOptions scaling;
+    if (cpu_scaling && !on_cuda()) scaling.growth_interval = *cpu_scaling;
+    loss_scaler_ = LossScaler(scaling);
+    log::info() << "train.amp fp16: autocast to float16 with dynamic loss scaling from "
+                << loss_scaler_.scale() << "; evaluation runs in fp32";
+  }
+  if (!on_cuda() && config_.train.amp == AmpMode::kFp16)
+    log::warn() << "train.amp fp16 applies on CUDA only: this " << device_.str()
+                << " run trains in fp32, without loss scaling";
+  if (on_cuda()) {
+    at::globalContext().setAllowTF32CuBLAS(config_.train.tf32);
+    at::globalContext().setAllowTF32CuDNN(config_.train.tf32);
+  }
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   metrics_every_ = config_.train.metrics_every_steps.value_or(on_cuda() ? 25 : 1);
   if (config_.train.skip_nonfinite && metrics_every_ != 1) {
@@ -241,7 +265,8 @@ void Trainer::start_communicator() {
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
-                      ? std::string("bf16 autocast ") + (autocast_bf16_ ? "on" : "off")
+                      ? std::string("autocast ") +
+                            (autocast_bf16_ ? "bf16" : autocast_fp16_ ? "fp16 (loss scaling)" : "off")
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
   // Every rank must read the same file: a stale node-local copy on one node would give it
@@ -455,7 +480,13 @@ void Trainer::resume_from(const ResumePoint& resume) {
   const std::string& path = resume.path;
   copy_state_into(*model_, checkpoint->model, path);
   load_optimizer_bytes(*optimizer_.optimizer, checkpoint->optimizer, path, device_);
-  continue_position(checkpoint->position, path);
+  const TrainingPosition& saved = checkpoint->position;
+  if (loss_scaler_.enabled() && saved.loss_scale > 0)
+    loss_scaler_.restore({saved.loss_scale, saved.loss_scale_growth_tracker});
+  else if (loss_scaler_.enabled())
+    log::info() << "train.amp fp16: '" << path << "' holds no loss scale (another amp mode or "
+                << "an older file); starting at " << loss_scaler_.scale();
+  continue_position(saved, path);
 }
 
 // Note [World-size-independent epochs] (data/sampler.h): the position is a count of global
@@ -702,7 +733,7 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
     torch::Tensor loss = training_loss(input, *batch, epoch, &logits);
     if (position_.global_step + 1 == inject_nan_at_step_ && place_.rank == place_.world_size - 1)
       loss = loss * std::numeric_limits<double>::quiet_NaN();
-    (loss / static_cast<double>(micro_batches)).backward();
+    loss_scaler_.scale_loss(loss / static_cast<double>(micro_batches)).backward();
     step_metrics_->add(loss, logits, input.labels);
     step_timer_->end(StepTimer::kCompute);
   }
@@ -716,7 +747,8 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
 // resumed run mixes the same way.
 torch::Tensor Trainer::training_loss(const DeviceBatch& input, const Batch& batch, int64_t epoch,
                                      torch::Tensor* logits) {
-  const compat::CudaAutocastGuard autocast(autocast_bf16_, torch::kBFloat16);
+  const compat::CudaAutocastGuard autocast(autocast_bf16_ || autocast_fp16_,
+                                           autocast_fp16_ ? torch::kHalf : torch::kBFloat16);
   const DataConfig& data = config_.data;
   if (data.mixup_alpha > 0 || data.cutmix_alpha > 0) {
     const uint64_t seed =
@@ -737,8 +769,13 @@ torch::Tensor Trainer::training_loss(const DeviceBatch& input, const Batch& batc
 
 // One small collective per step, so that every rank takes the same branch. With
 // skip_nonfinite the step's loss is read now (metrics_every_ is 1) and a bad step is skipped
-// before it reaches the weights; otherwise read_metrics() stops the run.
+// before it reaches the weights; otherwise read_metrics() stops the run. Under fp16 loss
+// scaling the all-reduced gradients are unscaled here and checked for inf/NaN; that flag is
+// read off the device now (one host sync per step, as GradScaler.step() makes too) so that it
+// travels in this same all-reduce, and every rank skips the same steps and keeps the same scale.
 StepFlags Trainer::agree_on_step() {
+  const torch::Tensor found_inf = loss_scaler_.unscale_and_check(model_->parameters());
+  const bool grad_overflow = found_inf.defined() && found_inf.item<float>() != 0;
   const bool nonfinite =
       config_.train.skip_nonfinite && !std::isfinite(step_metrics_->step_loss_sum());
   int64_t stop_request = stop_signal_number();
@@ -749,9 +786,19 @@ StepFlags Trainer::agree_on_step() {
       is_rank0() && every_minutes > 0 && !checkpoint_writer_.busy() &&  // due once it is done
       Clock::now() - last_checkpoint_time_ >=
           std::chrono::duration<double, std::ratio<60>>(every_minutes);
-  const auto agreed =
-      comm_->all_reduce_integers({stop_request, nonfinite, checkpoint_due}, ReduceOp::kMax);
-  return {static_cast<int>(agreed[0]), agreed[1] != 0, agreed[2] != 0};
+  const auto agreed = comm_->all_reduce_integers(
+      {stop_request, nonfinite, checkpoint_due, grad_overflow}, ReduceOp::kMax);
+  const StepFlags flags{static_cast<int>(agreed[0]), agreed[1] != 0, agreed[2] != 0,
+                        agreed[3] != 0};
+  if (loss_scaler_.enabled()) {
+    const double scale = loss_scaler_.scale();
+    skip_scaled_step_ = loss_scaler_.update(flags.grad_overflow);
+    if (skip_scaled_step_)
+      log::info() << "fp16: inf/NaN gradients at step " << position_.global_step + 1
+                  << " (on at least one rank): step skipped, loss scale " << scale << " -> "
+                  << loss_scaler_.scale();
+  }
+  return flags;
 }
 
 // The global samples done after step `step`, and the epoch's fraction done for the schedule
@@ -765,9 +812,13 @@ double Trainer::advance_position(int64_t step, int64_t steps, const EpochSpan& s
 }
 
 void Trainer::apply_update(int64_t epoch, double epoch_fraction) {
-  if (config_.train.clip_grad_norm > 0)
-    clip_grad_norm_on_device(model_->parameters(), config_.train.clip_grad_norm);
   lr_ = schedule_->at(epoch, epoch_fraction);
+  if (skip_scaled_step_) {  // as GradScaler.step(): no update, the loss scale has backed off
+    reducer_->zero_grad();
+    return;
+  }
+  if (config_.train.clip_grad_norm > 0)  // on unscaled gradients (fp16: agree_on_step())
+    clip_grad_norm_on_device(model_->parameters(), config_.train.clip_grad_norm);
   optimizer_.set_lr(lr_);
   optimizer_.optimizer->step();
   reducer_->zero_grad();
@@ -804,6 +855,7 @@ MetricTotals Trainer::evaluate_split(const ImageReader& reader, EvalDetails* det
   eval.normalize = normalize_.get();
   eval.channels_last = config_.train.channels_last;
   eval.bf16_autocast = autocast_bf16_;
+  eval.tta = config_.eval.tta;
   const MetricTotals val = evaluate(model_, eval, *comm_, config_.eval.mode, details);
   set_training_mode();
   return val;
@@ -821,7 +873,11 @@ int Trainer::evaluate_only(const std::string& checkpoint_path) {
     char line[160];
     std::snprintf(line, sizeof line, "val_acc=%.6f val_loss=%.6f images=%lld", val.accuracy(),
                   val.mean_loss(), static_cast<long long>(val.seen));
-    std::printf("%s\n", line);
+    // Note [top-5 with few classes]
+    if (reports_top5(static_cast<int64_t>(dataset_->classes().size())))
+      std::printf("%s val_top5=%.6f\n", line, val.top5_accuracy());
+    else
+      std::printf("%s\n", line);
   }
   return 0;
 }
@@ -859,6 +915,8 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
                      train.mean_loss(), val.accuracy(),
                      val.mean_loss(),   lr_,
                      seconds,           seconds > 0 ? trained / seconds : 0};
+  if (reports_top5(static_cast<int64_t>(dataset_->classes().size())))
+    record.val_top5 = val.top5_accuracy();  // Note [top-5 with few classes]
   const bool improved = improves_best(val);
   if (improved) {
     position_.best_val_acc = val.accuracy();
@@ -893,6 +951,9 @@ CheckpointSnapshot Trainer::checkpoint_now() {
   c.position = position_;
   c.position.world_size = place_.world_size;
   c.position.global_batch = global_batch();
+  const LossScalerState scaler = loss_scaler_.state();  // scale 0 (none) unless fp16
+  c.position.loss_scale = loss_scaler_.enabled() ? scaler.scale : 0;
+  c.position.loss_scale_growth_tracker = scaler.growth_tracker;
   c.config_yaml = to_yaml(config_);
   c.classes = dataset_->classes();
   c.dataset_fingerprint = dataset_->fingerprint();

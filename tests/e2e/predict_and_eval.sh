@@ -4,7 +4,9 @@
 #  - nxt_eval under mpirun -np 2 reports the accuracy the trainer logged for the best epoch, and
 #    the same numbers as one process; its files are consistent (JSON, CSV, PNG);
 #  - nxt_predict on the val images' source files, and on the packed val images written back out
-#    as PNG files, agrees with nxt_eval's per-image predictions on >= 99% of them.
+#    as PNG files, agrees with nxt_eval's per-image predictions on >= 99% of them;
+#  - --tta flip runs and is reported; with 6 classes the trainer's top-5 (under eval.tta flip)
+#    is the one nxt_eval reports for its best.pt.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 "$bin/nxt_make_demo_images" --output "$work/images" --classes 3 --per-class 60 --size 48 \
@@ -98,4 +100,49 @@ for l in lines:
 first=$(find "$work/val_png" -name '*.png' | sort | head -1)
 "$bin/nxt_predict" --checkpoint "$best" "$first" 2>/dev/null | grep -Eq "^$first: (circle|square|triangle) 0\.[0-9]{4}, " ||
   fail "text output: $("$bin/nxt_predict" --checkpoint "$best" "$first" 2>&1)"
+
+# --tta flip (Note [flip TTA]): nxt_eval and nxt_predict run with it; the report says so. With 3
+# classes top-5 is trivially 1 and left out (Note [top-5 with few classes]).
+"$bin/nxt_eval" --checkpoint "$best" --data "$work/data.h5" --tta flip --out "$work/eval_flip" \
+  >"$work/flip.out" 2>"$work/flip.err" || { cat "$work/flip.err"; fail "nxt_eval --tta flip failed"; }
+grep -Eq "^accuracy   [01]\.[0-9]{6} \([0-9]+/45\)" "$work/flip.out" && grep -q "^tta        flip$" "$work/flip.out" &&
+  ! grep -q "^top-5" "$work/flip.out" || { cat "$work/flip.out"; fail "nxt_eval --tta flip report"; }
+py "
+import json
+m = json.load(open('$work/eval_flip/metrics.json'))
+assert m['tta'] == 'flip' and m['top5_accuracy'] is None and m['images'] == 45, m
+assert json.load(open('$work/eval/metrics.json'))['tta'] == 'none'
+" || fail "nxt_eval --tta flip metrics.json"
+"$bin/nxt_predict" --checkpoint "$best" --tta flip --topk 1 --format csv "$work/val_png" 2>/dev/null |
+  tail -n +2 | wc -l | grep -qx 45 || fail "nxt_predict --tta flip"
+
+# Top-5 with 6 classes, and eval.tta flip in the trainer: one epoch in one process; the epoch
+# line, metrics.csv, and nxt_eval (taking eval.tta from the checkpoint; 2 ranks and 1 process
+# alike) agree on it.
+"$bin/nxt_make_demo_images" --output "$work/six/images" --classes 6 --per-class 12 --size 32 \
+  --seed 2 --easy >/dev/null || fail "make_demo_images (6 classes)"
+"$bin/nxt_pack_hdf5" --input "$work/six/images" --output "$work/six/data.h5" --size 32 \
+  --val-fraction 0.25 --seed 3 --quiet >/dev/null 2>&1 || fail "pack_hdf5 (6 classes)"
+six_config=$(tiny_config "$work/six" six)
+run_bounded 120 "$work/six.out" "$bin/nxt_ddp" --config "$six_config" --set train.epochs=1 \
+  --set eval.tta=flip >/dev/null
+[[ $code -eq 0 ]] || { cat "$work/six.out"; fail "6-class training exited $code"; }
+grep -q "Test_loss: .*, Test_top5: [0-9.]*%, Lr: " "$work/six.out" || fail "no Test_top5 in the epoch line"
+"$nxt_mpirun" -np 2 "$bin/nxt_eval" --checkpoint "$work/six/runs/six/best.pt" --data "$work/six/data.h5" \
+  --out "$work/six/eval" >"$work/six_eval.out" 2>"$work/six_eval.err" ||
+  { cat "$work/six_eval.err"; fail "nxt_eval -np 2 (6 classes)"; }
+grep -Eq "^top-5      [01]\.[0-9]{6} \([0-9]+/18\)" "$work/six_eval.out" || fail "no top-5 line: $(cat "$work/six_eval.out")"
+"$bin/nxt_eval" --checkpoint "$work/six/runs/six/best.pt" --data "$work/six/data.h5" >"$work/six_eval1.out" ||
+  fail "nxt_eval (6 classes, 1 process)"
+diff <(head -n -1 "$work/six_eval.out") "$work/six_eval1.out" || fail "2 ranks and 1 process report top-5 differently"
+py "
+import csv, json
+row = list(csv.DictReader(open('$work/six/runs/six/metrics.csv')))[-1]
+m = json.load(open('$work/six/eval/metrics.json'))
+assert m['tta'] == 'flip', m['tta']  # the run's eval.tta, from the checkpoint's config
+assert float(row['val_acc']) <= float(row['val_top5']) <= 1, row
+assert abs(m['top5_accuracy'] - float(row['val_top5'])) < 1e-6, (m['top5_accuracy'], row)
+assert abs(m['accuracy'] - float(row['val_acc'])) < 1e-6, (m['accuracy'], row)
+print('6 classes: val top-1', row['val_acc'], 'top-5', row['val_top5'], '(tta flip)')
+" || fail "top-5 of the trainer and nxt_eval disagree"
 echo "PASS: nxt_eval matches the logged best accuracy $logged; nxt_predict agrees with it"

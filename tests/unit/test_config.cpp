@@ -101,7 +101,8 @@ TEST(Config, EveryChoiceRoundTripsItsNamesAndListsThemWhenWrong) {
       "run.device",          "data.normalize",    "data.crop",  "data.sampler",
       "data.auto_augment",   "model.arch",        "model.stem", "optim.name",
       "optim.schedule",      "optim.scale_lr",    "train.amp",  "train.stop_signal",
-      "train.class_weights", "train.best_metric", "eval.mode",  "dist.backend"};
+      "train.class_weights", "train.best_metric", "eval.mode",  "eval.tta",
+      "dist.backend"};
   EXPECT_EQ(choice_keys, expected);
 }
 

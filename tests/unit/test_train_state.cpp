@@ -296,11 +296,12 @@ TEST(HostSyncs, DeviceTotalsEqualTheHostSums) {
     const torch::Tensor losses = torch::rand({7}) * 3;
     const torch::Tensor correct = torch::tensor(int64_t{batch + 1});
     host.add_per_sample(losses, batch + 1);
-    device.add(losses, correct);
+    device.add(losses, correct, correct + 2);
   }
   const MetricTotals read = device.read();
   EXPECT_EQ(read.loss_micros, host.loss_micros);
   EXPECT_EQ(read.correct, 15);
+  EXPECT_EQ(read.top5_correct, 25);
   EXPECT_EQ(read.seen, 35);
 }
 
