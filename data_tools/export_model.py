@@ -12,11 +12,12 @@ torchvision's Bottleneck blocks. Parameter names are torchvision's in every case
 checkpoint's state dict loads strictly.
 
 The exported graph takes float32 RGB images, NCHW, pixels in [0, 1] (uint8 / 255) that are
-already resized and cropped to input_size x input_size, normalises them with the checkpoint's
-mean/std inside the graph, and returns logits [N, classes] (no softmax). How an image file
-becomes that input (pack_hdf5's resize to stored_size, the centre window of eval_crop_ratio,
-the resize to input_size) is written beside the model as OUT.preprocess.json, with the class
-names. Both files are written atomically (temp file, fsync, rename).
+already resized and cropped to input_size x input_size (the run's evaluation size,
+data.eval_size), normalises them with the checkpoint's mean/std inside the graph, and returns
+logits [N, classes] (no softmax). How an image file becomes that input (pack_hdf5's resize to
+stored_size, the centre window of eval_crop_ratio, the resize to input_size) is written beside
+the model as OUT.preprocess.json, with the class names and, for the record, train_size (the
+training size of the checkpoint's last epoch). Both files are written atomically (temp file, fsync, rename).
 
 Exit status: 0 done; 1 with one line naming the file when the checkpoint is missing, is not an
 nxt checkpoint, or holds an architecture this script cannot rebuild.
@@ -97,6 +98,9 @@ def preprocess_record(checkpoint, path):
             "eval_crop_ratio": float(p.get("eval_crop_ratio", 1.0)),
             "mean": [float(v) for v in p["mean"]],
             "std": [float(v) for v in p["std"]],
+            # for the record: the training size of the epoch that wrote the checkpoint (null in
+            # checkpoints written before data.train_size); input_size is the evaluation size
+            "train_size": int(p["train_size"]) if p.get("train_size") else None,
         }
     except (KeyError, TypeError, ValueError) as error:
         raise ExportError(f"checkpoint '{path}': malformed preprocess entry ({error!r})")

@@ -2,6 +2,7 @@
 #include "checkpoint/async_writer.h"
 
 #include <exception>
+#include <map>
 #include <utility>
 
 #include "common/check.h"
@@ -10,15 +11,25 @@
 namespace nxt {
 namespace {
 
-// The optimizer archive, then one serialisation for every file; `*current` names the file
-// being written, for the error of a failed write.
-void write_snapshot(CheckpointSnapshot& snapshot, const std::vector<std::string>& paths,
+// The optimizer archive, then one serialisation per kind of weights for every file;
+// `*current` names the file being written, for the error of a failed write.
+void write_snapshot(CheckpointSnapshot& snapshot, const std::vector<CheckpointFile>& files,
                     std::string* current) {
   snapshot.checkpoint.optimizer = snapshot.optimizer.bytes();
-  const std::vector<char> bytes = checkpoint_bytes(snapshot.checkpoint);
-  for (const std::string& path : paths) {
-    *current = path;
-    write_checkpoint_file(bytes, path);
+  std::map<CheckpointWeights, std::vector<char>> bytes;
+  for (const CheckpointFile& file : files) {
+    *current = file.path;
+    auto made = bytes.find(file.weights);
+    if (made == bytes.end())
+      made = bytes.emplace(file.weights, checkpoint_bytes(snapshot.checkpoint, file.weights)).first;
+    write_checkpoint_file(made->second, file.path);
+  }
+}
+
+void copy_if_shared(StateDict& state) {
+  for (auto& entry : state) {
+    torch::Tensor& tensor = entry.second;
+    if (tensor.storage().use_count() > 1) tensor = tensor.clone();
   }
 }
 
@@ -26,10 +37,8 @@ void write_snapshot(CheckpointSnapshot& snapshot, const std::vector<std::string>
 
 CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint,
                                        torch::optim::Optimizer& optimizer) {
-  for (auto& entry : checkpoint.model) {
-    torch::Tensor& tensor = entry.second;
-    if (tensor.storage().use_count() > 1) tensor = tensor.clone();
-  }
+  copy_if_shared(checkpoint.model);
+  if (checkpoint.ema) copy_if_shared(checkpoint.ema->weights);
   return CheckpointSnapshot{std::move(checkpoint), OptimizerSnapshot(optimizer)};
 }
 
@@ -41,25 +50,25 @@ CheckpointWriter::~CheckpointWriter() {
   }
 }
 
-void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<std::string> paths,
+void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<CheckpointFile> files,
                              When when) {
-  NXT_CHECK(!paths.empty(), "CheckpointWriter::write: no file to write");
+  NXT_CHECK(!files.empty(), "CheckpointWriter::write: no file to write");
   if (when == When::kNow) {
     try {
       wait();
     } catch (const std::exception& e) {
       log::error() << e.what() << "; writing this checkpoint anyway";
     }
-    std::string current = paths.front();
-    write_snapshot(snapshot, paths, &current);  // errors name the file already
+    std::string current = files.front().path;
+    write_snapshot(snapshot, files, &current);  // errors name the file already
     return;
   }
   wait();
   finished_ = false;
-  thread_ = std::thread([this, snapshot = std::move(snapshot), paths = std::move(paths)]() mutable {
-    std::string current = paths.front();
+  thread_ = std::thread([this, snapshot = std::move(snapshot), files = std::move(files)]() mutable {
+    std::string current = files.front().path;
     try {
-      write_snapshot(snapshot, paths, &current);
+      write_snapshot(snapshot, files, &current);
     } catch (const std::exception& e) {
       error_ = "the background write of checkpoint '" + current + "' failed: " + e.what();
     } catch (...) {

@@ -44,10 +44,18 @@ struct CheckpointSnapshot {
 };
 
 // Makes `checkpoint` (optimizer bytes empty) and `optimizer`'s state into a snapshot. Model
-// tensors that share memory with something else (state_dict_of() of a CPU model returns the
-// live parameters) are copied; those already copies (off a GPU) are kept.
+// tensors (and the EMA's) that share memory with something else (state_dict_of() of a CPU model
+// returns the live parameters) are copied; those already copies (off a GPU) are kept.
 CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint,
                                        torch::optim::Optimizer& optimizer);
+
+// One file of a write: where, and which weights go under its "model" (checkpoint_bytes()).
+struct CheckpointFile {
+  CheckpointFile(std::string path, CheckpointWeights weights = CheckpointWeights::kRaw)
+      : path(std::move(path)), weights(weights) {}
+  std::string path;
+  CheckpointWeights weights;
+};
 
 // Writes snapshots one at a time, each to one or more files. Used by one thread (rank 0's
 // training thread); the write itself runs on a thread of the writer's.
@@ -65,9 +73,9 @@ class CheckpointWriter {
   // (a destructor runs while another error unwinds, and cannot throw).
   ~CheckpointWriter();
 
-  // Waits for the previous write (rethrowing its error), then serialises `snapshot` once and
-  // publishes it to each of `paths` in order, each atomically.
-  void write(CheckpointSnapshot snapshot, std::vector<std::string> paths, When when);
+  // Waits for the previous write (rethrowing its error), then serialises `snapshot` once per
+  // kind of weights and publishes it to each of `files` in order, each atomically.
+  void write(CheckpointSnapshot snapshot, std::vector<CheckpointFile> files, When when);
   // Returns once no write is in progress. A background write's error is thrown here (an Error
   // naming the file), once.
   void wait();

@@ -65,6 +65,7 @@ c10::impl::GenericDict preprocess_dict(const Preprocess& p) {
   dict.insert("eval_crop_ratio", p.eval_crop_ratio);
   dict.insert("mean", plain_list(std::vector<double>(p.mean.begin(), p.mean.end())));
   dict.insert("std", plain_list(std::vector<double>(p.stddev.begin(), p.stddev.end())));
+  dict.insert("train_size", p.train_size);
   return dict;
 }
 
@@ -79,6 +80,7 @@ Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string
   if (dict.contains("eval_crop_ratio")) p.eval_crop_ratio = dict.at("eval_crop_ratio").toDouble();
   p.mean = rgb_values(entry(dict, "mean", path), "mean", path);
   p.stddev = rgb_values(entry(dict, "std", path), "std", path);
+  if (dict.contains("train_size")) p.train_size = dict.at("train_size").toInt();  // 0: older
   return p;
 }
 
@@ -185,9 +187,14 @@ void write_checkpoint_file(const std::vector<char>& bytes, const std::string& pa
   write_file_atomic(path, bytes.data(), bytes.size(), pause_before_publish_s());
 }
 
-std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint) {
+std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint,
+                                   CheckpointWeights model_weights) {
+  const bool ema_as_model = model_weights == CheckpointWeights::kEma;
+  NXT_CHECK(!ema_as_model || checkpoint.ema,
+            "checkpoint_bytes: the EMA's weights were asked for, and the checkpoint has none");
+  const StateDict& weights = ema_as_model ? checkpoint.ema->weights : checkpoint.model;
   c10::Dict<std::string, torch::Tensor> model;
-  for (const auto& [name, tensor] : checkpoint.model) model.insert(name, tensor);
+  for (const auto& [name, tensor] : weights) model.insert(name, tensor);
   c10::List<std::string> classes;
   for (const auto& name : checkpoint.classes) classes.push_back(name);
   const TrainingPosition& p = checkpoint.position;
@@ -195,6 +202,14 @@ std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint) {
   dict.insert("format", kCheckpointFormat);
   dict.insert("format_version", kCheckpointVersion);
   dict.insert("model", model);
+  dict.insert("weights", name_of(ema_as_model ? CheckpointWeights::kEma : checkpoint.weights,
+                                 kCheckpointWeightsNames));
+  if (checkpoint.ema && !ema_as_model) {
+    c10::Dict<std::string, torch::Tensor> ema;
+    for (const auto& [name, tensor] : checkpoint.ema->weights) ema.insert(name, tensor);
+    dict.insert("ema", ema);
+    dict.insert("ema_updates", checkpoint.ema->averaged);
+  }
   dict.insert("optimizer", bytes_tensor(checkpoint.optimizer));
   dict.insert("epoch", p.epoch);
   dict.insert("step_in_epoch", p.step_in_epoch);
@@ -244,6 +259,20 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
   Checkpoint c;
   for (const auto& item : entry(dict, "model", path).toGenericDict())
     c.model.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  if (dict.contains("weights")) {  // absent before the EMA: the raw weights
+    const std::string& name = dict.at("weights").toStringRef();
+    const std::optional<CheckpointWeights> weights = find_enum(name, kCheckpointWeightsNames);
+    NXT_CHECK(weights, "checkpoint '", path, "': unknown 'weights' \"", name, "\" (",
+              joined_names(kCheckpointWeightsNames), ")");
+    c.weights = *weights;
+  }
+  if (dict.contains("ema")) {
+    EmaState ema;
+    for (const auto& item : dict.at("ema").toGenericDict())
+      ema.weights.emplace_back(item.key().toStringRef(), item.value().toTensor());
+    ema.averaged = entry(dict, "ema_updates", path).toInt();
+    c.ema = std::move(ema);
+  }
   c.optimizer = tensor_bytes(entry(dict, "optimizer", path).toTensor());
   TrainingPosition& p = c.position;
   p.epoch = entry(dict, "epoch", path).toInt();

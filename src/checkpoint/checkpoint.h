@@ -24,8 +24,9 @@ struct TrainingPosition {
   int64_t samples_in_epoch = 0;
   // The job that wrote it: ranks and samples per optimizer step (0: unknown, nxt before 0.2).
   int64_t world_size = 0, global_batch = 0;
-  // The validation metrics of the best epoch so far, as train.best_metric picks it (-1 and a
-  // huge loss: none yet; the loss is absent from checkpoints written before best_metric).
+  // The validation metrics of the best epoch so far, as train.best_metric picks it, of the
+  // weights best.pt holds (the EMA's under val_acc_ema / val_loss_ema) (-1 and a huge loss:
+  // none yet; the loss is absent from checkpoints written before best_metric).
   double best_val_acc = -1;
   double best_val_loss = std::numeric_limits<double>::max();
   int64_t best_epoch = -1;
@@ -44,13 +45,35 @@ struct TrainingPosition {
 struct Preprocess {
   int64_t stored_height = 0, stored_width = 0;
   std::string resize_mode;                 // pack_hdf5 --resize: stretch | crop | pad
-  int64_t input_size = 0;                  // data.image_size
-  double eval_crop_ratio = 1.0;            // data.eval_crop_ratio (1 in checkpoints before it)
+  int64_t input_size = 0;                  // the evaluation size (data/resolution.h eval_size)
+  double eval_crop_ratio = 1.0;  // the effective one (eval_crop_ratio(); 1 in files before it)
   std::array<double, 3> mean{}, stddev{};  // RGB, pixels in [0, 1]
+  int64_t train_size = 0;  // for the record: the training size of the epoch that wrote it (0: none)
+};
+
+// Which weights a checkpoint's "model" holds: the trained ones, or their exponential moving
+// average (best.pt when train.best_metric is val_acc_ema or val_loss_ema; Note [EMA of the
+// weights] in train/ema.h).
+enum class CheckpointWeights { kRaw, kEma };
+inline const EnumNames<CheckpointWeights> kCheckpointWeightsNames = {
+    {CheckpointWeights::kRaw, "raw"}, {CheckpointWeights::kEma, "ema"}};
+
+// The weights best.pt holds under `metric`.
+inline CheckpointWeights best_weights(BestMetric metric) {
+  const bool ema = metric == BestMetric::kValAccEma || metric == BestMetric::kValLossEma;
+  return ema ? CheckpointWeights::kEma : CheckpointWeights::kRaw;
+}
+
+// The EMA's state in last.pt, so that a resume continues it exactly.
+struct EmaState {
+  StateDict weights;     // under the model's names: parameters and buffers
+  int64_t averaged = 0;  // "ema_updates": torchvision's n_averaged (0: the next update copies)
 };
 
 struct Checkpoint {
   StateDict model;
+  CheckpointWeights weights = CheckpointWeights::kRaw;  // what `model` is ("weights")
+  std::optional<EmaState> ema;  // train.ema_decay runs ("ema", "ema_updates")
   std::vector<char> optimizer;  // LibTorch's optimizer archive
   TrainingPosition position;
   std::string config_yaml;
@@ -67,7 +90,10 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
 // The two halves of save_checkpoint(), so that one serialisation can go to several files:
 // the file's bytes, and their atomic write (temp file, fsync, rename; the
 // NXT_PAUSE_IN_CHECKPOINT_WRITE_S hook pauses it before the rename).
-std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint);
+// `model`: kRaw writes the checkpoint as it is; kEma puts its `ema` (which it must have) under
+// "model" with "weights": "ema" and no separate "ema" entry (best.pt when the EMA won).
+std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint,
+                                   CheckpointWeights model = CheckpointWeights::kRaw);
 void write_checkpoint_file(const std::vector<char>& bytes, const std::string& path);
 Checkpoint load_checkpoint(const std::string& path);
 // The same from the file's bytes (read by rank 0 and broadcast); `path` names it in errors.

@@ -108,6 +108,31 @@ void validate(const Config& config, const std::string& source) {
                 "(got " +
                 std::to_string(model.stem_width) + " * " + std::to_string(model.width_per_group) +
                 " / 64), or the first stage's bottleneck has no channels");
+  const DataConfig& data = config.data;
+  if (data.eval_resize && data.eval_crop_ratio != 1.0)
+    throw Error(source + ": data.eval_resize and data.eval_crop_ratio both say how much of the "
+                "image evaluation crops: set one of them (eval_crop_ratio = eval_size / "
+                "eval_resize)");
+  const int64_t eval_size = data.eval_size.value_or(data.image_size);
+  if (data.eval_resize && *data.eval_resize < eval_size)
+    throw Error(source + ": data.eval_resize " + std::to_string(*data.eval_resize) +
+                " is smaller than the evaluation crop data.eval_size " +
+                std::to_string(eval_size));
+  const int64_t start = data.train_size.value_or(data.image_size);
+  const int64_t end = data.train_size_end.value_or(start);
+  if (start != end && (start % 32 != 0 || end % 32 != 0))
+    throw Error(source + ": data.train_size " + std::to_string(start) + " -> train_size_end " +
+                std::to_string(end) + ": a ramp goes in steps of 32, so both must be multiples "
+                "of 32");
+  if (start != end && data.train_size_ramp[1] <= data.train_size_ramp[0])
+    throw Error(source + ": data.train_size_ramp must be [from, to] with from < to when "
+                "train_size_end differs from train_size");
+  const bool ema_metric = config.train.best_metric == BestMetric::kValAccEma ||
+                          config.train.best_metric == BestMetric::kValLossEma;
+  if (ema_metric && config.train.ema_decay == 0)
+    throw Error(source + ": train.best_metric " +
+                name_of(config.train.best_metric, kBestMetricNames) +
+                " needs the EMA: set train.ema_decay (e.g. 0.99998)");
 }
 
 }  // namespace

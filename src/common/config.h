@@ -19,7 +19,11 @@ enum class CropMode {
   kPad,   // zero-pad by `crop_padding` on each side, then a random window of the stored size
   kRandomResized,  // torchvision's RandomResizedCrop: random area and aspect, resized to output
 };
-enum class SamplerKind { kShard, kBalanced };
+enum class SamplerKind {
+  kShard,     // one seeded shuffle: each sample once per epoch
+  kBalanced,  // classes drawn equally, with replacement
+  kRepeated,  // repeated augmentation: each drawn sample `repeats` times, on different ranks
+};
 enum class AutoAugment { kNone, kTrivial };
 enum class ModelArch { kResNeXt50_32x4d, kResNeXt101_32x8d, kResNeXt101_64x4d, kCustom };
 enum class StemKind {
@@ -32,7 +36,7 @@ enum class LrScaling { kNone, kLinear };  // linear: lr * global batch / base_ba
 enum class AmpMode { kBf16, kFp16, kNone };
 enum class StopSignal { kUsr1, kUsr2 };
 enum class ClassWeighting { kNone, kBalanced };
-enum class BestMetric { kValAcc, kValLoss };
+enum class BestMetric { kValAcc, kValLoss, kValAccEma, kValLossEma };  // *Ema: the EMA weights'
 enum class EvalMode { kRank0, kSharded };
 enum class EvalTta { kNone, kFlip };  // flip: mean logits of the image and its mirror
 enum class DistBackend { kAuto, kNccl, kMpi };  // auto: NCCL for CUDA tensors, else MPI
@@ -47,7 +51,8 @@ inline const EnumNames<CropMode> kCropModeNames = {
     {CropMode::kNone, "none"}, {CropMode::kPad, "pad"},
     {CropMode::kRandomResized, "random_resized"}};
 inline const EnumNames<SamplerKind> kSamplerNames = {
-    {SamplerKind::kShard, "shard"}, {SamplerKind::kBalanced, "balanced"}};
+    {SamplerKind::kShard, "shard"}, {SamplerKind::kBalanced, "balanced"},
+    {SamplerKind::kRepeated, "repeated"}};
 inline const EnumNames<AutoAugment> kAutoAugmentNames = {
     {AutoAugment::kNone, "none"}, {AutoAugment::kTrivial, "trivial"}};
 inline const EnumNames<ModelArch> kArchNames = {
@@ -72,7 +77,8 @@ inline const EnumNames<StopSignal> kStopSignalNames = {
 inline const EnumNames<ClassWeighting> kClassWeightNames = {
     {ClassWeighting::kNone, "none"}, {ClassWeighting::kBalanced, "balanced"}};
 inline const EnumNames<BestMetric> kBestMetricNames = {
-    {BestMetric::kValAcc, "val_acc"}, {BestMetric::kValLoss, "val_loss"}};
+    {BestMetric::kValAcc, "val_acc"}, {BestMetric::kValLoss, "val_loss"},
+    {BestMetric::kValAccEma, "val_acc_ema"}, {BestMetric::kValLossEma, "val_loss_ema"}};
 inline const EnumNames<EvalMode> kEvalModeNames = {
     {EvalMode::kRank0, "rank0"}, {EvalMode::kSharded, "sharded"}};
 inline const EnumNames<EvalTta> kEvalTtaNames = {
@@ -96,7 +102,15 @@ struct RunConfig {
 struct DataConfig {
   std::string path;          // packed HDF5 file (data_tools/pack_hdf5)
   int64_t batch_size = 32;   // per rank
-  int64_t image_size = 224;  // what the model sees
+  int64_t image_size = 224;  // what the model sees (train_size and eval_size default to it)
+  // Training resolution (data/resolution.h): train_size at first, then linearly to
+  // train_size_end over the epochs train_size_ramp = [from, to] (1-based, FFCV's progressive
+  // resizing), rounded to a multiple of 32. nullopt = image_size; the end: = train_size.
+  std::optional<int64_t> train_size;
+  std::optional<int64_t> train_size_end;
+  std::vector<int64_t> train_size_ramp = {0, 0};
+  std::optional<int64_t> eval_size;    // evaluation input size; nullopt = image_size
+  std::optional<int64_t> eval_resize;  // shorter side before the eval centre crop (FixRes)
   NormalizeStats normalize = NormalizeStats::kImageNet;
   bool hflip = true;                          // random horizontal flip (training only)
   CropMode crop = CropMode::kNone;            // training only
@@ -107,11 +121,13 @@ struct DataConfig {
   std::optional<int64_t> loader_threads;      // nullopt = auto (from the cores per rank)
   int64_t prefetch = 4;                       // batches prepared ahead
   SamplerKind sampler = SamplerKind::kShard;  // balanced: classes drawn equally
+  int64_t repeats = 3;                        // sampler: repeated (torchvision's RASampler)
   double eval_crop_ratio = 1.0;  // evaluation: centre crop of this fraction, resized (0.875)
   double color_jitter = 0;       // brightness/contrast/saturation factor in [1-s, 1+s]
   AutoAugment auto_augment = AutoAugment::kNone;
   double mixup_alpha = 0;   // 0 = off; Beta(alpha, alpha) mixing weight
   double cutmix_alpha = 0;  // 0 = off; with mixup too, one of the two per batch
+  double random_erase = 0;  // probability of torchvision's RandomErasing, after normalisation
 };
 
 struct ModelConfig {
@@ -172,6 +188,10 @@ struct TrainConfig {
   ClassWeighting class_weights = ClassWeighting::kNone;  // loss weights per class
   int64_t early_stop_patience = 0;  // stop after N epochs without improvement (0 = off)
   BestMetric best_metric = BestMetric::kValAcc;  // what picks best.pt
+  // An exponential moving average of the weights and BatchNorm buffers (train/ema.h): the
+  // decay (0 = off), adjusted as torchvision's reference for the global batch and the period.
+  double ema_decay = 0;
+  int64_t ema_every_steps = 32;  // optimizer steps between EMA updates
   // A train_log.jsonl line every N steps (0 = off); nullopt = auto: the first multiple of
   // metrics_every_steps from 10 on (10 on CPU, 25 on CUDA), so lines add no host syncs.
   std::optional<int64_t> log_every_steps;

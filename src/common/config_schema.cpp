@@ -129,6 +129,22 @@ Check<double> at_most_one() {
   };
 }
 
+Check<double> ema_decay_range() {
+  return [](const double& v) {
+    std::ostringstream out;
+    if (!(v >= 0 && v < 1)) out << "must be in [0, 1), got " << v;
+    return out.str();
+  };
+}
+
+Check<std::vector<int64_t>> pair_of_epochs() {
+  return [](const std::vector<int64_t>& v) {
+    if (v.size() != 2 || v[0] < 0 || v[1] < v[0])
+      return std::string("must be [from, to] with 0 <= from <= to (epochs, 1-based)");
+    return std::string();
+  };
+}
+
 Check<std::optional<int64_t>> auto_or_at_least(int64_t lowest) {
   return [lowest](const std::optional<int64_t>& v) { return !v ? "" : at_least(lowest)(*v); };
 }
@@ -201,8 +217,25 @@ std::vector<ConfigKey> build_schema() {
       field("data.path", &C::data, &DataConfig::path, "packed HDF5 dataset (pack_hdf5)"),
       field("data.batch_size", &C::data, &DataConfig::batch_size, "images per rank per step",
             at_least(1)),
-      field("data.image_size", &C::data, &DataConfig::image_size, "input size the model sees",
-            at_least(8)),
+      field("data.image_size", &C::data, &DataConfig::image_size,
+            "input size the model sees (the default of train_size and eval_size)", at_least(8)),
+      field("data.train_size", &C::data, &DataConfig::train_size,
+            "training input size at the start (auto = image_size; lower than eval_size trains "
+            "faster and, evaluated larger, scores better: FixRes)",
+            auto_or_at_least(8)),
+      field("data.train_size_end", &C::data, &DataConfig::train_size_end,
+            "training input size at the end of train_size_ramp (auto = train_size: no ramp)",
+            auto_or_at_least(8)),
+      field("data.train_size_ramp", &C::data, &DataConfig::train_size_ramp,
+            "[from, to]: epochs (1-based) over which the training size goes linearly from "
+            "train_size to train_size_end, in steps of 32 (FFCV's progressive resizing)",
+            pair_of_epochs()),
+      field("data.eval_size", &C::data, &DataConfig::eval_size,
+            "evaluation input size (auto = image_size)", auto_or_at_least(8)),
+      field("data.eval_resize", &C::data, &DataConfig::eval_resize,
+            "evaluation: resize the shorter side to this, then centre-crop eval_size (auto: "
+            "from eval_crop_ratio; torchvision's recipe: 232 for 224)",
+            auto_or_at_least(8)),
       choice("data.normalize", &C::data, &DataConfig::normalize, kNormalizeNames,
              "imagenet (the notebook's mean/std) or dataset (mean/std stored in the file)"),
       field("data.hflip", &C::data, &DataConfig::hflip, "random horizontal flip in training"),
@@ -221,11 +254,15 @@ std::vector<ConfigKey> build_schema() {
       field("data.prefetch", &C::data, &DataConfig::prefetch, "batches prepared ahead per rank",
             at_least(1)),
       choice("data.sampler", &C::data, &DataConfig::sampler, kSamplerNames,
-             "shard (each sample once per epoch) or balanced (classes drawn equally, samples "
-             "with replacement; same epoch length)"),
+             "shard (each sample once per epoch), balanced (classes drawn equally, samples "
+             "with replacement; same epoch length) or repeated (repeated augmentation: each "
+             "drawn sample `repeats` times, on different ranks; same epoch length)"),
+      field("data.repeats", &C::data, &DataConfig::repeats,
+            "sampler repeated: copies of each drawn sample per epoch (torchvision: 3)",
+            at_least(1)),
       field("data.eval_crop_ratio", &C::data, &DataConfig::eval_crop_ratio,
             "evaluation: centre crop of this fraction of the stored image, resized to "
-            "image_size (0.875 = torchvision's 256 -> 224); 1 = plain resize",
+            "eval_size (0.875 = torchvision's 256 -> 224); 1 = plain resize",
             in_unit_interval()),
       field("data.color_jitter", &C::data, &DataConfig::color_jitter,
             "training: brightness, contrast and saturation factors drawn in [1-s, 1+s] (0 = off)",
@@ -239,6 +276,10 @@ std::vector<ConfigKey> build_schema() {
             "training: cutmix with a Beta(alpha, alpha) area (0 = off; with mixup, one of the "
             "two per batch)",
             at_least_real(0)),
+      field("data.random_erase", &C::data, &DataConfig::random_erase,
+            "training: probability of erasing a random rectangle after normalisation "
+            "(torchvision's RandomErasing; 0 = off, torchvision's recipe: 0.1)",
+            at_most_one()),
       choice("model.arch", &C::model, &ModelConfig::arch, kArchNames,
              "named ResNeXt variant or custom"),
       field("model.num_classes", &C::model, &ModelConfig::num_classes,
@@ -332,7 +373,15 @@ std::vector<ConfigKey> build_schema() {
       field("train.early_stop_patience", &C::train, &TrainConfig::early_stop_patience,
             "stop after N epochs without a better best_metric (0 = off)", at_least(0)),
       choice("train.best_metric", &C::train, &TrainConfig::best_metric, kBestMetricNames,
-             "what picks best.pt and early stopping: val_acc (higher) or val_loss (lower)"),
+             "what picks best.pt and early stopping: val_acc (higher) or val_loss (lower), or "
+             "val_acc_ema / val_loss_ema (the EMA's; best.pt then holds the EMA weights)"),
+      field("train.ema_decay", &C::train, &TrainConfig::ema_decay,
+            "EMA of the weights and BatchNorm buffers, validated beside the raw ones; the decay "
+            "per update is torchvision's adjustment of it, 1 - min(1, (1 - ema_decay) x global "
+            "batch x ema_every_steps / epochs) (0 = off; its recipe: 0.99998, every 32 steps)",
+            ema_decay_range()),
+      field("train.ema_every_steps", &C::train, &TrainConfig::ema_every_steps,
+            "optimizer steps between EMA updates", at_least(1)),
       field("train.log_every_steps", &C::train, &TrainConfig::log_every_steps,
             "a line in train_log.jsonl every N optimizer steps (0 = off; auto: the first multiple "
             "of metrics_every_steps from 10, so lines add no host syncs); each line reads the "

@@ -13,6 +13,7 @@
 
 #include "common/check.h"
 #include "data/image_ops.h"
+#include "data/resolution.h"
 #include "data/trivial_augment.h"
 
 namespace nxt {
@@ -67,6 +68,25 @@ CropWindow random_resized_window(ImageShape shape, double min_scale, SplitMix64&
   if (ratio < 3.0 / 4.0) h = std::lround(w / (3.0 / 4.0));
   if (ratio > 4.0 / 3.0) w = std::lround(h * (4.0 / 3.0));
   return {(shape.height - h) / 2, (shape.width - w) / 2, h, w};
+}
+
+EraseBox random_erase_box(ImageShape shape, double probability, SplitMix64& rng) {
+  if (probability <= 0 || rng.uniform() >= probability) return {};
+  constexpr double kMinArea = 0.02, kMaxArea = 0.33;
+  const double log_low = std::log(0.3), log_high = std::log(3.3);
+  const double area = static_cast<double>(shape.height * shape.width);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double erase_area = area * (kMinArea + (kMaxArea - kMinArea) * rng.uniform());
+    const double aspect = std::exp(log_low + (log_high - log_low) * rng.uniform());
+    const auto h = static_cast<int64_t>(round_half_even(std::sqrt(erase_area * aspect)));
+    const auto w = static_cast<int64_t>(round_half_even(std::sqrt(erase_area / aspect)));
+    if (!(h < shape.height && w < shape.width)) continue;
+    const auto top = static_cast<int64_t>(rng.below(static_cast<uint64_t>(shape.height - h + 1)));
+    const auto left = static_cast<int64_t>(rng.below(static_cast<uint64_t>(shape.width - w + 1)));
+    return {static_cast<int32_t>(top), static_cast<int32_t>(left), static_cast<int32_t>(h),
+            static_cast<int32_t>(w)};
+  }
+  return {};
 }
 
 void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,

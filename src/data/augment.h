@@ -1,8 +1,8 @@
 // Per-sample image preparation for the loader, on uint8 HWC RGB images: training augmentation
 // (random crop, random horizontal flip, TrivialAugmentWide, colour jitter, in torchvision's
-// reference order) and the deterministic evaluation path. Normalisation is not here: it runs on
-// the device, on the whole batch (data/normalize.h); mixup and cutmix work on whole batches too
-// (data/mix.h).
+// reference order), the draw of random erasing's rectangle, and the deterministic evaluation
+// path. Normalisation is not here: it runs on the device, on the whole batch (data/normalize.h),
+// and so does the erasing itself; mixup and cutmix work on whole batches too (data/mix.h).
 #pragma once
 #include <cstdint>
 
@@ -18,6 +18,8 @@ struct AugmentOptions {
   double min_crop_scale = 0.08;                   // RandomResizedCrop's smallest area fraction
   AutoAugment auto_augment = AutoAugment::kNone;  // kTrivial: data/trivial_augment.h
   double color_jitter = 0;  // brightness, contrast, saturation factors in [1-s, 1+s]; 0 = off
+  // data.random_erase: the probability of erasing a rectangle (random_erase_box); 0 = off
+  double random_erase = 0;
 };
 
 struct ImageShape {
@@ -61,6 +63,25 @@ void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, Imag
 
 // The centre window prepare_for_eval takes: round(side * crop_ratio), at least 1 pixel.
 CropWindow centre_window(ImageShape shape, double crop_ratio);
+
+// Note [Random erasing after normalisation]: torchvision's RandomErasing(p, scale=(0.02, 0.33),
+// ratio=(0.3, 3.3), value=0) runs after Normalize, so the erased pixels are 0 in the normalised
+// input (the mean colour). Our normalisation runs on the device on whole batches
+// (data/normalize.h), so the loader only draws each sample's rectangle, from the sample's own
+// stream after every other augmentation draw (so switching it on changes no other draw), and
+// carries it in the Batch; erase_rectangles() (data/normalize.h) zeroes them on the device after
+// normalising, on the model's input.
+struct EraseBox {
+  int32_t top = 0, left = 0, height = 0, width = 0;  // height 0: nothing erased
+};
+
+// RandomErasing's draw for an image of `shape`: one uniform against `probability` (when
+// probability > 0), then get_params: up to ten tries of an area fraction uniform in
+// [0.02, 0.33] and an aspect (height / width) log-uniform in [0.3, 3.3], h = round(sqrt(area *
+// aspect)), w = round(sqrt(area / aspect)) (Python's round: ties to even), kept when h < H and
+// w < W, then top in [0, H - h], left in [0, W - w]; ten failures erase nothing. probability 0
+// draws nothing.
+EraseBox random_erase_box(ImageShape shape, double probability, SplitMix64& rng);
 
 // RandomResizedCrop's window (scale in [min_scale, 1], aspect in [3/4, 4/3] log-uniform, ten
 // tries, then a centre crop), as torchvision's get_params draws it.

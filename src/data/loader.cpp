@@ -18,9 +18,7 @@ EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64
   start_position_ = start_position;
   if (options_.training) {
     const std::vector<int64_t> sequence =
-        options_.sampler == SamplerKind::kBalanced
-            ? balanced_sequence(reader.labels(), options_.seed, epoch)
-            : shuffled_sequence(reader.size(), options_.seed, epoch);
+        epoch_sequence(options_.sampler, reader.labels(), options_.seed, epoch, options_.repeats);
     indices_ = shard_of_sequence(sequence, options_.shard, options_.drop_last, start_position);
   } else {
     indices_ = eval_shard(reader.size(), options_.shard);
@@ -53,6 +51,11 @@ Batch EpochLoader::make_batch(int64_t step) const {
   batch.sample_indices.reserve(static_cast<size_t>(count));
   auto* images = batch.images.data_ptr<uint8_t>();
   auto* labels = batch.labels.data_ptr<int64_t>();
+  const bool erasing = options_.training && options_.augment.random_erase > 0;
+  if (erasing)
+    batch.erase = torch::zeros(
+        {count, 4}, torch::TensorOptions(torch::kInt32).pinned_memory(options_.pin_memory));
+  int32_t* erase = erasing ? batch.erase.data_ptr<int32_t>() : nullptr;
   // Same size and no crop: read straight into the batch, and at most flip it there.
   const bool same_size = stored.height == out.height && stored.width == out.width;
   const bool read_in_place =
@@ -78,6 +81,12 @@ Batch EpochLoader::make_batch(int64_t step) const {
       augment_in_place(target, out, options_.augment, rng);
     } else {
       augment_for_training(staging.data(), stored, target, out, options_.augment, rng);
+    }
+    // After every other draw (Note [Random erasing after normalisation] in data/augment.h).
+    if (erasing) {
+      const EraseBox box = random_erase_box(out, options_.augment.random_erase, rng);
+      int32_t* row = erase + 4 * k;
+      row[0] = box.top, row[1] = box.left, row[2] = box.height, row[3] = box.width;
     }
   }
   return batch;

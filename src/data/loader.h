@@ -4,11 +4,11 @@
 // (4x less traffic than float) and are normalised there (data/normalize.h).
 //
 // Everything a batch holds is a pure function of (seed, epoch, global position): the indices
-// come from the sampler (`LoaderOptions::sampler`: the shuffled or the class-balanced sequence,
-// the latter from the reader's labels) and each sample's augmentation from its own stream,
-// seeded by the sample's global position in the epoch. So a loader that starts at position g
-// yields exactly the rest of the epoch, on any number of ranks; resuming from a mid-epoch
-// checkpoint relies on this (Note [World-size-independent epochs] in data/sampler.h).
+// come from the sampler (`LoaderOptions::sampler`: the shuffled, the class-balanced (from the
+// reader's labels) or the repeated-augmentation sequence) and each sample's augmentation from
+// its own stream, seeded by the sample's global position in the epoch. So a loader that starts
+// at position g yields exactly the rest of the epoch, on any number of ranks; resuming from a
+// mid-epoch checkpoint relies on this (Note [World-size-independent epochs] in data/sampler.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -27,6 +27,10 @@ namespace nxt {
 struct Batch {
   torch::Tensor images;  // uint8 [B, H, W, 3], pinned when LoaderOptions::pin_memory
   torch::Tensor labels;  // int64 [B], pinned like the images
+  // data.random_erase: int32 [B, 4] rectangles (top, left, height, width; height 0 = none) to
+  // zero after normalisation (Note [Random erasing after normalisation] in data/augment.h),
+  // pinned like the images; undefined when off and in evaluation.
+  torch::Tensor erase;
   int64_t step = 0;      // index of this batch within its loader (0 = the first it yields)
   std::vector<int64_t> sample_indices;    // the samples, in batch order
   std::vector<int64_t> sample_positions;  // their global positions in the epoch (training)
@@ -34,13 +38,14 @@ struct Batch {
 
 struct LoaderOptions {
   int64_t batch_size = 32;
-  ImageShape output;  // the size the model sees
+  ImageShape output;  // the size the model sees (the trainer's is per epoch: data/resolution.h)
   // training: shuffled shard + augmentation; else eval shard, no augmentation
   bool training = true;
   AugmentOptions augment;
   double eval_crop_ratio = 1.0;  // evaluation: centre crop (data/augment.h prepare_for_eval)
   bool drop_last = false;
   SamplerKind sampler = SamplerKind::kShard;  // training: the epoch's sequence (data/sampler.h)
+  int64_t repeats = 1;  // sampler kRepeated: copies of each drawn sample (1: the shard sequence)
   uint64_t seed = 0;
   ShardSpec shard;
   int threads = 1;          // preparing threads

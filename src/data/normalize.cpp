@@ -55,4 +55,20 @@ torch::Tensor Normalizer::operator()(const torch::Tensor& images) const {
   return torch::addcmul(offset_, on_device.permute({0, 3, 1, 2}).to(torch::kFloat), scale_);
 }
 
+void erase_rectangles(const torch::Tensor& input, const torch::Tensor& boxes) {
+  TORCH_CHECK(input.dim() == 4 && boxes.dim() == 2 && boxes.size(0) == input.size(0) &&
+                  boxes.size(1) == 4 && boxes.device() == input.device(),
+              "erase_rectangles: expected [B, 4] boxes on the input's device for input ",
+              input.sizes(), ", got ", boxes.sizes(), " on ", boxes.device());
+  const auto options = torch::TensorOptions(boxes.scalar_type()).device(input.device());
+  const int64_t height = input.size(2), width = input.size(3);
+  const torch::Tensor ys = torch::arange(height, options).view({1, 1, height, 1});
+  const torch::Tensor xs = torch::arange(width, options).view({1, 1, 1, width});
+  const auto column = [&boxes](int64_t k) { return boxes.select(1, k).view({-1, 1, 1, 1}); };
+  const torch::Tensor top = column(0), left = column(1);
+  const torch::Tensor rows = ys.ge(top).logical_and(ys.lt(top + column(2)));
+  const torch::Tensor cols = xs.ge(left).logical_and(xs.lt(left + column(3)));
+  input.masked_fill_(rows.logical_and(cols), 0);  // mask [B, 1, H, W]: every channel
+}
+
 }  // namespace nxt

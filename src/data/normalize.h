@@ -1,6 +1,7 @@
 // Turns a uint8 NHWC batch into the model's float NCHW input, on the model's device: moved as
 // uint8 (non-blocking from pinned memory), then scaled and normalised there with either
-// ImageNet's mean/std (the notebook's choice) or the dataset's own, stored by pack_hdf5.
+// ImageNet's mean/std (the notebook's choice) or the dataset's own, stored by pack_hdf5. Also
+// random erasing's zeroing of the normalised input (data.random_erase).
 #pragma once
 #include <array>
 #include <string>
@@ -29,5 +30,11 @@ class Normalizer {
   std::array<float, 3> scale_values_{}, offset_values_{};
   torch::Tensor offset_, scale_;
 };
+
+// Zeroes, in place and in every channel, each sample's rectangle of `boxes` (int32 [B, 4]: top,
+// left, height, width; height 0 = none; on `input`'s device) in the normalised float [B, C, H,
+// W] `input` (Note [Random erasing after normalisation] in data/augment.h). One mask built from
+// aranges for the whole batch: no kernel per sample, no read back to the host.
+void erase_rectangles(const torch::Tensor& input, const torch::Tensor& boxes);
 
 }  // namespace nxt

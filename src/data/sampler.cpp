@@ -1,4 +1,5 @@
-// Implements the training and evaluation shards.
+// Implements the training sequences (shard, balanced, repeated) and the training and evaluation
+// shards.
 #include "data/sampler.h"
 
 #include <algorithm>
@@ -30,6 +31,17 @@ std::vector<int64_t> shuffled_sequence(int64_t n, uint64_t seed, int64_t epoch) 
   SplitMix64 rng(mix_seed({seed, static_cast<uint64_t>(epoch), 0x5a3b1e5ULL}));
   seeded_shuffle(order, rng);
   return order;
+}
+
+std::vector<int64_t> repeated_sequence(int64_t n, uint64_t seed, int64_t epoch, int64_t repeats) {
+  NXT_CHECK(repeats >= 1, "data.repeats must be at least 1 (got ", repeats, ")");
+  // The first ceil(n / repeats) of the shard sampler's shuffle: the same permutation, so
+  // repeats = 1 is the shard sampler and the samples drawn change with (seed, epoch) alike.
+  const std::vector<int64_t> shuffled = shuffled_sequence(n, seed, epoch);
+  std::vector<int64_t> sequence(static_cast<size_t>(n));
+  for (int64_t p = 0; p < n; ++p)
+    sequence[static_cast<size_t>(p)] = shuffled[static_cast<size_t>(p / repeats)];
+  return sequence;
 }
 
 std::vector<int64_t> balanced_sequence(const std::vector<int32_t>& labels, uint64_t seed,
@@ -91,6 +103,25 @@ std::vector<int64_t> balanced_train_shard(const std::vector<int32_t>& labels, ui
                                           int64_t epoch, ShardSpec shard, bool drop_last,
                                           int64_t start) {
   return shard_of_sequence(balanced_sequence(labels, seed, epoch), shard, drop_last, start);
+}
+
+std::vector<int64_t> repeated_train_shard(int64_t n, uint64_t seed, int64_t epoch, int64_t repeats,
+                                          ShardSpec shard, bool drop_last, int64_t start) {
+  return shard_of_sequence(repeated_sequence(n, seed, epoch, repeats), shard, drop_last, start);
+}
+
+std::vector<int64_t> epoch_sequence(SamplerKind kind, const std::vector<int32_t>& labels,
+                                    uint64_t seed, int64_t epoch, int64_t repeats) {
+  const auto n = static_cast<int64_t>(labels.size());
+  switch (kind) {
+    case SamplerKind::kShard:
+      return shuffled_sequence(n, seed, epoch);
+    case SamplerKind::kBalanced:
+      return balanced_sequence(labels, seed, epoch);
+    case SamplerKind::kRepeated:
+      return repeated_sequence(n, seed, epoch, repeats);
+  }
+  throw Error("unknown sampler kind " + std::to_string(static_cast<int>(kind)));
 }
 
 std::vector<int64_t> eval_shard(int64_t n, ShardSpec shard) {

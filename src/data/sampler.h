@@ -3,7 +3,7 @@
 // independently; no communication is needed.
 //
 // A training epoch is a sequence of n sample indices (n = the split's size), a pure function of
-// (seed, epoch) and, for the balanced sampler, the split's labels. Two samplers make it
+// (seed, epoch) and, for the balanced sampler, the split's labels. Three samplers make it
 // (`data.sampler`); everything after the sequence is shared:
 //  - shard (default): one seeded shuffle of [0, n), as PyTorch's DistributedSampler: each
 //    sample once per epoch.
@@ -14,6 +14,8 @@
 //    images than draws. It samples with replacement: an epoch repeats minority images (as
 //    evenly as possible) and skips some majority ones, other ones each epoch. A class with no
 //    image in the split is never drawn (class weights refuse it: data/class_balance.h).
+//  - repeated: repeated augmentation (Note [Repeated augmentation]): the shuffle's first
+//    ceil(n / repeats) samples, each `repeats` times in a row.
 // The sequence is then padded by repeating its head until the length is a multiple of `world`
 // (or, with drop_last, cut down to one), and rank r takes positions r, r + world, r + 2*world,
 // ... So every rank gets the same count, which keeps the collectives of every step matched
@@ -29,11 +31,36 @@
 // order. Augmentation is seeded by the global position too (data/loader.h), so it does not
 // change with the world size either.
 //
+// Note [Repeated augmentation]
+// `data.sampler: repeated` is torchvision's RASampler (references/classification/sampler.py,
+// from DeiT; Hoffer et al. 2019, "Augment your batch"): an epoch shows fewer distinct samples,
+// each several times with different augmentations, and keeps its length. Position p of the
+// epoch holds shuffled[p / repeats], where `shuffled` is the shard sampler's permutation of the
+// same (seed, epoch): the first floor(n / repeats) shuffled samples appear exactly `repeats`
+// times each, and when n is not a multiple of `repeats` the next one fills the last n mod
+// repeats positions (a cut group: fewer copies). So the sequence is still a function of (seed,
+// epoch) alone, of length n, and everything above holds for it: padding, drop_last, the
+// strided shards and a resume on another world size. With repeats = 1 it is the shard sampler.
+//  - Ranks: the copies of a sample sit at consecutive positions, so the strided shards put them
+//    on `repeats` different ranks when world >= repeats. With world < repeats the copies wrap
+//    round and ceil or floor of repeats / world of them share a rank (RASampler does the same).
+//  - Augmentation: each copy has its own position, and augmentation is seeded by the position
+//    (data/loader.h), so the copies are augmented differently on every world size.
+//  - Epoch length: RASampler repeats all n samples (n * repeats positions, padded to the world)
+//    and lets each rank take only floor(floor(n / 256) * 256 / world) of its share, so an epoch
+//    is a prefix of that sequence, n rounded down to a multiple of 256 and then of the world:
+//    where it ends moves with the world size. Here an epoch is the first n positions, padded up
+//    to a multiple of the world (or cut, drop_last) as for the other samplers, so the samples
+//    it draws do not depend on the world size. Both draw about n / repeats distinct samples
+//    per epoch; a different (seed, epoch) draws others, so over epochs every sample is drawn.
+//
 // Evaluation is unshuffled and unpadded: rank r takes r, r + world, ..., so each sample is
 // counted exactly once across ranks, and shard sizes differ by at most one.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "common/config.h"
 
 namespace nxt {
 
@@ -48,6 +75,8 @@ int64_t train_shard_size(int64_t n, int world, bool drop_last, int64_t start = 0
 
 // An epoch's sequence (position -> sample index, length n) of each sampler.
 std::vector<int64_t> shuffled_sequence(int64_t n, uint64_t seed, int64_t epoch);
+// Note [Repeated augmentation]: position p -> shuffled_sequence(n, seed, epoch)[p / repeats].
+std::vector<int64_t> repeated_sequence(int64_t n, uint64_t seed, int64_t epoch, int64_t repeats);
 // `labels[i]` is sample i's class (any non-negative values; only the classes present count).
 std::vector<int64_t> balanced_sequence(const std::vector<int32_t>& labels, uint64_t seed,
                                        int64_t epoch);
@@ -63,6 +92,13 @@ std::vector<int64_t> train_shard(int64_t n, uint64_t seed, int64_t epoch, ShardS
 std::vector<int64_t> balanced_train_shard(const std::vector<int32_t>& labels, uint64_t seed,
                                           int64_t epoch, ShardSpec shard, bool drop_last,
                                           int64_t start = 0);
+std::vector<int64_t> repeated_train_shard(int64_t n, uint64_t seed, int64_t epoch, int64_t repeats,
+                                          ShardSpec shard, bool drop_last, int64_t start = 0);
+
+// The epoch's sequence of `data.sampler` `kind` over a split with these labels (n =
+// labels.size()); `repeats` is read by kRepeated only. The one place the samplers are chosen.
+std::vector<int64_t> epoch_sequence(SamplerKind kind, const std::vector<int32_t>& labels,
+                                    uint64_t seed, int64_t epoch, int64_t repeats);
 
 inline int64_t train_position(int64_t start, int64_t k, ShardSpec shard) {
   return start + k * shard.world + shard.rank;

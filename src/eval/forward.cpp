@@ -1,6 +1,8 @@
 // Implements the evaluation forward pass.
 #include "eval/forward.h"
 
+#include <vector>
+
 #include "common/compat.h"
 
 #if defined(NXT_TORCH_HAS_CUDA)
@@ -39,28 +41,31 @@ c10::cuda::CUDAStream copy_stream(c10::DeviceIndex device) {
 }
 #endif
 
-DeviceBatch copy_pinned_batch(const Batch& batch, torch::Device device) {
+// The batch's tensors (images, labels and, when defined, the erase rectangles), on `device`
+// when pinned (Note [batch copies on a side stream]), else as they are.
+std::vector<torch::Tensor> copy_pinned_batch(const Batch& batch, torch::Device device) {
+  std::vector<torch::Tensor> tensors{batch.images, batch.labels, batch.erase};
 #if defined(NXT_TORCH_HAS_CUDA)
-  if (device.is_cuda() && batch.images.is_pinned() && batch.labels.is_pinned()) {
+  bool pinned = true;
+  for (const torch::Tensor& t : tensors) pinned = pinned && (!t.defined() || t.is_pinned());
+  if (device.is_cuda() && pinned) {
     const c10::cuda::CUDAStream compute = c10::cuda::getCurrentCUDAStream(device.index());
     const c10::cuda::CUDAStream copier = copy_stream(device.index());
-    DeviceBatch copied;
     {
       const c10::cuda::CUDAStreamGuard on_copier(copier);
-      copied.images = batch.images.to(device, /*non_blocking=*/true);
-      copied.labels = batch.labels.to(device, /*non_blocking=*/true);
+      for (torch::Tensor& t : tensors)
+        if (t.defined()) t = t.to(device, /*non_blocking=*/true);
     }
     at::cuda::CUDAEvent done;
     done.record(copier);
     done.block(compute);
-    copied.images.record_stream(compute.unwrap());
-    copied.labels.record_stream(compute.unwrap());
-    return copied;
+    for (torch::Tensor& t : tensors)
+      if (t.defined()) t.record_stream(compute.unwrap());
   }
 #else
   (void)device;
 #endif
-  return {batch.images, batch.labels};
+  return tensors;
 }
 
 }  // namespace
@@ -92,9 +97,16 @@ bool bf16_autocast(const Config& config, torch::Device device) {
 }
 
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last) {
-  const DeviceBatch moved = copy_pinned_batch(batch, normalize.device());
-  return {model_input(moved.images, normalize, channels_last),
-          moved.labels.to(normalize.device(), /*non_blocking=*/moved.labels.is_pinned())};
+  const torch::Device device = normalize.device();
+  const std::vector<torch::Tensor> moved = copy_pinned_batch(batch, device);
+  const torch::Tensor& labels = moved[1];
+  const torch::Tensor& erase = moved[2];
+  DeviceBatch out{model_input(moved[0], normalize, channels_last),
+                  labels.to(device, /*non_blocking=*/labels.is_pinned())};
+  // data.random_erase (training batches only): Note [Random erasing after normalisation].
+  if (erase.defined())
+    erase_rectangles(out.images, erase.to(device, /*non_blocking=*/erase.is_pinned()));
+  return out;
 }
 
 }  // namespace nxt

@@ -16,7 +16,8 @@ struct DeviceBatch {
   torch::Tensor labels;  // int64
 };
 // On CUDA a pinned batch is copied on a side stream (Note [batch copies on a side stream] in
-// forward.cpp); the result is ready for the current stream.
+// forward.cpp); the result is ready for the current stream. A training batch's erase
+// rectangles (data.random_erase) are zeroed in the normalised images.
 DeviceBatch to_device(const Batch& batch, const Normalizer& normalize, bool channels_last);
 
 // uint8 NHWC images (any device) -> the model's normalised float input on its device.

@@ -72,19 +72,24 @@ int64_t StepMetrics::host_reads() {
 std::string notebook_line(const EpochRecord& r) {
   char top5[48] = "";
   if (r.val_top5) std::snprintf(top5, sizeof top5, "Test_top5: %.2f%%, ", 100 * *r.val_top5);
-  char line[360];
+  char ema[80] = "";
+  if (r.ema)
+    std::snprintf(ema, sizeof ema, "Test_acc_ema: %.2f%%, Test_loss_ema: %.4f, ",
+                  100 * r.ema->val_acc, r.ema->val_loss);
+  char line[440];
   std::snprintf(line, sizeof line,
                 "Epoch: %lld, Train_acc: %.2f%%, Train_loss: %.4f, Test_acc: %.2f%%, "
-                "Test_loss: %.4f, %sLr: %.6g, Time: %.1fs, Img/s: %.1f",
+                "Test_loss: %.4f, %s%sLr: %.6g, Time: %.1fs, Img/s: %.1f",
                 static_cast<long long>(r.epoch), 100 * r.train_acc, r.train_loss, 100 * r.val_acc,
-                r.val_loss, top5, r.lr, r.seconds, r.images_per_second);
+                r.val_loss, top5, ema, r.lr, r.seconds, r.images_per_second);
   return line;
 }
 
 MetricsCsv::MetricsCsv(std::string path) : path_(std::move(path)) {}
 
 const char* MetricsCsv::header() {
-  return "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s,val_top5";
+  return "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s,val_top5,"
+         "val_acc_ema,val_loss_ema";
 }
 
 void MetricsCsv::keep_rows_before(int64_t first_epoch) {
@@ -101,10 +106,12 @@ void MetricsCsv::keep_rows_before(int64_t first_epoch) {
 void MetricsCsv::append(const EpochRecord& r) {
   char top5[32] = "";
   if (r.val_top5) std::snprintf(top5, sizeof top5, "%.6f", *r.val_top5);
-  char row[288];
-  std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f,%.2f,%s",
+  char ema[64] = ",";
+  if (r.ema) std::snprintf(ema, sizeof ema, "%.6f,%.6f", r.ema->val_acc, r.ema->val_loss);
+  char row[352];
+  std::snprintf(row, sizeof row, "%lld,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f,%.2f,%s,%s",
                 static_cast<long long>(r.epoch), r.train_acc, r.train_loss, r.val_acc, r.val_loss,
-                r.lr, r.seconds, r.images_per_second, top5);
+                r.lr, r.seconds, r.images_per_second, top5, ema);
   rows_.push_back(row);
   std::string text = std::string(header()) + "\n";
   for (const auto& line : rows_) text += line + "\n";

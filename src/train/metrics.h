@@ -45,15 +45,20 @@ struct EpochRecord {
   double seconds = 0, images_per_second = 0;
   // Absent with 5 classes or fewer (Note [top-5 with few classes] in eval/totals.h).
   std::optional<double> val_top5;
+  // The EMA of the weights on the val split (train.ema_decay; absent when it is off).
+  struct Ema {
+    double val_acc = 0, val_loss = 0;
+  };
+  std::optional<Ema> ema;
 };
 
 // "Epoch: 1, Train_acc: 93.75%, Train_loss: 0.2011, Test_acc: ..., Test_loss: ...,
-// [Test_top5: ...%, ]Lr: 0.0001, ..."
+// [Test_top5: ...%, ][Test_acc_ema: ...%, Test_loss_ema: ..., ]Lr: 0.0001, ..."
 std::string notebook_line(const EpochRecord& record);
 
 // metrics.csv: the header, then one row per epoch; rewritten atomically after each epoch. New
 // columns go last (readers take columns by position: tests/gpu/check.sh, the multinode tests);
-// val_top5 is empty with 5 classes or fewer.
+// val_top5 is empty with 5 classes or fewer, val_acc_ema and val_loss_ema without the EMA.
 class MetricsCsv {
  public:
   explicit MetricsCsv(std::string path);

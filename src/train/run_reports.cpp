@@ -6,7 +6,8 @@
 namespace nxt {
 
 nlohmann::json test_metrics_json(const std::string& checkpoint, const TrainingPosition& best,
-                                 const MetricTotals& test, const ConfusionMatrix& confusion,
+                                 CheckpointWeights weights, const MetricTotals& test,
+                                 const ConfusionMatrix& confusion,
                                  const std::vector<std::string>& classes) {
   nlohmann::json per_class = nlohmann::json::object();
   const std::vector<ClassScores> scores = class_scores(confusion);
@@ -17,6 +18,7 @@ nlohmann::json test_metrics_json(const std::string& checkpoint, const TrainingPo
                              {"support", scores[c].support}};
   return {{"split", "test"},
           {"checkpoint", checkpoint},
+          {"weights", name_of(weights, kCheckpointWeightsNames)},
           {"epoch", best.best_epoch + 1},
           {"test_accuracy", test.accuracy()},
           {"test_top5_accuracy", reports_top5(static_cast<int64_t>(classes.size()))
@@ -36,6 +38,7 @@ nlohmann::json run_summary_json(const std::string& status, const std::string& re
           {"epochs_trained", position.epoch},
           {"global_steps", position.global_step},
           {"best_metric", name_of(best_metric, kBestMetricNames)},
+          {"best_weights", name_of(best_weights(best_metric), kCheckpointWeightsNames)},
           {"best_epoch", position.best_epoch + 1},
           {"best_val_accuracy", position.best_val_acc},
           {"best_val_loss", position.best_val_loss}};

@@ -30,9 +30,11 @@
 #include "data/loader.h"
 #include "data/mix.h"
 #include "data/normalize.h"
+#include "data/resolution.h"
 #include "eval/evaluate.h"
 #include "model/build.h"
 #include "train/curves.h"
+#include "train/ema.h"
 #include "train/grad_clip.h"
 #include "train/loss_scaler.h"
 #include "train/memory_stats.h"
@@ -136,6 +138,10 @@ class Trainer {
   void finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained, double seconds);
   MetricTotals evaluate_split(const ImageReader& reader, EvalDetails* details = nullptr);
   MetricTotals evaluate_val() { return evaluate_split(*val_reader_); }
+  // The EMA's val figures (Note [EMA of the weights] in train/ema.h): the model holds the EMA
+  // for the evaluation, with rank 0's EMA buffers on every rank.
+  MetricTotals evaluate_ema_val();
+  // `val`: the figures of the weights train.best_metric judges (the EMA's for *_ema).
   bool improves_best(const MetricTotals& val) const;
   bool early_stop_due();
   void log_step_line(int64_t epoch, double epoch_fraction);
@@ -206,6 +212,7 @@ class Trainer {
   bool autocast_fp16_ = false;  // train.amp fp16 on a GPU, with loss_scaler_ enabled
   LossScaler loss_scaler_;      // disabled unless fp16 (train/loss_scaler.h)
   bool skip_scaled_step_ = false;  // this step's gradients overflowed on some rank (fp16)
+  std::unique_ptr<WeightEma> ema_;  // train.ema_decay (train/ema.h); null when off
 };
 
 // The device, threads and process tuning are configure_rank()'s (in the constructor).
@@ -311,25 +318,29 @@ void Trainer::open_data() {
     val_reader_->cache_in_memory();
   }
   const bool imagenet = config_.data.normalize == NormalizeStats::kImageNet;
+  // Evaluation's size and crop (data/resolution.h); train_size is each epoch's (train_epoch()).
+  const int64_t eval_side = eval_size(config_.data);
   preprocess_ = {dataset_->height(),
                  dataset_->width(),
                  dataset_->attribute(format::kAttrResizeMode),
-                 config_.data.image_size,
-                 config_.data.eval_crop_ratio,
+                 eval_side,
+                 eval_crop_ratio(config_.data),
                  imagenet ? kImageNetMean : dataset_->mean(),
                  imagenet ? kImageNetStd : dataset_->stddev()};
   normalize_ = std::make_unique<Normalizer>(preprocess_.mean, preprocess_.stddev, device_);
   LoaderOptions& o = loader_options_;
   o.batch_size = config_.data.batch_size;
-  o.output = {config_.data.image_size, config_.data.image_size};
+  o.output = {eval_side, eval_side};  // evaluation's; train_epoch() sets each epoch's own
   o.augment.hflip = config_.data.hflip;
   o.augment.crop = config_.data.crop;
   o.augment.crop_padding = config_.data.crop_padding;
   o.augment.min_crop_scale = config_.data.min_crop_scale;
   o.augment.auto_augment = config_.data.auto_augment;
   o.augment.color_jitter = config_.data.color_jitter;
-  o.eval_crop_ratio = config_.data.eval_crop_ratio;
+  o.augment.random_erase = config_.data.random_erase;
+  o.eval_crop_ratio = preprocess_.eval_crop_ratio;
   o.sampler = config_.data.sampler;
+  o.repeats = config_.data.repeats;
   o.drop_last = config_.data.drop_last;
   o.seed = static_cast<uint64_t>(config_.run.seed);
   o.shard = {place_.rank, place_.world_size};
@@ -346,6 +357,13 @@ void Trainer::open_data() {
               << train_reader_->size() << ", val " << val_reader_->size() << " images ("
               << train_reader_->access_path() << " reads), " << steps_per_epoch_
               << " steps per epoch";
+  log::info() << "resolution: " << resolution_text(config_.data);
+  const int64_t largest = largest_input_size(config_.data);
+  if (is_rank0() && largest > std::min(dataset_->height(), dataset_->width()))
+    log::warn() << "data: images stored at " << dataset_->height() << "x" << dataset_->width()
+                << " are upsampled for sizes up to " << largest
+                << " px (data.train_size*, eval_size, eval_resize); pack_hdf5 --size " << largest
+                << " keeps their detail";
 }
 
 // The pretrained weights too are read by rank 0 alone (Note [Collective order]): the other
@@ -382,10 +400,33 @@ void Trainer::build_optimizer() {
       line << ", backbone lr x " << config_.optim.backbone_lr_mult;
     if (schedule_->capped()) line << ", capped at optim.max_lr " << config_.optim.max_lr;
   }
+  const TrainConfig& train = config_.train;
+  if (train.ema_decay > 0) {  // after channels_last: the EMA takes the model's layout
+    const double decay = adjusted_ema_decay(train.ema_decay, global_batch(),
+                                            train.ema_every_steps, train.epochs);
+    ema_ = std::make_unique<WeightEma>(
+        *model_, EmaOptions{decay, train.ema_every_steps, config_.optim.warmup_epochs});
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "EMA: decay %.8g -> effective %.8g per update every %lld step(s) (global batch "
+                  "%lld, %lld epochs)",
+                  train.ema_decay, decay, static_cast<long long>(train.ema_every_steps),
+                  static_cast<long long>(global_batch()), static_cast<long long>(train.epochs));
+    auto line = log::info();
+    line << text;
+    if (config_.optim.warmup_epochs > 0)
+      line << "; it copies the weights during the " << config_.optim.warmup_epochs
+           << " warmup epoch(s)";
+  }
   if (config_.train.class_weights == ClassWeighting::kBalanced &&
       config_.data.sampler == SamplerKind::kBalanced)
     log::warn() << "train.class_weights and data.sampler are both balanced: the imbalance is "
                    "corrected twice (the minority classes now outweigh the others)";
+  if (is_rank0() && config_.data.sampler == SamplerKind::kRepeated &&
+      config_.data.repeats > place_.world_size)
+    log::warn() << "data.repeats " << config_.data.repeats << " > " << place_.world_size
+                << " rank(s): some copies of a sample share a rank, usually a batch (Note "
+                   "[Repeated augmentation] in data/sampler.h)";
   if (config_.train.class_weights == ClassWeighting::kBalanced) {
     const std::vector<double> weights =
         balanced_class_weights(images_per_class(*train_reader_), dataset_->classes());
@@ -473,6 +514,9 @@ void Trainer::refuse_foreign_checkpoint(const ResumePoint& resume) const {
                 checkpoint->classes == dataset_->classes(),
             "checkpoint '", path, "' was trained on another dataset (fingerprint ",
             checkpoint->dataset_fingerprint, ", this one is ", dataset_->fingerprint(), ")");
+  NXT_CHECK(checkpoint->weights == CheckpointWeights::kRaw, "checkpoint '", path,
+            "' holds the EMA of the weights (a best.pt picked by val_acc_ema or val_loss_ema), ",
+            "not the weights the optimizer trained: resume from the run's last.pt");
 }
 
 void Trainer::resume_from(const ResumePoint& resume) {
@@ -480,6 +524,15 @@ void Trainer::resume_from(const ResumePoint& resume) {
   const std::string& path = resume.path;
   copy_state_into(*model_, checkpoint->model, path);
   load_optimizer_bytes(*optimizer_.optimizer, checkpoint->optimizer, path, device_);
+  if (ema_ && checkpoint->ema) {
+    ema_->load(checkpoint->ema->weights, checkpoint->ema->averaged, path);
+  } else if (ema_) {
+    ema_->reset();
+    log::info() << "train.ema_decay: '" << path << "' holds no EMA (it was off, or an older "
+                << "file); the EMA starts from the resumed weights";
+  } else if (checkpoint->ema) {
+    log::info() << "'" << path << "' holds an EMA of the weights; train.ema_decay is 0: dropped";
+  }
   const TrainingPosition& saved = checkpoint->position;
   if (loss_scaler_.enabled() && saved.loss_scale > 0)
     loss_scaler_.restore({saved.loss_scale, saved.loss_scale_growth_tracker});
@@ -559,15 +612,18 @@ int Trainer::run(const std::string& resume) {
     curves_->wait();
     write_run_summary(early_stop_reason_.empty() ? "completed" : "early_stopped",
                       early_stop_reason_.empty() ? "ran train.epochs" : early_stop_reason_);
+    const bool ema = best_weights(config_.train.best_metric) == CheckpointWeights::kEma;
     log::info() << "done: best val acc " << 100 * position_.best_val_acc << "% (val loss "
-                << position_.best_val_loss << ") at epoch " << position_.best_epoch + 1
+                << position_.best_val_loss << (ema ? ", EMA weights" : "") << ") at epoch "
+                << position_.best_epoch + 1
                 << "; best model " << run_file("best.pt") << ", curves " << run_file("curves.png");
   }
   return 0;
 }
 
 bool Trainer::improves_best(const MetricTotals& val) const {
-  if (config_.train.best_metric == BestMetric::kValLoss)
+  const BestMetric metric = config_.train.best_metric;
+  if (metric == BestMetric::kValLoss || metric == BestMetric::kValLossEma)
     return val.mean_loss() < position_.best_val_loss;
   return val.accuracy() > position_.best_val_acc;
 }
@@ -609,13 +665,15 @@ void Trainer::evaluate_best_on_test() {
   EvalDetails details{ConfusionMatrix(dataset_->num_classes()), {}};
   const MetricTotals test = evaluate_split(*test_reader_, &details);
   if (!is_rank0()) return;
-  write_json_file(
-      run_file("test_metrics.json"),
-      test_metrics_json(path, best.position, test, details.confusion, dataset_->classes()));
+  write_json_file(run_file("test_metrics.json"),
+                  test_metrics_json(path, best.position, best.weights, test, details.confusion,
+                                    dataset_->classes()));
   log::info() << "test split (" << test.seen << " images) on best.pt of epoch "
               << best.position.best_epoch + 1 << ": test acc " << 100 * test.accuracy()
               << "%, test loss " << test.mean_loss() << " (val acc "
-              << 100 * best.position.best_val_acc << "%); " << run_file("test_metrics.json");
+              << 100 * best.position.best_val_acc << "%"
+              << (best.weights == CheckpointWeights::kEma ? ", EMA weights" : "") << "); "
+              << run_file("test_metrics.json");
 }
 
 void Trainer::write_run_summary(const std::string& status, const std::string& reason) {
@@ -645,7 +703,15 @@ void Trainer::start_epoch(int64_t epoch) {
 int Trainer::train_epoch(int64_t epoch) {
   start_epoch(epoch);
   const auto start = Clock::now();
-  EpochLoader loader(*train_reader_, loader_options_, epoch, position_.samples_in_epoch);
+  // The epoch's training size (Note [Training size schedule] in data/resolution.h), logged
+  // when it changes and recorded in this epoch's checkpoints.
+  LoaderOptions options = loader_options_;
+  const int64_t side = train_size_at(config_.data, epoch + 1);
+  if (side != preprocess_.train_size)
+    log::info() << "epoch " << epoch + 1 << ": training at " << side << " px";
+  preprocess_.train_size = side;
+  options.output = {side, side};
+  EpochLoader loader(*train_reader_, options, epoch, position_.samples_in_epoch);
   EpochSpan span{position_.samples_in_epoch, 0, loader.steps() / config_.train.grad_accum,
                  loader.samples()};
   span.end = positions_consumed(span.start, span.samples, place_.world_size);
@@ -834,6 +900,8 @@ void Trainer::end_step() {
   ++position_.step_in_epoch;
   ++position_.global_step;
   ++epoch_steps_;
+  // Also after a skipped step, which global_step counts (Note [EMA of the weights]).
+  if (ema_) ema_->after_step(position_.global_step, position_.epoch);
   if (due(position_.global_step, config_.dist.check_replicas_every))
     check_replicas_identical(parameters_, *comm_, position_.global_step);
   step_timer_->end(StepTimer::kOptimizer);
@@ -905,9 +973,18 @@ void Trainer::read_metrics(int64_t epoch) {
   steps_at_last_read_ = position_.global_step;
 }
 
+// Every rank evaluates (its share, or waits for rank 0's): the same collectives on every rank.
+MetricTotals Trainer::evaluate_ema_val() {
+  broadcast_from_rank0(ema_->buffers(), *comm_);
+  const WeightEma::InModel in_model(*ema_);
+  return evaluate_val();
+}
+
 void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained,
                            double seconds) {
   const MetricTotals val = evaluate_val();
+  const std::optional<MetricTotals> ema_val =
+      ema_ ? std::optional<MetricTotals>(evaluate_ema_val()) : std::nullopt;
   // The schedule's rate at the epoch's end: what its last step used, also when that step ran
   // before a resume (a stop on an epoch's last step).
   lr_ = schedule_->at(epoch, 1.0);
@@ -917,10 +994,14 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
                      seconds,           seconds > 0 ? trained / seconds : 0};
   if (reports_top5(static_cast<int64_t>(dataset_->classes().size())))
     record.val_top5 = val.top5_accuracy();  // Note [top-5 with few classes]
-  const bool improved = improves_best(val);
+  if (ema_val) record.ema = EpochRecord::Ema{ema_val->accuracy(), ema_val->mean_loss()};
+  // The figures of the weights best.pt would hold (config validation: *_ema has an EMA).
+  const CheckpointWeights best_kind = best_weights(config_.train.best_metric);
+  const MetricTotals& judged = best_kind == CheckpointWeights::kEma ? *ema_val : val;
+  const bool improved = improves_best(judged);
   if (improved) {
-    position_.best_val_acc = val.accuracy();
-    position_.best_val_loss = val.mean_loss();
+    position_.best_val_acc = judged.accuracy();
+    position_.best_val_loss = judged.mean_loss();
     position_.best_epoch = epoch;
   }
   position_.epoch = epoch + 1;
@@ -935,9 +1016,9 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
                 << " metric read(s) (host syncs) in " << epoch_steps_ << " step(s); rank 0 "
                 << peak_memory_text(device_);
     csv_->append(record);
-    std::vector<std::string> paths{run_file("last.pt")};
-    if (improved) paths.insert(paths.begin(), run_file("best.pt"));
-    checkpoint_writer_.write(checkpoint_now(), paths, CheckpointWriter::When::kBackground);
+    std::vector<CheckpointFile> files{{run_file("last.pt")}};
+    if (improved) files.insert(files.begin(), {run_file("best.pt"), best_kind});
+    checkpoint_writer_.write(checkpoint_now(), files, CheckpointWriter::When::kBackground);
     curves_->redraw();
   }
   comm_->barrier();
@@ -948,6 +1029,7 @@ CheckpointSnapshot Trainer::checkpoint_now() {
   last_checkpoint_time_ = Clock::now();
   Checkpoint c;
   c.model = state_dict_of(*model_);
+  if (ema_) c.ema = EmaState{ema_->state_dict(), ema_->averaged()};
   c.position = position_;
   c.position.world_size = place_.world_size;
   c.position.global_batch = global_batch();

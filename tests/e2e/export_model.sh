@@ -94,8 +94,9 @@ print('onnx.checker passed; input', [d.dim_param or d.dim_value for d in dims])
 c = torch.load('$cifar')
 record = json.load(open('$work/cifar.onnx.preprocess.json'))
 assert record['classes'] == c['classes'] and record['format'] == 'onnx', record
-for key in ('stored_size', 'resize_mode', 'input_size', 'mean', 'std'):
+for key in ('stored_size', 'resize_mode', 'input_size', 'mean', 'std', 'train_size'):
     assert record[key] == c['preprocess'][key], (key, record[key], c['preprocess'][key])
+assert record['train_size'] == record['input_size'] == 32, record  # no ramp, no eval_size
 assert record['eval_crop_ratio'] == 0.875 and record['input']['layout'] == 'NCHW'
 print('preprocess.json matches the checkpoint')
 import onnxruntime

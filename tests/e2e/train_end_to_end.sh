@@ -22,11 +22,12 @@ run="$work/runs/e2e"
 for f in config.yaml metrics.csv best.pt last.pt log.txt curves.png; do
   [[ -s "$run/$f" ]] || fail "$run/$f is missing or empty"
 done
-[[ $(head -1 "$run/metrics.csv") == "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s,val_top5" ]] ||
+[[ $(head -1 "$run/metrics.csv") == "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s,val_top5,val_acc_ema,val_loss_ema" ]] ||
   fail "metrics.csv header: $(head -1 "$run/metrics.csv")"
-# 3 classes: top-5 is trivially 1, so its column is empty (Note [top-5 with few classes]).
-awk -F, 'NR > 1 && (NF != 9 || $9 != "") { bad = 1 } END { exit bad }' "$run/metrics.csv" ||
-  fail "val_top5 should be empty with 3 classes: $(cut -d, -f9 "$run/metrics.csv" | tr '\n' ' ')"
+# 3 classes: top-5 is trivially 1, so its column is empty (Note [top-5 with few classes]); no
+# EMA (train.ema_decay 0): its two columns are empty.
+awk -F, 'NR > 1 && (NF != 11 || $9 != "" || $10 != "" || $11 != "") { bad = 1 } END { exit bad }' "$run/metrics.csv" ||
+  fail "val_top5 and the EMA's columns should be empty with 3 classes and no EMA: $(cut -d, -f9- "$run/metrics.csv" | tr '\n' ' ')"
 [[ $(wc -l <"$run/metrics.csv") -eq $((epochs + 1)) ]] || fail "metrics.csv should have $epochs epoch rows"
 grep -q "Epoch: $epochs, Train_acc: .*%, Train_loss: .*, Test_acc: .*%, Test_loss: .*, Lr: " "$work/out" ||
   fail "no notebook line for epoch $epochs"

@@ -88,7 +88,9 @@ TEST(Config, EveryChoiceRoundTripsItsNamesAndListsThemWhenWrong) {
     std::string listed;
     for (const std::string& name : key.choices) {
       listed += (listed.empty() ? "" : ", ") + name;
-      const std::string yaml = to_yaml(parse_config("", "t.yaml", {key.name + "=" + name}));
+      // (With the EMA on, which train.best_metric's *_ema choices need.)
+      const std::string yaml =
+          to_yaml(parse_config("", "t.yaml", {key.name + "=" + name, "train.ema_decay=0.9"}));
       EXPECT_EQ(YAML::Load(yaml)[section][leaf].as<std::string>(), name) << key.name;
       EXPECT_EQ(to_yaml(parse_config(yaml, "resolved.yaml")), yaml) << key.name << "=" << name;
     }
@@ -207,7 +209,8 @@ TEST(Config, EveryShippedConfigLoads) {
       names.push_back(entry.path().filename().string());
       EXPECT_NO_THROW(load_config(entry.path().string())) << entry.path();
     }
-  for (const char* expected : {"seed.yaml", "demo.yaml", "cluster.yaml", "finetune.yaml"})
+  for (const char* expected :
+       {"seed.yaml", "demo.yaml", "cluster.yaml", "finetune.yaml", "imagenet.yaml"})
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
 }
 
@@ -231,6 +234,39 @@ TEST(Config, FinetuneYamlDecodesToTheRecipe) {
   EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
   EXPECT_EQ(c.train.early_stop_patience, 4);
   EXPECT_EQ(c.train.best_metric, BestMetric::kValLoss);
+}
+
+// The ImageNet recipe as its header comment states it (torchvision's, with FFCV's progressive
+// resizing and flip TTA): each value differs from the default, or is the recipe's point.
+TEST(Config, ImagenetYamlDecodesToTheRecipe) {
+  const Config c = load_config(std::string(NXT_SOURCE_DIR) + "/configs/imagenet.yaml");
+  EXPECT_EQ(c.model.arch, ModelArch::kResNeXt50_32x4d);
+  EXPECT_EQ(c.data.batch_size, 128);
+  EXPECT_EQ(c.data.train_size, 160);
+  EXPECT_EQ(c.data.train_size_end, 192);
+  EXPECT_EQ(c.data.train_size_ramp, (std::vector<int64_t>{444, 519}));
+  EXPECT_EQ(c.data.eval_size, 224);
+  EXPECT_EQ(c.data.eval_resize, 232);
+  EXPECT_EQ(c.data.auto_augment, AutoAugment::kTrivial);
+  EXPECT_DOUBLE_EQ(c.data.mixup_alpha, 0.2);
+  EXPECT_DOUBLE_EQ(c.data.cutmix_alpha, 1.0);
+  EXPECT_DOUBLE_EQ(c.data.random_erase, 0.1);
+  EXPECT_EQ(c.data.sampler, SamplerKind::kRepeated);
+  EXPECT_EQ(c.data.repeats, 4);
+  EXPECT_EQ(c.optim.name, OptimizerKind::kSgd);
+  EXPECT_DOUBLE_EQ(c.optim.lr, 0.5);
+  EXPECT_EQ(c.optim.scale_lr, LrScaling::kLinear);
+  EXPECT_EQ(c.optim.base_batch, 1024);
+  EXPECT_DOUBLE_EQ(c.optim.weight_decay, 2e-5);
+  EXPECT_EQ(c.optim.schedule, ScheduleKind::kCosine);
+  EXPECT_DOUBLE_EQ(c.optim.warmup_epochs, 5);
+  EXPECT_EQ(c.train.epochs, 600);
+  EXPECT_DOUBLE_EQ(c.train.label_smoothing, 0.1);
+  EXPECT_DOUBLE_EQ(c.train.ema_decay, 0.99998);
+  EXPECT_EQ(c.train.ema_every_steps, 32);
+  EXPECT_EQ(c.train.best_metric, BestMetric::kValAccEma);
+  EXPECT_EQ(c.eval.tta, EvalTta::kFlip);
+  EXPECT_EQ(c.eval.mode, EvalMode::kSharded);
 }
 
 TEST(Config, ReadmeDocumentsEveryKey) {

@@ -1,7 +1,8 @@
 // Tests the data pipeline on real packed files made here: the reader's access paths and its
 // errors, augmentation on known images, on-device normalisation, and the epoch loader's
-// shapes, determinism and mid-epoch resume, with the shard and the class-balanced sampler (on
-// a 10:1 imbalanced file), and the per-class counts and weights of a split.
+// shapes, determinism and mid-epoch resume, with the shard, the class-balanced (on a 10:1
+// imbalanced file) and the repeated-augmentation sampler, and the per-class counts and weights
+// of a split.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,9 +18,13 @@
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "packed_fixture.h"
+#include "loader_support.h"
 #include "test_support.h"
 
 namespace nxt {
+
+using testing_support::drain;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -72,11 +77,6 @@ class LoaderTest : public ::testing::Test {
     o.seed = 11;
     o.threads = 2;
     return o;
-  }
-  static std::vector<Batch> drain(EpochLoader& loader) {
-    std::vector<Batch> batches;
-    while (auto batch = loader.next()) batches.push_back(std::move(*batch));
-    return batches;
   }
   static testing_support::TempDir* dir_;
 };
@@ -414,6 +414,46 @@ TEST_F(LoaderTest, TheBalancedSamplerDrawsClassesEquallyAndReshardsExactly) {
   balanced_eval.sampler = SamplerKind::kBalanced;
   EXPECT_EQ(EpochLoader(reader, eval, 0).indices(),
             EpochLoader(reader, balanced_eval, 0).indices());
+}
+
+// Note [Repeated augmentation] (data/sampler.h): the repeated sampler's epoch reshards exactly
+// like the others; on 3 ranks the 3 copies of each drawn sample are on 3 ranks, and their
+// augmented pixels (seeded by position) differ pairwise.
+TEST_F(LoaderTest, RepeatedAugmentationCopiesAreAugmentedDifferentlyOnDifferentRanks) {
+  const PackedDataset dataset(plain());
+  const ImageReader reader(dataset, "train");
+  LoaderOptions o = options(true);
+  o.sampler = SamplerKind::kRepeated;
+  o.repeats = 3;
+  std::vector<int64_t> sequence;
+  expect_resharded_epoch_equals_one_rank(reader, o, 2, sequence);
+  EXPECT_EQ(sequence, repeated_sequence(reader.size(), o.seed, 2, 3));
+  const int world = 3;
+  std::map<int64_t, std::vector<std::pair<int, torch::Tensor>>> copies;  // index -> (rank, image)
+  for (int r = 0; r < world; ++r) {
+    LoaderOptions ranked = o;
+    ranked.shard = {r, world};
+    EpochLoader loader(reader, ranked, 2);
+    for (const Batch& batch : drain(loader))
+      for (size_t k = 0; k < batch.sample_indices.size(); ++k)
+        if (batch.sample_positions[k] < reader.size())  // not the padding
+          copies[batch.sample_indices[k]].push_back({r, batch.images[static_cast<int64_t>(k)]});
+  }
+  int64_t full_groups = 0;
+  for (const auto& [index, visits] : copies) {
+    if (visits.size() < 3) continue;  // the cut last group
+    ASSERT_EQ(visits.size(), 3u) << "sample " << index;
+    ++full_groups;
+    std::set<int> ranks;
+    for (size_t a = 0; a < visits.size(); ++a) {
+      ranks.insert(visits[a].first);
+      for (size_t b = a + 1; b < visits.size(); ++b)
+        EXPECT_FALSE(torch::equal(visits[a].second, visits[b].second))
+            << "sample " << index << ": two copies got the same augmented pixels";
+    }
+    EXPECT_EQ(ranks.size(), 3u) << "sample " << index << ": copies share a rank";
+  }
+  EXPECT_EQ(full_groups, reader.size() / 3);
 }
 
 TEST_F(LoaderTest, ClassCountsAndWeightsOfASplit) {

@@ -1,7 +1,9 @@
 // Tests the distributed sampler: coverage and padding of the training shards over many
 // (world, n), drop_last, disjoint and complete evaluation shards, and seeding; the balanced
 // sampler's equal class counts on imbalanced labels; both samplers' world-size-independent
-// epochs (the same property tests); and the balanced class weights.
+// epochs (the same property tests); the repeated-augmentation sampler's exact repeats, copies
+// on distinct ranks and positions, and its world-size-independent epochs; and the balanced class
+// weights.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,6 +32,12 @@ Sampler shard_sampler(int64_t n, uint64_t seed = 7) {
 Sampler balanced_sampler(std::vector<int32_t> labels, uint64_t seed = 7) {
   return [=](int64_t epoch, ShardSpec shard, bool drop_last, int64_t start) {
     return balanced_train_shard(labels, seed, epoch, shard, drop_last, start);
+  };
+}
+
+Sampler repeated_sampler(int64_t n, int64_t repeats, uint64_t seed = 7) {
+  return [=](int64_t epoch, ShardSpec shard, bool drop_last, int64_t start) {
+    return repeated_train_shard(n, seed, epoch, repeats, shard, drop_last, start);
   };
 }
 
@@ -253,6 +261,135 @@ TEST(BalancedSampler, EpochsAndSeedsDifferAndRepeat) {
   for (bool drop_last : {false, true})
     for (const auto& shard : all_train_shards(balanced_sampler(labels), 4, 0, drop_last))
       EXPECT_EQ(static_cast<int64_t>(shard.size()), train_shard_size(110, 4, drop_last));
+}
+
+// Note [Repeated augmentation]: the sequence has length n; its first floor(n / repeats) groups
+// of `repeats` consecutive positions each hold one sample, and a cut last group holds one more
+// sample n mod repeats times; no sample appears in two groups. repeats = 1 is the shard sampler.
+TEST(RepeatedSampler, EachDrawnSampleAppearsRepeatsTimesInARow) {
+  for (int64_t n : {1, 2, 5, 12, 31, 90, 100}) {
+    for (int64_t repeats : {1, 2, 3, 4, 7}) {
+      for (int64_t epoch : {0, 3}) {
+        const auto sequence = repeated_sequence(n, 7, epoch, repeats);
+        ASSERT_EQ(static_cast<int64_t>(sequence.size()), n);
+        std::map<int64_t, int64_t> copies;
+        for (int64_t index : sequence) {
+          ASSERT_TRUE(index >= 0 && index < n) << index;
+          ++copies[index];
+        }
+        const int64_t full = n / repeats, cut = n % repeats;
+        EXPECT_EQ(static_cast<int64_t>(copies.size()), full + (cut > 0 ? 1 : 0))
+            << "n " << n << " repeats " << repeats;
+        for (int64_t g = 0; g * repeats < n; ++g) {
+          const int64_t first = g * repeats, size = std::min(repeats, n - first);
+          for (int64_t p = first; p < first + size; ++p)
+            ASSERT_EQ(sequence[p], sequence[first]) << "group " << g << " position " << p;
+          EXPECT_EQ(copies.at(sequence[first]), size)
+              << "n " << n << " repeats " << repeats << ": sample " << sequence[first]
+              << " of group " << g << " appears elsewhere too";
+        }
+      }
+    }
+    EXPECT_EQ(repeated_sequence(n, 7, 2, 1), shuffled_sequence(n, 7, 2));
+  }
+  EXPECT_THROW(repeated_sequence(10, 7, 0, 0), std::exception);
+}
+
+// The copies of a sample sit on `repeats` distinct ranks when world >= repeats, at distinct
+// positions (so with distinct augmentation streams); with world < repeats they wrap round and
+// a rank holds floor or ceil of repeats / world of them. Positions past n (padding) excluded.
+TEST(RepeatedSampler, CopiesLandOnDistinctRanksAndPositions) {
+  const int64_t n = 90;
+  for (int64_t repeats : {2, 3, 4}) {
+    for (int world : {1, 2, 3, 4, 5, 8}) {
+      std::map<int64_t, std::vector<std::pair<int, int64_t>>> where;  // index -> (rank, position)
+      for (int r = 0; r < world; ++r) {
+        const auto shard = repeated_train_shard(n, 7, 1, repeats, {r, world}, false);
+        for (size_t k = 0; k < shard.size(); ++k) {
+          const int64_t position = train_position(0, static_cast<int64_t>(k), {r, world});
+          if (position < n) where[shard[k]].push_back({r, position});
+        }
+      }
+      for (const auto& [index, visits] : where) {
+        const auto copies = static_cast<int64_t>(visits.size());
+        std::set<int> ranks;
+        std::set<int64_t> positions;
+        std::map<int, int64_t> per_rank;
+        for (const auto& [rank, position] : visits) {
+          ranks.insert(rank);
+          positions.insert(position);
+          ++per_rank[rank];
+        }
+        EXPECT_EQ(static_cast<int64_t>(positions.size()), copies) << "sample " << index;
+        if (world >= copies) {
+          EXPECT_EQ(static_cast<int64_t>(ranks.size()), copies)
+              << "world " << world << " repeats " << repeats << ": copies of sample " << index
+              << " share a rank";
+        } else {
+          for (const auto& [rank, count] : per_rank) {
+            EXPECT_GE(count, copies / world) << "sample " << index << " rank " << rank;
+            EXPECT_LE(count, (copies + world - 1) / world) << "sample " << index;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(RepeatedSampler, TheRestOfAnEpochContinuesOnAnyWorldSize) {
+  for (int64_t n : {12, 37, 90})
+    for (int64_t repeats : {2, 3, 4})
+      expect_the_rest_continues_on_any_world_size(repeated_sampler(n, repeats), n);
+}
+
+// A pure function of (seed, epoch): the union of the shards is the epoch's sequence on every
+// world size that needs no padding.
+TEST(RepeatedSampler, ShardsOfAnyWorldSizeMakeTheSameEpoch) {
+  const int64_t n = 60;
+  for (int64_t epoch : {0, 1}) {
+    const auto sequence = repeated_sequence(n, 7, epoch, 3);
+    const std::multiset<int64_t> expected(sequence.begin(), sequence.end());
+    for (int world : {1, 2, 3, 4, 5, 6}) {
+      std::multiset<int64_t> union_of_shards;
+      for (const auto& shard : all_train_shards(repeated_sampler(n, 3), world, epoch, false))
+        union_of_shards.insert(shard.begin(), shard.end());
+      EXPECT_EQ(union_of_shards, expected) << "world " << world << " epoch " << epoch;
+    }
+  }
+}
+
+// Each epoch draws ceil(n / repeats) samples, others in another epoch or with another seed, so
+// over epochs every sample is drawn; padding and drop_last as for the shard sampler.
+TEST(RepeatedSampler, EpochsDrawDifferentSamples) {
+  const int64_t n = 90, repeats = 3;
+  auto drawn = [&](uint64_t seed, int64_t epoch) {
+    const auto sequence = repeated_sequence(n, seed, epoch, repeats);
+    return std::set<int64_t>(sequence.begin(), sequence.end());
+  };
+  EXPECT_EQ(drawn(7, 0), drawn(7, 0));
+  EXPECT_NE(drawn(7, 0), drawn(7, 1));
+  EXPECT_NE(drawn(7, 0), drawn(8, 0));
+  std::set<int64_t> ever;
+  for (int64_t epoch = 0; epoch < 20; ++epoch) {
+    const auto once = drawn(7, epoch);
+    EXPECT_EQ(static_cast<int64_t>(once.size()), n / repeats);
+    ever.insert(once.begin(), once.end());
+  }
+  EXPECT_EQ(static_cast<int64_t>(ever.size()), n) << "some samples never drawn in 20 epochs";
+  for (bool drop_last : {false, true})
+    for (const auto& shard : all_train_shards(repeated_sampler(100, 3), 8, 0, drop_last))
+      EXPECT_EQ(static_cast<int64_t>(shard.size()), train_shard_size(100, 8, drop_last));
+}
+
+TEST(Sampler, EpochSequenceChoosesTheConfiguredSampler) {
+  const auto labels = imbalanced_labels({40, 4});
+  EXPECT_EQ(epoch_sequence(SamplerKind::kShard, labels, 7, 2, 3), shuffled_sequence(44, 7, 2));
+  EXPECT_EQ(epoch_sequence(SamplerKind::kBalanced, labels, 7, 2, 3),
+            balanced_sequence(labels, 7, 2));
+  EXPECT_EQ(epoch_sequence(SamplerKind::kRepeated, labels, 7, 2, 4),
+            repeated_sequence(44, 7, 2, 4));
+  EXPECT_NE(epoch_sequence(SamplerKind::kRepeated, labels, 7, 2, 4),
+            repeated_sequence(44, 7, 2, 3));
 }
 
 TEST(ClassWeights, InverseToCountsWithMeanOne) {

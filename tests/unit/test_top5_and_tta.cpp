@@ -78,7 +78,8 @@ TEST(TopFive, EpochLineAndCsvShowItOnlyWhenCounted) {
 
   testing_support::TempDir dir("top5_csv");
   const std::string path = dir.path("metrics.csv");
-  // A row of an nxt before the column: kept on resume, with an empty field added.
+  // A row of an nxt before the column: kept on resume, with empty fields added (also for the
+  // EMA's columns, empty without train.ema_decay).
   write_file_atomic(path, "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s\n"
                           "1,0.5,1.0,0.25,2.0,0.1,3.0,40.0\n2,0.5,1.0,0.25,2.0,0.1,3.0,40.0\n");
   MetricsCsv csv(path);
@@ -87,8 +88,8 @@ TEST(TopFive, EpochLineAndCsvShowItOnlyWhenCounted) {
   csv.append(record);
   EXPECT_EQ(read_file_text(path),
             std::string(MetricsCsv::header()) +
-                "\n1,0.5,1.0,0.25,2.0,0.1,3.0,40.0,\n"
-                "2,0.500000,1.000000,0.250000,2.000000,0.1,3.000,40.00,0.875000\n");
+                "\n1,0.5,1.0,0.25,2.0,0.1,3.0,40.0,,,\n"
+                "2,0.500000,1.000000,0.250000,2.000000,0.1,3.000,40.00,0.875000,,\n");
 }
 
 TEST(TopFive, EvalReportShowsItWhenCounted) {

@@ -1,0 +1,46 @@
+// The input resolution of training and evaluation, derived from the data.* keys in one place,
+// so that the trainer, nxt_eval and nxt_predict (through the checkpoint's preprocess record)
+// agree: the training size of each epoch (FFCV's progressive low-resolution training) and the
+// evaluation size and centre crop (FixRes: evaluating larger than training).
+//
+// Note [Training size schedule]: the training size is a function of the epoch number alone
+// (not of a step count or a world size), so a resumed run, on any number of ranks, trains each
+// epoch at the size an uninterrupted run would. It is FFCV's get_resolution
+// (ffcv-imagenet's train_imagenet.py), with its 0-based epochs and ramp shifted to our 1-based
+// ones, which leaves the formula unchanged:
+//   epoch <= from: train_size;  epoch >= to: train_size_end;
+//   else round(interp(epoch, [from, to], [train_size, train_size_end]) / 32) * 32,
+// interp being numpy's (slope * (epoch - from) + train_size) and round numpy's, half to even
+// (1.5 -> 2, 2.5 -> 2). FFCV's start_ramp 65, end_ramp 76 are data.train_size_ramp [66, 77].
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "common/config.h"
+
+namespace nxt {
+
+// The training input size (square) of epoch `epoch_number` (1-based, as in the logs and
+// data.train_size_ramp). Needs a config that passed validate() (sizes of a ramp are multiples
+// of 32, from < to).
+int64_t train_size_at(const DataConfig& data, int64_t epoch_number);
+
+// numpy's round to the nearest integer, ties to the even one (np.round, np.rint).
+double round_half_even(double value);
+
+// The evaluation input size: data.eval_size, else data.image_size.
+int64_t eval_size(const DataConfig& data);
+
+// The fraction of each stored side that evaluation centre-crops before resizing to
+// eval_size(): eval_size / eval_resize when data.eval_resize is set (torchvision's Resize(R) +
+// CenterCrop(S) on a square image), else data.eval_crop_ratio.
+double eval_crop_ratio(const DataConfig& data);
+
+// The largest side the preparation works at: the training sizes, eval_size and eval_resize.
+// Images stored smaller than it are upsampled somewhere (the log warns).
+int64_t largest_input_size(const DataConfig& data);
+
+// One line for the log: the training sizes (and ramp) and the evaluation size and crop.
+std::string resolution_text(const DataConfig& data);
+
+}  // namespace nxt
