@@ -24,8 +24,8 @@
 #
 # BENCH_DIR keeps data and runs (default: a temporary folder); BENCH_SEEDS (default "1 2 3"),
 # BENCH_TRAIN_SIZES (default "64 48 32"), BENCH_EPOCHS (default 20), BENCH_PER_CLASS (images per
-# class, default 300). Budget: about 7 minutes per seed on 2 busy cores (training ~3.2 minutes
-# at 64, ~1.5-2 at 48 and 32; 6 evaluations of a few seconds), ~22 in all with the defaults.
+# class, default 300). Budget: 14 minutes with the defaults on the idle 2-core VM (training
+# ~100 s at 64, ~80 at 48, ~70 at 32 per seed; 6 evaluations of 2 s), ~22 under a load of 4.
 # Results, 2026-12-02: docs/performance.md, "Recipe parts on synthetic data".
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
