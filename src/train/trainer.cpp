@@ -115,6 +115,7 @@ class Trainer {
   void refuse_foreign_checkpoint(const ResumePoint& resume) const;
   void resume_from(const ResumePoint& resume);
   void continue_position(const TrainingPosition& saved, const std::string& path);
+  void forget_best_of_other_weights(const Checkpoint& checkpoint, const std::string& path);
   int64_t global_batch() const {
     return config_.data.batch_size * place_.world_size * config_.train.grad_accum;
   }
@@ -540,6 +541,30 @@ void Trainer::resume_from(const ResumePoint& resume) {
     log::info() << "train.amp fp16: '" << path << "' holds no loss scale (another amp mode or "
                 << "an older file); starting at " << loss_scaler_.scale();
   continue_position(saved, path);
+  forget_best_of_other_weights(*checkpoint, path);
+}
+
+// The best_* figures are those of the weights the saved run's train.best_metric judged (raw or
+// EMA). A resume that judges the other weights starts the best over instead of comparing the
+// EMA's figures with the raw weights' (or the reverse); patience counts from the resume.
+void Trainer::forget_best_of_other_weights(const Checkpoint& checkpoint, const std::string& path) {
+  BestMetric saved_metric = BestMetric::kValAcc;  // checkpoints without a config: no EMA then
+  try {
+    saved_metric = parse_config(checkpoint.config_yaml, path + " (its config)").train.best_metric;
+  } catch (const Error& e) {
+    log::warn() << "cannot tell which weights the best figures in '" << path
+                << "' are of; keeping them: " << e.what();
+    return;
+  }
+  if (best_weights(saved_metric) == best_weights(config_.train.best_metric)) return;
+  const TrainingPosition none;
+  position_.best_val_acc = none.best_val_acc;
+  position_.best_val_loss = none.best_val_loss;
+  position_.best_epoch = position_.epoch - 1;
+  log::warn() << "'" << path << "' picked best.pt by "
+              << name_of(saved_metric, kBestMetricNames) << ", this run by "
+              << name_of(config_.train.best_metric, kBestMetricNames)
+              << " (other weights): the best starts over, and the next evaluation writes best.pt";
 }
 
 // Note [World-size-independent epochs] (data/sampler.h): the position is a count of global

@@ -107,4 +107,17 @@ print('identical model, EMA and best.pt:', len(a['ema']), 'tensors each,', a['em
 cut -d, -f1-6,10,11 "$run/metrics.csv" >"$work/a.csv"
 cut -d, -f1-6,10,11 "$work/runs/resumed/metrics.csv" >"$work/b.csv"
 diff "$work/a.csv" "$work/b.csv" || fail "the resumed run's metrics (raw or EMA) differ"
+# Resumed for a 5th epoch judging the raw weights (best_metric val_acc): the saved best is the
+# EMA's, so it starts over and epoch 5 writes a raw best.pt, whatever its accuracy.
+cp -r "$run" "$work/runs/switched"
+run_bounded 300 "$work/switched.out" "${ddp[@]}" --set run.name=switched --resume auto \
+  --set train.best_metric=val_acc --set train.epochs=5 >/dev/null
+[[ $code -eq 0 ]] || { cat "$work/switched.out"; fail "the run resumed with best_metric val_acc exited $code"; }
+grep -q "picked best.pt by val_acc_ema, this run by val_acc (other weights): the best starts over" \
+  "$work/switched.out" || fail "no warning that the best starts over for the other weights"
+py "
+import torch
+c = torch.load('$work/runs/switched/best.pt')
+assert c['weights'] == 'raw' and c['best_epoch'] + 1 == 5, (c['weights'], c['best_epoch'] + 1)
+" || fail "after switching best_metric to val_acc, best.pt is not epoch 5's raw weights"
 echo "PASS: the EMA is validated, picks best.pt and resumes exactly"
