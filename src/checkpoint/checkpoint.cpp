@@ -113,6 +113,20 @@ std::vector<char> archive_bytes(torch::serialize::OutputArchive& archive) {
   return std::vector<char>(text.begin(), text.end());
 }
 
+// A state dict as the {name: tensor} dict a checkpoint stores ("model", "ema"), and back.
+c10::Dict<std::string, torch::Tensor> tensor_dict(const StateDict& state) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& [name, tensor] : state) dict.insert(name, tensor);
+  return dict;
+}
+
+StateDict state_dict_in(const c10::IValue& value) {
+  StateDict state;
+  for (const auto& item : value.toGenericDict())
+    state.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  return state;
+}
+
 }  // namespace
 
 std::string model_signature(ModelArch arch, const StateDict& state) {
@@ -193,21 +207,17 @@ std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint,
   NXT_CHECK(!ema_as_model || checkpoint.ema,
             "checkpoint_bytes: the EMA's weights were asked for, and the checkpoint has none");
   const StateDict& weights = ema_as_model ? checkpoint.ema->weights : checkpoint.model;
-  c10::Dict<std::string, torch::Tensor> model;
-  for (const auto& [name, tensor] : weights) model.insert(name, tensor);
   c10::List<std::string> classes;
   for (const auto& name : checkpoint.classes) classes.push_back(name);
   const TrainingPosition& p = checkpoint.position;
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
   dict.insert("format", kCheckpointFormat);
   dict.insert("format_version", kCheckpointVersion);
-  dict.insert("model", model);
+  dict.insert("model", tensor_dict(weights));
   dict.insert("weights", name_of(ema_as_model ? CheckpointWeights::kEma : checkpoint.weights,
                                  kCheckpointWeightsNames));
   if (checkpoint.ema && !ema_as_model) {
-    c10::Dict<std::string, torch::Tensor> ema;
-    for (const auto& [name, tensor] : checkpoint.ema->weights) ema.insert(name, tensor);
-    dict.insert("ema", ema);
+    dict.insert("ema", tensor_dict(checkpoint.ema->weights));
     dict.insert("ema_updates", checkpoint.ema->averaged);
   }
   dict.insert("optimizer", bytes_tensor(checkpoint.optimizer));
@@ -257,8 +267,7 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
             "'", path, "' is not an nxt checkpoint (no format 'nxt-checkpoint'; a plain state ",
             "dict goes in model.pretrained instead)");
   Checkpoint c;
-  for (const auto& item : entry(dict, "model", path).toGenericDict())
-    c.model.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  c.model = state_dict_in(entry(dict, "model", path));
   if (dict.contains("weights")) {  // absent before the EMA: the raw weights
     const std::string& name = dict.at("weights").toStringRef();
     const std::optional<CheckpointWeights> weights = find_enum(name, kCheckpointWeightsNames);
@@ -267,11 +276,7 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
     c.weights = *weights;
   }
   if (dict.contains("ema")) {
-    EmaState ema;
-    for (const auto& item : dict.at("ema").toGenericDict())
-      ema.weights.emplace_back(item.key().toStringRef(), item.value().toTensor());
-    ema.averaged = entry(dict, "ema_updates", path).toInt();
-    c.ema = std::move(ema);
+    c.ema = EmaState{state_dict_in(dict.at("ema")), entry(dict, "ema_updates", path).toInt()};
   }
   c.optimizer = tensor_bytes(entry(dict, "optimizer", path).toTensor());
   TrainingPosition& p = c.position;
