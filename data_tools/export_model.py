@@ -14,10 +14,16 @@ checkpoint's state dict loads strictly.
 The exported graph takes float32 RGB images, NCHW, pixels in [0, 1] (uint8 / 255) that are
 already resized and cropped to input_size x input_size (the run's evaluation size,
 data.eval_size), normalises them with the checkpoint's mean/std inside the graph, and returns
-logits [N, classes] (no softmax). How an image file becomes that input (pack_hdf5's resize to
-stored_size, the centre window of eval_crop_ratio, the resize to input_size) is written beside
-the model as OUT.preprocess.json, with the class names and, for the record, train_size (the
-training size of the checkpoint's last epoch). Both files are written atomically (temp file, fsync, rename).
+logits [N, classes] (no softmax). How an image file becomes that input is written beside the
+model as OUT.preprocess.json, with the class names and, for the record, train_size (the
+training size of the checkpoint's last epoch). Its "layout" says which of two ways:
+  - "fixed_squares" (trained on a pack_hdf5 --size file, format version 1, and every checkpoint
+    written before version 2): pack_hdf5's resize to stored_size with resize_mode, the centre
+    window of eval_crop_ratio of each side, resized to input_size;
+  - "aspect_kept" (a pack_hdf5 --max-side file, format version 2): torchvision's
+    Resize(resize) + CenterCrop(crop) (resize: the shorter side; crop = input_size), after
+    fitting the image's longer side to max_side as the packer stored it (never enlarging).
+Both files are written atomically (temp file, fsync, rename).
 
 Exit status: 0 done; 1 with one line naming the file when the checkpoint is missing, is not an
 nxt checkpoint, or holds an architecture this script cannot rebuild.
@@ -107,7 +113,29 @@ def preprocess_record(checkpoint, path):
     if len(record["stored_size"]) != 2 or len(record["mean"]) != 3 or len(record["std"]) != 3:
         raise ExportError(f"checkpoint '{path}': preprocess needs stored_size [H, W] and 3 "
                           "mean and std values")
+    record.update(stored_layout_record(p, record["input_size"], path))
     return record
+
+
+def stored_layout_record(p, input_size, path):
+    """How the images of the training data were stored, and so how evaluation prepared them
+    (Preprocess::layout() in src/checkpoint/checkpoint.h): max_side and eval_resize are absent
+    (0) in checkpoints of version 1 data and in those written before format version 2."""
+    try:
+        max_side, resize = int(p.get("max_side", 0)), int(p.get("eval_resize", 0))
+    except (TypeError, ValueError) as error:
+        raise ExportError(f"checkpoint '{path}': malformed preprocess max_side/eval_resize "
+                          f"({error!r})")
+    if max_side <= 0:
+        return {"layout": "fixed_squares"}
+    if resize < input_size:
+        raise ExportError(f"checkpoint '{path}': preprocess eval_resize {resize} is smaller than "
+                          f"input_size {input_size} (version 2 data, max_side {max_side})")
+    # What a deployer runs with PIL and torchvision to get nxt_eval's input (up to the packer's
+    # JPEG re-encoding and OpenCV's area resize against PIL's antialiasing filter).
+    return {"layout": "aspect_kept", "max_side": max_side, "resize": resize, "crop": input_size,
+            "torchvision": f"Resize({resize}), CenterCrop({input_size}), ToTensor() on the "
+                           f"image fitted to a longer side <= {max_side}"}
 
 
 # ---- Rebuilding the network ---------------------------------------------------------------------

@@ -1,5 +1,7 @@
-// The --inspect report of a packed dataset: classes and counts per split, size, mean/std, and a
-// full check that labels are in range and every image reads back.
+// The --inspect report of a packed dataset (format version 1 or 2): classes and counts per split,
+// size, mean/std, version 2's storage (max side, storage, stream size and bytes per image, share
+// stored as JPEG per split), and a full check that labels are in range, version 2's records lie
+// back to back filling the stream, and every image reads back (JPEG records decoded).
 #pragma once
 #include <ostream>
 #include <string>

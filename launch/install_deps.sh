@@ -15,6 +15,8 @@ PACKAGES=(
   # distributed + data
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  # JPEG in packed files (format version 2): libjpeg-turbo's TurboJPEG API, DCT-scaled decode
+  libturbojpeg0-dev
   # tests
   libgtest-dev googletest
   # cluster/ tests: a one-host Slurm (tests/slurm/local_slurm.sh)

@@ -1,10 +1,15 @@
-// Helpers shared by the test files: capturing an error message, and a per-test temp folder.
+// Helpers shared by the test files: capturing an error message, a per-test temp folder, and
+// whole-file byte reads and writes (images exchanged with the Python references).
 #pragma once
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace nxt::testing_support {
 
@@ -16,6 +21,18 @@ inline std::string error_of(const std::function<void()>& action) {
     return e.what();
   }
   return "(no error)";
+}
+
+// A file's bytes ("" or missing: empty).
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+}
+
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 // A fresh folder under the system temp dir, removed with everything in it on destruction.

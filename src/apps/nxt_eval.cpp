@@ -2,6 +2,8 @@
 // (top-1; top-5 with more than 5 classes; eval.tta or --tta applied),
 // per-class precision/recall/F1 and the confusion matrix. Runs alone or under mpirun, where each
 // rank evaluates its shard and the exact counts are summed (same numbers for any rank count).
+// Images are prepared as training's evaluation prepared them: format version 1 files with the
+// checkpoint's centre-crop ratio, version 2 files with its Resize(shorter side) + CenterCrop.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -46,6 +48,23 @@ void check_same_classes(const nxt::InferenceModel& model, const nxt::PackedDatas
                    std::to_string(dataset.classes().size()) + " classes; " + detail + ")");
 }
 
+// A checkpoint evaluated on data packed the other way (pack_hdf5 --size vs --max-side) works
+// (the split's own layout decides the preparation) but is not what its training measured.
+void warn_on_other_layout(const nxt::InferenceModel& model, const nxt::PackedDataset& dataset,
+                          const CommandLine& cli, int rank) {
+  const bool trained_fixed = model.preprocess.layout() == nxt::StoredLayout::kFixedSquares;
+  const bool data_fixed = dataset.version() == nxt::format::kFixedSquaresVersion;
+  if (rank != 0 || trained_fixed == data_fixed) return;
+  const auto layout = [](bool fixed, int64_t max_side) {
+    return fixed ? std::string("format version 1 (fixed squares)")
+                 : "format version 2 (aspect kept, max side " + std::to_string(max_side) + ")";
+  };
+  nxt::log::warn() << "checkpoint '" << cli.checkpoint << "' was trained on "
+                   << layout(trained_fixed, model.preprocess.max_side) << " data; '" << cli.data
+                   << "' is " << layout(data_fixed, dataset.max_side())
+                   << ": evaluating it as such, which training's validation did not measure";
+}
+
 nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageReader& reader,
                           const nxt::Normalizer& normalize, const CommandLine& cli,
                           int loader_threads) {
@@ -53,7 +72,11 @@ nxt::EvalSetup eval_setup(const nxt::InferenceModel& model, const nxt::ImageRead
   setup.reader = &reader;
   setup.loader.batch_size = cli.batch_size > 0 ? cli.batch_size : model.config.data.batch_size;
   setup.loader.output = {model.preprocess.input_size, model.preprocess.input_size};
-  setup.loader.eval_crop_ratio = model.preprocess.eval_crop_ratio;
+  setup.loader.eval_crop_ratio = model.preprocess.eval_crop_ratio;  // version 1 files
+  // Version 2 files (own aspect ratios): Resize(shorter side) + CenterCrop, as training's
+  // evaluation on them; 0 leaves version 1 files on the crop ratio above.
+  if (!reader.fixed_shape())
+    setup.loader.eval_resize_shorter = nxt::eval_resize_for_aspect_kept(model);
   setup.loader.threads = loader_threads;
   setup.loader.pin_memory = model.device.is_cuda();
   setup.normalize = &normalize;
@@ -80,6 +103,7 @@ int run(int argc, char** argv, const CommandLine& cli) {
       cli.split == "test" ? " (pack_hdf5 writes one with --test-fraction or --test-dir)" : "");
   const nxt::ImageReader reader(dataset, cli.split);
   NXT_CHECK(reader.size() > 0, "split '", cli.split, "' of '", cli.data, "' holds no images");
+  warn_on_other_layout(model, dataset, cli, mpi.rank());
   const nxt::Normalizer normalize(model.preprocess.mean, model.preprocess.stddev, device);
   auto comm = nxt::make_communicator(nxt::DistBackend::kAuto, device, place);
 

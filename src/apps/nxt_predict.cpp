@@ -1,6 +1,9 @@
 // nxt_predict: classifies image files and folders with a trained checkpoint and prints the top-k
 // classes of each (text, CSV or JSON lines). Exit code: 0 when every file was classified, 2 when
 // some could not be (each has an error line), 1 on a fatal error (bad checkpoint, no images).
+// Each file is prepared as the checkpoint records (infer/predictor.h prepared_image): for a model
+// trained on format version 1 data, pack_hdf5 --size's resize and the centre-crop ratio; on
+// version 2 data, the fit to max_side and Resize(eval_resize) + CenterCrop(input_size).
 #include <CLI/CLI.hpp>
 
 #include <iostream>

@@ -66,6 +66,8 @@ c10::impl::GenericDict preprocess_dict(const Preprocess& p) {
   dict.insert("mean", plain_list(std::vector<double>(p.mean.begin(), p.mean.end())));
   dict.insert("std", plain_list(std::vector<double>(p.stddev.begin(), p.stddev.end())));
   dict.insert("train_size", p.train_size);
+  dict.insert("max_side", p.max_side);
+  dict.insert("eval_resize", p.eval_resize);
   return dict;
 }
 
@@ -81,6 +83,15 @@ Preprocess preprocess_from(const c10::impl::GenericDict& dict, const std::string
   p.mean = rgb_values(entry(dict, "mean", path), "mean", path);
   p.stddev = rgb_values(entry(dict, "std", path), "std", path);
   if (dict.contains("train_size")) p.train_size = dict.at("train_size").toInt();  // 0: older
+  // Absent before format version 2 data: 0, the fixed-square pipeline those files were made by.
+  if (dict.contains("max_side")) p.max_side = dict.at("max_side").toInt();
+  if (dict.contains("eval_resize")) p.eval_resize = dict.at("eval_resize").toInt();
+  NXT_CHECK(p.max_side >= 0 && p.eval_resize >= 0, "checkpoint '", path, "': preprocess max_side ",
+            p.max_side, " and eval_resize ", p.eval_resize, " cannot be negative");
+  NXT_CHECK(p.layout() == StoredLayout::kFixedSquares || p.eval_resize >= p.input_size,
+            "checkpoint '", path, "': preprocess eval_resize ", p.eval_resize,
+            " (the shorter side before the centre crop) is smaller than input_size ", p.input_size,
+            " (version 2 data, max_side ", p.max_side, ")");
   return p;
 }
 
@@ -227,6 +238,8 @@ std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint,
   dict.insert("epoch_samples_done", p.samples_in_epoch);
   dict.insert("world_size", p.world_size);
   dict.insert("global_batch", p.global_batch);
+  dict.insert("epoch_sequence_nodes", p.sequence_nodes);
+  dict.insert("epoch_sequence_ranks_per_node", p.sequence_ranks_per_node);
   dict.insert("best_val_acc", p.best_val_acc);
   dict.insert("best_epoch", p.best_epoch);
   dict.insert("best_val_loss", p.best_val_loss);
@@ -290,6 +303,14 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
   p.samples_in_epoch = optional_int("epoch_samples_done");
   p.world_size = optional_int("world_size");
   p.global_batch = optional_int("global_batch");
+  // Absent before data.shard_by: shard_by rank's sequence.
+  p.sequence_nodes = optional_int("epoch_sequence_nodes");
+  p.sequence_ranks_per_node = optional_int("epoch_sequence_ranks_per_node");
+  NXT_CHECK(p.sequence_nodes >= 0 && p.sequence_ranks_per_node >= 0 &&
+                (p.sequence_nodes == 0) == (p.sequence_ranks_per_node == 0),
+            "checkpoint '", path, "': epoch_sequence_nodes ", p.sequence_nodes,
+            " and epoch_sequence_ranks_per_node ", p.sequence_ranks_per_node,
+            " are not a node layout (both 0, or both positive)");
   p.best_val_acc = entry(dict, "best_val_acc", path).toDouble();
   p.best_epoch = entry(dict, "best_epoch", path).toInt();
   if (dict.contains("best_val_loss")) p.best_val_loss = dict.at("best_val_loss").toDouble();

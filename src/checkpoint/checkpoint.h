@@ -24,6 +24,10 @@ struct TrainingPosition {
   int64_t samples_in_epoch = 0;
   // The job that wrote it: ranks and samples per optimizer step (0: unknown, nxt before 0.2).
   int64_t world_size = 0, global_batch = 0;
+  // The node layout that epoch's sequence was built for (data.shard_by node: Note [Node shares]
+  // in data/sampler.h): nodes and ranks per node; 0 and 0: shard_by rank's sequence (and every
+  // checkpoint written before shard_by). A resume on another layout rebuilds it from these.
+  int64_t sequence_nodes = 0, sequence_ranks_per_node = 0;
   // The validation metrics of the best epoch so far, as train.best_metric picks it, of the
   // weights best.pt holds (the EMA's under val_acc_ema / val_loss_ema) (-1 and a huge loss:
   // none yet; the loss is absent from checkpoints written before best_metric).
@@ -39,16 +43,34 @@ struct TrainingPosition {
   int64_t loss_scale_growth_tracker = 0;
 };
 
-// How an image file becomes the model's input, so nxt_predict repeats training exactly:
-// pack_hdf5's decode and resize to the stored size, the evaluation resize to the model's input
-// size, then normalisation.
+// How the stored images of the data a checkpoint trained on were made, which decides how
+// evaluation and prediction prepare an image (Preprocess::layout()).
+enum class StoredLayout {
+  kFixedSquares,  // format version 1 (pack_hdf5 --size): every image resized to stored_size
+  kAspectKept,    // format version 2 (pack_hdf5 --max-side): longer side <= max_side, own shape
+};
+
+// How an image file becomes the model's input, so nxt_eval and nxt_predict repeat training's
+// evaluation exactly, then normalisation. Version 1 data: pack_hdf5's decode and resize to the
+// stored size, the centre window of eval_crop_ratio, resized to input_size. Version 2 data:
+// the decode fitted to max_side, torchvision's Resize(eval_resize) + CenterCrop(input_size).
 struct Preprocess {
-  int64_t stored_height = 0, stored_width = 0;
-  std::string resize_mode;                 // pack_hdf5 --resize: stretch | crop | pad
-  int64_t input_size = 0;                  // the evaluation size (data/resolution.h eval_size)
+  int64_t stored_height = 0, stored_width = 0;  // version 2: max_side x max_side, the bound
+  std::string resize_mode;       // pack_hdf5 --resize: stretch | crop | pad; version 2: "fit"
+  int64_t input_size = 0;        // the evaluation size (data/resolution.h eval_size)
   double eval_crop_ratio = 1.0;  // the effective one (eval_crop_ratio(); 1 in files before it)
   std::array<double, 3> mean{}, stddev{};  // RGB, pixels in [0, 1]
   int64_t train_size = 0;  // for the record: the training size of the epoch that wrote it (0: none)
+  // Version 2 data: pack_hdf5 --max-side (0: version 1 data, and every file written before
+  // version 2: the fixed-square pipeline above).
+  int64_t max_side = 0;
+  // Version 2 data: the shorter side evaluation resizes to before the centre crop
+  // (data/resolution.h eval_resize_shorter; 0 with version 1 data and in older files).
+  int64_t eval_resize = 0;
+
+  StoredLayout layout() const {
+    return max_side > 0 ? StoredLayout::kAspectKept : StoredLayout::kFixedSquares;
+  }
 };
 
 // Which weights a checkpoint's "model" holds: the trained ones, or their exponential moving

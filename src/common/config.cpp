@@ -118,8 +118,7 @@ void validate(const Config& config, const std::string& source) {
     throw Error(source + ": data.eval_resize " + std::to_string(*data.eval_resize) +
                 " is smaller than the evaluation crop data.eval_size " +
                 std::to_string(eval_size));
-  const int64_t start = data.train_size.value_or(data.image_size);
-  const int64_t end = data.train_size_end.value_or(start);
+  const int64_t start = data.first_train_size(), end = data.last_train_size();
   if (start != end && (start % 32 != 0 || end % 32 != 0))
     throw Error(source + ": data.train_size " + std::to_string(start) + " -> train_size_end " +
                 std::to_string(end) + ": a ramp goes in steps of 32, so both must be multiples "
@@ -127,6 +126,16 @@ void validate(const Config& config, const std::string& source) {
   if (start != end && data.train_size_ramp[1] <= data.train_size_ramp[0])
     throw Error(source + ": data.train_size_ramp must be [from, to] with from < to when "
                 "train_size_end differs from train_size");
+  if (data.shard_by == ShardBy::kNode && data.sampler != SamplerKind::kShard)
+    throw Error(source + ": data.shard_by node deals each node a fixed share of the images; "
+                "data.sampler " + name_of(data.sampler, kSamplerNames) +
+                " draws from all of them: use sampler shard with it, or shard_by rank");
+  if (data.cache_in_memory && !data.stage_dir.empty())
+    throw Error(source + ": data.cache_in_memory and data.stage_dir both say where the node's "
+                "one copy goes (/dev/shm or '" + data.stage_dir + "'): set one of them");
+  if (data.reshard_every_epochs > 0 && data.shard_by != ShardBy::kNode)
+    throw Error(source + ": data.reshard_every_epochs re-deals the node shares of "
+                "data.shard_by node; set shard_by: node or leave it 0");
   const bool ema_metric = config.train.best_metric == BestMetric::kValAccEma ||
                           config.train.best_metric == BestMetric::kValLossEma;
   if (ema_metric && config.train.ema_decay == 0)

@@ -24,6 +24,11 @@ enum class SamplerKind {
   kBalanced,  // classes drawn equally, with replacement
   kRepeated,  // repeated augmentation: each drawn sample `repeats` times, on different ranks
 };
+// Which images a rank reads in a training epoch (Note [Node shares] in data/sampler.h).
+enum class ShardBy {
+  kRank,  // one global shuffle, strided over the ranks: every node reads every image
+  kNode,  // each node a fixed 1/N_nodes share, shuffled within the node, re-dealt or never
+};
 enum class AutoAugment { kNone, kTrivial };
 enum class ModelArch { kResNeXt50_32x4d, kResNeXt101_32x8d, kResNeXt101_64x4d, kCustom };
 enum class StemKind {
@@ -53,6 +58,8 @@ inline const EnumNames<CropMode> kCropModeNames = {
 inline const EnumNames<SamplerKind> kSamplerNames = {
     {SamplerKind::kShard, "shard"}, {SamplerKind::kBalanced, "balanced"},
     {SamplerKind::kRepeated, "repeated"}};
+inline const EnumNames<ShardBy> kShardByNames = {{ShardBy::kRank, "rank"},
+                                                 {ShardBy::kNode, "node"}};
 inline const EnumNames<AutoAugment> kAutoAugmentNames = {
     {AutoAugment::kNone, "none"}, {AutoAugment::kTrivial, "trivial"}};
 inline const EnumNames<ModelArch> kArchNames = {
@@ -117,7 +124,11 @@ struct DataConfig {
   int64_t crop_padding = 4;                   // crop: pad
   double min_crop_scale = 0.08;               // crop: random_resized
   bool drop_last = false;                     // drop the tail instead of padding the shards
-  bool cache_in_memory = false;               // read the whole dataset into RAM first
+  bool cache_in_memory = false;  // one copy per node in /dev/shm (data/node_copy.h), mapped
+  std::string stage_dir;         // node-local folder for that copy instead ("" = none)
+  ShardBy shard_by = ShardBy::kRank;   // kNode: each node reads a fixed share
+  int64_t reshard_every_epochs = 0;    // shard_by node: re-deal the shares (0 = never)
+  int64_t readahead_batches = 4;       // posix_fadvise(WILLNEED) this far ahead (0 = off)
   std::optional<int64_t> loader_threads;      // nullopt = auto (from the cores per rank)
   int64_t prefetch = 4;                       // batches prepared ahead
   SamplerKind sampler = SamplerKind::kShard;  // balanced: classes drawn equally
@@ -128,6 +139,12 @@ struct DataConfig {
   double mixup_alpha = 0;   // 0 = off; Beta(alpha, alpha) mixing weight
   double cutmix_alpha = 0;  // 0 = off; with mixup too, one of the two per batch
   double random_erase = 0;  // probability of torchvision's RandomErasing, after normalisation
+
+  // The training sizes those nullopts stand for, spelled once (data/resolution.h builds on
+  // them): the first epochs' (train_size, else image_size) and the last's (train_size_end, else
+  // the first).
+  int64_t first_train_size() const { return train_size.value_or(image_size); }
+  int64_t last_train_size() const { return train_size_end.value_or(first_train_size()); }
 };
 
 struct ModelConfig {

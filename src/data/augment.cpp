@@ -99,9 +99,7 @@ void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,
       break;
     case CropMode::kRandomResized: {
       const CropWindow w = random_resized_window(in_shape, options.min_crop_scale, rng);
-      resize_into(source(cv::Rect(static_cast<int>(w.left), static_cast<int>(w.top),
-                                  static_cast<int>(w.width), static_cast<int>(w.height))),
-                  target);
+      resize_window(in, in_shape, w, out, out_shape);
       break;
     }
     case CropMode::kPad:
@@ -148,6 +146,27 @@ void random_flip(uint8_t* image, ImageShape shape, const AugmentOptions& options
   cv::flip(target, target, 1);
 }
 
+void resize_window(const uint8_t* in, ImageShape in_shape, CropWindow window, uint8_t* out,
+                   ImageShape out_shape) {
+  NXT_CHECK(window.top >= 0 && window.left >= 0 && window.height >= 1 && window.width >= 1 &&
+                window.top + window.height <= in_shape.height &&
+                window.left + window.width <= in_shape.width,
+            "crop window ", window.height, "x", window.width, " at (", window.top, ", ",
+            window.left, ") does not lie inside a ", in_shape.height, "x", in_shape.width,
+            " image");
+  cv::Mat target = wrap(out, out_shape);
+  resize_into(
+      wrap(in, in_shape)(cv::Rect(static_cast<int>(window.left), static_cast<int>(window.top),
+                                  static_cast<int>(window.width), static_cast<int>(window.height))),
+      target);
+}
+
+void random_pad_crop(const uint8_t* in, uint8_t* out, ImageShape shape, int64_t padding,
+                     SplitMix64& rng) {
+  cv::Mat target = wrap(out, shape);
+  pad_crop(wrap(in, shape), padding, target, rng);
+}
+
 CropWindow centre_window(ImageShape shape, double crop_ratio) {
   const auto side = [crop_ratio](int64_t length) {
     return std::clamp<int64_t>(std::llround(static_cast<double>(length) * crop_ratio), 1, length);
@@ -158,11 +177,7 @@ CropWindow centre_window(ImageShape shape, double crop_ratio) {
 
 void prepare_for_eval(const uint8_t* in, ImageShape in_shape, uint8_t* out, ImageShape out_shape,
                       double crop_ratio) {
-  cv::Mat target = wrap(out, out_shape);
-  const CropWindow w = centre_window(in_shape, crop_ratio);
-  resize_into(wrap(in, in_shape)(cv::Rect(static_cast<int>(w.left), static_cast<int>(w.top),
-                                          static_cast<int>(w.width), static_cast<int>(w.height))),
-              target);
+  resize_window(in, in_shape, centre_window(in_shape, crop_ratio), out, out_shape);
 }
 
 }  // namespace nxt

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/hash.h"
+#include "data/image_shape.h"
 
 namespace nxt {
 
@@ -22,16 +23,6 @@ struct AugmentOptions {
   double random_erase = 0;
 };
 
-struct ImageShape {
-  int64_t height = 0;
-  int64_t width = 0;
-  int64_t bytes() const { return height * width * 3; }
-};
-
-// A crop window inside an image.
-struct CropWindow {
-  int64_t top = 0, left = 0, height = 0, width = 0;
-};
 
 // One training sample: `in` (in_shape) to `out` (out_shape), drawing from `rng`: the crop, then
 // augment_in_place on `out`.
@@ -86,5 +77,17 @@ EraseBox random_erase_box(ImageShape shape, double probability, SplitMix64& rng)
 // RandomResizedCrop's window (scale in [min_scale, 1], aspect in [3/4, 4/3] log-uniform, ten
 // tries, then a centre crop), as torchvision's get_params draws it.
 CropWindow random_resized_window(ImageShape shape, double min_scale, SplitMix64& rng);
+
+// The resampling of every crop here and in data/stored_sample.h: `window` of `in` (in_shape,
+// HWC RGB) resized to `out` (out_shape): area averaging when shrinking both sides (no
+// aliasing), bilinear otherwise, a plain copy when the sizes match.
+void resize_window(const uint8_t* in, ImageShape in_shape, CropWindow window, uint8_t* out,
+                   ImageShape out_shape);
+
+// Crop pad's stage on an image already at its output size: `out` is `in` shifted by a random
+// (dy, dx) in [-padding, padding]^2 (two draws: dy, then dx), zero where it falls outside.
+// `in` and `out` (both `shape`) must not overlap.
+void random_pad_crop(const uint8_t* in, uint8_t* out, ImageShape shape, int64_t padding,
+                     SplitMix64& rng);
 
 }  // namespace nxt

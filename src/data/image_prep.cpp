@@ -1,4 +1,5 @@
-// Implements decoding to 8-bit RGB (with a truncation check OpenCV lacks) and the resize modes.
+// Implements decoding to 8-bit RGB (with a truncation check OpenCV lacks), the resize modes and
+// format version 2's fit of the longer side.
 #include "data/image_prep.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -6,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -47,15 +50,28 @@ cv::Size jpeg_size(const std::vector<unsigned char>& b) {
 }
 
 // libjpeg can decode at 1/2, 1/4 or 1/8 scale in the DCT domain, several times faster than a
-// full decode. Use the smallest scale that keeps the shorter side at least `min_side`.
-int jpeg_reduced_flag(const std::vector<unsigned char>& bytes, int min_side) {
-  const cv::Size size = jpeg_size(bytes);
-  const int shorter = std::min(size.width, size.height);
-  if (min_side <= 0) return 0;
-  if (shorter >= 8 * min_side) return cv::IMREAD_REDUCED_COLOR_8;
-  if (shorter >= 4 * min_side) return cv::IMREAD_REDUCED_COLOR_4;
-  if (shorter >= 2 * min_side) return cv::IMREAD_REDUCED_COLOR_2;
-  return 0;
+// full decode. The largest denominator that keeps the `keep` side at least `min_side` (libjpeg
+// rounds scaled sides up, so side >= d * min_side is enough); 1 = full size.
+int jpeg_denominator(const cv::Size& size, int min_side, KeepSide keep) {
+  if (min_side <= 0) return 1;
+  const int side = keep == KeepSide::kShorter ? std::min(size.width, size.height)
+                                              : std::max(size.width, size.height);
+  for (int denominator : {8, 4, 2})
+    if (side >= denominator * min_side) return denominator;
+  return 1;
+}
+
+int reduced_flag(int denominator) {
+  switch (denominator) {
+    case 8:
+      return cv::IMREAD_REDUCED_COLOR_8;
+    case 4:
+      return cv::IMREAD_REDUCED_COLOR_4;
+    case 2:
+      return cv::IMREAD_REDUCED_COLOR_2;
+    default:
+      return 0;
+  }
 }
 
 cv::Mat to_8bit(const cv::Mat& image) {
@@ -107,6 +123,59 @@ int scaled_length(int length, double scale) {
   return std::max(1, static_cast<int>(std::lround(length * scale)));
 }
 
+// A decoded image and the size it has at full scale (after EXIF orientation), which a reduced
+// decode does not show.
+struct Decoded {
+  cv::Mat rgb;
+  cv::Size full;
+};
+
+Decoded decode(const std::vector<unsigned char>& bytes, int min_side, KeepSide keep) {
+  if (bytes.empty()) throw Error("empty file");
+  int flags = cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH;
+  int denominator = 1;
+  cv::Size header;
+  if (is_jpeg(bytes)) {
+    if (!jpeg_is_complete(bytes)) throw Error("truncated JPEG (no end-of-image marker)");
+    header = jpeg_size(bytes);
+    denominator = jpeg_denominator(header, min_side, keep);
+    if (const int reduced = reduced_flag(denominator)) flags = reduced;
+  }
+  cv::Mat decoded;
+  try {
+#if defined(NXT_HAVE_IMAGE_CODECS)
+    decoded = cv::imdecode(bytes, flags);
+#else
+    throw Error("this nxt was built without image decoding (NXT_WITH_IMAGE_CODECS=OFF)");
+#endif
+  } catch (const cv::Exception& e) {
+    throw Error(std::string("cannot decode: ") + e.what());
+  }
+  if (decoded.empty()) throw Error("not a decodable image (unknown format or corrupt data)");
+  Decoded out{to_rgb(to_8bit(decoded)), decoded.size()};
+  if (denominator > 1) {
+    // The header's size, turned as EXIF orientation turned the pixels: whichever of the two
+    // orientations has the decoded aspect ratio (a square-ish tie keeps the header's).
+    const cv::Size turned(header.height, header.width);
+    const auto mismatch = [&](const cv::Size& s) {
+      return std::abs(static_cast<int64_t>(decoded.cols) * s.height -
+                      static_cast<int64_t>(decoded.rows) * s.width);
+    };
+    out.full = mismatch(turned) < mismatch(header) ? turned : header;
+  }
+  return out;
+}
+
+std::vector<unsigned char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error("'" + path + "': cannot open");
+  std::vector<unsigned char> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
+    throw Error("'" + path + "': cannot read");
+  return bytes;
+}
+
 }  // namespace
 
 const EnumNames<ResizeMode>& resize_mode_names() {
@@ -132,25 +201,8 @@ bool has_image_extension(const std::string& path) {
   return false;
 }
 
-cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes, int min_side) {
-  if (bytes.empty()) throw Error("empty file");
-  int flags = cv::IMREAD_ANYCOLOR | cv::IMREAD_ANYDEPTH;
-  if (is_jpeg(bytes)) {
-    if (!jpeg_is_complete(bytes)) throw Error("truncated JPEG (no end-of-image marker)");
-    if (const int reduced = jpeg_reduced_flag(bytes, min_side)) flags = reduced;
-  }
-  cv::Mat decoded;
-  try {
-#if defined(NXT_HAVE_IMAGE_CODECS)
-    decoded = cv::imdecode(bytes, flags);
-#else
-    throw Error("this nxt was built without image decoding (NXT_WITH_IMAGE_CODECS=OFF)");
-#endif
-  } catch (const cv::Exception& e) {
-    throw Error(std::string("cannot decode: ") + e.what());
-  }
-  if (decoded.empty()) throw Error("not a decodable image (unknown format or corrupt data)");
-  return to_rgb(to_8bit(decoded));
+cv::Mat decode_rgb8(const std::vector<unsigned char>& bytes, int min_side, KeepSide keep) {
+  return decode(bytes, min_side, keep).rgb;
 }
 
 cv::Mat resize_image(const cv::Mat& rgb, int height, int width, ResizeMode mode) {
@@ -173,14 +225,40 @@ cv::Mat resize_image(const cv::Mat& rgb, int height, int width, ResizeMode mode)
 }
 
 cv::Mat load_image(const std::string& path, int height, int width, ResizeMode mode) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error("'" + path + "': cannot open");
-  std::vector<unsigned char> bytes(static_cast<size_t>(in.tellg()));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
-    throw Error("'" + path + "': cannot read");
+  const std::vector<unsigned char> bytes = read_file(path);
   try {
     return resize_image(decode_rgb8(bytes, std::max(height, width)), height, width, mode);
+  } catch (const Error& e) {
+    throw Error("'" + path + "': " + e.what());
+  }
+}
+
+cv::Size fit_size(const cv::Size& size, int max_side) {
+  NXT_CHECK(max_side >= 1, "the longest side must be >= 1, got ", max_side);
+  const int longer = std::max(size.width, size.height);
+  if (longer <= max_side) return size;
+  // round(other * max_side / longer), halves up, in integers: exact, so that another
+  // implementation (tests/data/check_packed_h5py.py) gets the same sides.
+  const auto fitted = [&](int other) {
+    const int64_t twice = 2 * static_cast<int64_t>(other) * max_side + longer;
+    return std::max(1, static_cast<int>(twice / (2 * static_cast<int64_t>(longer))));
+  };
+  // The longer side exactly max_side (a square's width counts as the longer).
+  return size.width >= size.height ? cv::Size(max_side, fitted(size.height))
+                                   : cv::Size(fitted(size.width), max_side);
+}
+
+cv::Mat fit_longer_side(const cv::Mat& rgb, int max_side) {
+  return resized(rgb, fit_size(rgb.size(), max_side));
+}
+
+cv::Mat load_image_fit(const std::string& path, int max_side) {
+  NXT_CHECK(max_side >= 1, "'", path, "': the longest side must be >= 1, got ", max_side);
+  const std::vector<unsigned char> bytes = read_file(path);
+  try {
+    // The fit of the full-size image, so the stored shape does not depend on the decode's scale.
+    const Decoded decoded = decode(bytes, max_side, KeepSide::kLonger);
+    return resized(decoded.rgb, fit_size(decoded.full, max_side));
   } catch (const Error& e) {
     throw Error("'" + path + "': " + e.what());
   }

@@ -17,8 +17,7 @@ double round_half_even(double value) {
 }
 
 int64_t train_size_at(const DataConfig& data, int64_t epoch_number) {
-  const int64_t start = data.train_size.value_or(data.image_size);
-  const int64_t end = data.train_size_end.value_or(start);
+  const int64_t start = data.first_train_size(), end = data.last_train_size();
   if (start == end) return start;
   NXT_CHECK(data.train_size_ramp.size() == 2 && data.train_size_ramp[0] < data.train_size_ramp[1],
             "data.train_size_ramp must be [from, to] with from < to");
@@ -40,22 +39,29 @@ double eval_crop_ratio(const DataConfig& data) {
   return static_cast<double>(eval_size(data)) / static_cast<double>(*data.eval_resize);
 }
 
+int64_t eval_resize_shorter(const DataConfig& data) {
+  if (data.eval_resize) return *data.eval_resize;
+  return static_cast<int64_t>(
+      round_half_even(static_cast<double>(eval_size(data)) / data.eval_crop_ratio));
+}
+
 int64_t largest_input_size(const DataConfig& data) {
-  const int64_t start = data.train_size.value_or(data.image_size);
-  return std::max({start, data.train_size_end.value_or(start), eval_size(data),
+  return std::max({data.first_train_size(), data.last_train_size(), eval_size(data),
                    data.eval_resize.value_or(0)});
 }
 
-std::string resolution_text(const DataConfig& data) {
+std::string resolution_text(const DataConfig& data, int64_t max_side) {
   std::ostringstream out;
-  const int64_t start = data.train_size.value_or(data.image_size);
-  const int64_t end = data.train_size_end.value_or(start);
+  const int64_t start = data.first_train_size(), end = data.last_train_size();
   out << "training at " << start << " px";
   if (end != start)
     out << ", " << end << " px from epoch " << data.train_size_ramp[1] << " (linear from epoch "
         << data.train_size_ramp[0] << ", steps of 32)";
   out << "; evaluation at " << eval_size(data) << " px";
-  if (data.eval_resize)
+  if (max_side > 0)
+    out << " (shorter side " << eval_resize_shorter(data) << ", centre crop; images stored "
+        << "with their longer side <= " << max_side << " px)";
+  else if (data.eval_resize)
     out << " (shorter side " << *data.eval_resize << ", centre crop)";
   else if (data.eval_crop_ratio != 1.0)
     out << " (centre crop " << data.eval_crop_ratio << " of each side)";

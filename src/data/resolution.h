@@ -36,11 +36,18 @@ int64_t eval_size(const DataConfig& data);
 // CenterCrop(S) on a square image), else data.eval_crop_ratio.
 double eval_crop_ratio(const DataConfig& data);
 
+// Evaluation on format version 2 data (images at their own aspect ratio): the shorter side
+// torchvision's Resize gives before CenterCrop(eval_size()): data.eval_resize, else
+// round(eval_size / data.eval_crop_ratio) (Python's round, ties to even; ratio 1: eval_size
+// itself, the centre square of the resized image). Checkpoints record it (Preprocess::eval_resize).
+int64_t eval_resize_shorter(const DataConfig& data);
+
 // The largest side the preparation works at: the training sizes, eval_size and eval_resize.
 // Images stored smaller than it are upsampled somewhere (the log warns).
 int64_t largest_input_size(const DataConfig& data);
 
-// One line for the log: the training sizes (and ramp) and the evaluation size and crop.
-std::string resolution_text(const DataConfig& data);
+// One line for the log: the training sizes (and ramp) and the evaluation size and crop, the
+// latter as version 2 data (max_side > 0: eval_resize_shorter) or version 1 data has it.
+std::string resolution_text(const DataConfig& data, int64_t max_side = 0);
 
 }  // namespace nxt

@@ -1,5 +1,5 @@
-// Implements the training sequences (shard, balanced, repeated) and the training and evaluation
-// shards.
+// Implements the training sequences (shard, balanced, repeated), the node shares of data.shard_by
+// node, and the training and evaluation shards.
 #include "data/sampler.h"
 
 #include <algorithm>
@@ -122,6 +122,78 @@ std::vector<int64_t> epoch_sequence(SamplerKind kind, const std::vector<int32_t>
       return repeated_sequence(n, seed, epoch, repeats);
   }
   throw Error("unknown sampler kind " + std::to_string(static_cast<int>(kind)));
+}
+
+int64_t deal_of_epoch(int64_t epoch, int64_t reshard_every) {
+  NXT_CHECK(epoch >= 0 && reshard_every >= 0, "invalid epoch ", epoch,
+            " or data.reshard_every_epochs ", reshard_every);
+  return reshard_every > 0 ? epoch / reshard_every : 0;
+}
+
+namespace {
+
+// Deal `deal`'s permutation of [0, n), cut at floor(i * n / nodes) into the nodes' shares. A
+// stream of its own (0xdea1), so a deal is unrelated to every epoch's shuffle.
+std::vector<int64_t> dealt_order(int64_t n, uint64_t seed, int64_t deal) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  SplitMix64 rng(mix_seed({seed, static_cast<uint64_t>(deal), 0xdea1ULL}));
+  seeded_shuffle(order, rng);
+  return order;
+}
+
+// Node `node`'s share of a dealt order, ascending: contiguous cuts, sizes differing by at most one.
+std::vector<int64_t> share_of(const std::vector<int64_t>& order, int node, int nodes) {
+  const auto n = static_cast<int64_t>(order.size());
+  const auto bound = [n, nodes](int i) { return static_cast<std::ptrdiff_t>(i * n / nodes); };
+  std::vector<int64_t> share(order.begin() + bound(node), order.begin() + bound(node + 1));
+  std::sort(share.begin(), share.end());
+  return share;
+}
+
+}  // namespace
+
+std::vector<int64_t> node_share(int64_t n, uint64_t seed, int64_t deal, int node, int nodes) {
+  NXT_CHECK(nodes >= 1 && node >= 0 && node < nodes && n >= 0, "invalid node share: node ", node,
+            " of ", nodes, " over ", n, " images");
+  return share_of(dealt_order(n, seed, deal), node, nodes);
+}
+
+int64_t node_sharded_length(int64_t n, NodeLayout layout, bool drop_last) {
+  const int nodes = layout.nodes, per_node = layout.ranks_per_node;
+  NXT_CHECK(nodes >= 1 && per_node >= 1, "invalid node layout: ", nodes, " node(s) x ", per_node,
+            " rank(s)");
+  NXT_CHECK(n >= nodes, "data.shard_by node: ", n, " training images cannot give each of ", nodes,
+            " nodes a share");
+  // Shares differ by at most one, so the largest is ceil(n / nodes), the smallest floor.
+  const int64_t largest = (n + nodes - 1) / nodes, smallest = n / nodes;
+  const int64_t per_rank = drop_last ? smallest / per_node : (largest + per_node - 1) / per_node;
+  return per_rank * layout.world();
+}
+
+std::vector<int64_t> node_sharded_sequence(int64_t n, uint64_t seed, int64_t epoch,
+                                           int64_t reshard_every, NodeLayout layout,
+                                           bool drop_last) {
+  const int nodes = layout.nodes, per_node = layout.ranks_per_node, world = layout.world();
+  const int64_t length = node_sharded_length(n, layout, drop_last);
+  const int64_t per_rank = length / world;
+  const int64_t deal = deal_of_epoch(epoch, reshard_every);
+  std::vector<int64_t> sequence(static_cast<size_t>(length));
+  // One shuffle per epoch for all the nodes (64 nodes x 1.28M images would be 82M steps).
+  const std::vector<int64_t> order = dealt_order(n, seed, deal);
+  for (int node = 0; node < nodes; ++node) {
+    std::vector<int64_t> mine = share_of(order, node, nodes);
+    SplitMix64 rng(
+        mix_seed({seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(node), 0x40deULL}));
+    seeded_shuffle(mine, rng);
+    // The node's j-th sample (padding repeats its head) goes to local rank j mod L as its
+    // (j / L)-th: global position (j / L) * world + node * L + j mod L.
+    const auto size = static_cast<int64_t>(mine.size());
+    for (int64_t j = 0; j < per_rank * per_node; ++j)
+      sequence[static_cast<size_t>((j / per_node) * world + node * per_node + j % per_node)] =
+          mine[static_cast<size_t>(j % size)];
+  }
+  return sequence;
 }
 
 std::vector<int64_t> eval_shard(int64_t n, ShardSpec shard) {

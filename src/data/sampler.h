@@ -54,6 +54,28 @@
 //    it draws do not depend on the world size. Both draw about n / repeats distinct samples
 //    per epoch; a different (seed, epoch) draws others, so over epochs every sample is drawn.
 //
+// Note [Node shares]
+// data.shard_by node, for datasets bigger than a node's memory: each node reads a fixed share
+// of the training images, so its page cache (or its one copy: Note [One copy per node] in
+// data/node_copy.h) needs only 1/N_nodes of the file. A deal is a seeded shuffle of [0, n) cut
+// into N_nodes contiguous shares (sizes differ by at most one); deal d = epoch /
+// reshard_every for 0-based epochs (0 = never: deal 0 for ever), so shares change only every K
+// epochs. An epoch
+// shuffles each node's share with (seed, epoch, node) and gives the node's L ranks its
+// positions strided (local rank l takes l, l + L, ...), every node's share padded by its own
+// head to ceil(largest share / L) samples per rank (cut to floor(smallest share / L) with
+// drop_last), so all ranks take the same count. These per-node sequences are interleaved into
+// one global sequence: global position q * world + (node * L + l) holds node `node`'s q * L +
+// l-th sample; a rank's "slot" node * L + l is its rank in that order (its world rank under
+// block placement, not necessarily otherwise). So everything in Note [World-size-independent
+// epochs] holds with the slot in place of the rank: each image once per epoch globally (up to
+// the padding), positions [0, k * world) done after k samples per rank, augmentation seeded by
+// the global position. The layout (N_nodes, L) is recorded in checkpoints; a resume rebuilds
+// the interrupted epoch's sequence with the recorded layout and strides its rest over the new
+// ranks as the shard sampler does, so it is exact on any layout (only on the same one does
+// each node keep reading its own share); the next epoch deals for the new layout. Every node
+// must run the same number of ranks.
+//
 // Evaluation is unshuffled and unpadded: rank r takes r, r + world, ..., so each sample is
 // counted exactly once across ranks, and shard sizes differ by at most one.
 #pragma once
@@ -99,6 +121,30 @@ std::vector<int64_t> repeated_train_shard(int64_t n, uint64_t seed, int64_t epoc
 // labels.size()); `repeats` is read by kRepeated only. The one place the samplers are chosen.
 std::vector<int64_t> epoch_sequence(SamplerKind kind, const std::vector<int32_t>& labels,
                                     uint64_t seed, int64_t epoch, int64_t repeats);
+
+// The node layout of data.shard_by node (Note [Node shares]); nodes == 0: shard_by rank.
+struct NodeLayout {
+  int nodes = 0;
+  int ranks_per_node = 0;
+  int world() const { return nodes * ranks_per_node; }
+};
+
+// The deal in force in `epoch` (0-based): epoch / reshard_every, or 0 when reshard_every is 0.
+int64_t deal_of_epoch(int64_t epoch, int64_t reshard_every);
+
+// Node `node`'s share of deal `deal` over n images, ascending.
+std::vector<int64_t> node_share(int64_t n, uint64_t seed, int64_t deal, int node, int nodes);
+
+// The length of node_sharded_sequence: world * ceil(ceil(n / nodes) / L) samples, or with
+// drop_last world * floor(floor(n / nodes) / L).
+int64_t node_sharded_length(int64_t n, NodeLayout layout, bool drop_last);
+
+// The epoch's global sequence under shard_by node (length world * per-rank count; already a
+// multiple of the world, so shard_of_sequence adds no padding). The rank with slot s takes
+// shard_of_sequence(sequence, {s, world}, ...).
+std::vector<int64_t> node_sharded_sequence(int64_t n, uint64_t seed, int64_t epoch,
+                                           int64_t reshard_every, NodeLayout layout,
+                                           bool drop_last);
 
 inline int64_t train_position(int64_t start, int64_t k, ShardSpec shard) {
   return start + k * shard.world + shard.rank;

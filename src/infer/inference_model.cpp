@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/check.h"
+#include "data/resolution.h"
 #include "eval/forward.h"
 #include "model/build.h"
 #include "model/state_dict_io.h"
@@ -38,6 +39,11 @@ InferenceModel load_inference_model(const std::string& path, torch::Device devic
   if (m.channels_last) use_channels_last(*m.model);
   m.model->eval();
   return m;
+}
+
+int64_t eval_resize_for_aspect_kept(const InferenceModel& model) {
+  if (model.preprocess.layout() == StoredLayout::kAspectKept) return model.preprocess.eval_resize;
+  return eval_resize_shorter(model.config.data);
 }
 
 }  // namespace nxt

@@ -29,4 +29,10 @@ struct InferenceModel {
 // nxt too old to record its preprocessing.
 InferenceModel load_inference_model(const std::string& path, torch::Device device);
 
+// The shorter side to which evaluation resizes format version 2 images (their own aspect ratio)
+// before the centre crop to input_size: the checkpoint's eval_resize, or, for a checkpoint
+// trained on version 1 data (which records none), data/resolution.h eval_resize_shorter of the
+// run's config: what training would have used on version 2 data.
+int64_t eval_resize_for_aspect_kept(const InferenceModel& model);
+
 }  // namespace nxt

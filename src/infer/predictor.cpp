@@ -1,4 +1,4 @@
-// Implements batched prediction over files.
+// Implements batched prediction over files, and each file's preparation for either data layout.
 #include "infer/predictor.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include "data/augment.h"
 #include "data/image_prep.h"
 #include "data/normalize.h"
+#include "data/stored_sample.h"
 #include "eval/forward.h"
 
 namespace nxt {
@@ -61,13 +62,32 @@ void classify(const InferenceModel& model, const Normalizer& normalize, const De
 }  // namespace
 
 torch::Tensor prepared_image(const std::string& path, const Preprocess& preprocess) {
-  const ImageShape stored{preprocess.stored_height, preprocess.stored_width};
   const ImageShape input{preprocess.input_size, preprocess.input_size};
-  cv::Mat rgb = load_image(path, static_cast<int>(stored.height), static_cast<int>(stored.width),
-                           parse_resize_mode(preprocess.resize_mode));
-  if (!rgb.isContinuous()) rgb = rgb.clone();
   torch::Tensor out = torch::empty({input.height, input.width, 3}, torch::kUInt8);
-  prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input, preprocess.eval_crop_ratio);
+  switch (preprocess.layout()) {
+    case StoredLayout::kFixedSquares: {
+      const ImageShape stored{preprocess.stored_height, preprocess.stored_width};
+      cv::Mat rgb =
+          load_image(path, static_cast<int>(stored.height), static_cast<int>(stored.width),
+                     parse_resize_mode(preprocess.resize_mode));
+      if (!rgb.isContinuous()) rgb = rgb.clone();
+      prepare_for_eval(rgb.data, stored, out.data_ptr<uint8_t>(), input,
+                       preprocess.eval_crop_ratio);
+      break;
+    }
+    case StoredLayout::kAspectKept: {
+      // The pixels pack_hdf5 --max-side stored (before any JPEG re-encoding, which is not
+      // repeated: Note [Prediction on version 2 data] in infer/predictor.h), then what the
+      // loader's evaluation does with a stored image.
+      cv::Mat rgb = load_image_fit(path, static_cast<int>(preprocess.max_side));
+      if (!rgb.isContinuous()) rgb = rgb.clone();
+      const ImageShape stored{rgb.rows, rgb.cols};
+      std::vector<uint8_t> scratch;
+      resize_shorter_and_center_crop(rgb.data, stored, stored, preprocess.eval_resize,
+                                     out.data_ptr<uint8_t>(), input, scratch);
+      break;
+    }
+  }
   return out;
 }
 

@@ -3,6 +3,8 @@
 // Note [Collective order] in comm/communicator.h.
 #include "train/trainer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -10,7 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
+#include <random>
 #include <thread>
+
+#include <unistd.h>
 
 #include "checkpoint/async_writer.h"
 #include "checkpoint/checkpoint.h"
@@ -29,6 +35,7 @@
 #include "data/dataset_format.h"
 #include "data/loader.h"
 #include "data/mix.h"
+#include "data/node_copy.h"
 #include "data/normalize.h"
 #include "data/resolution.h"
 #include "eval/evaluate.h"
@@ -102,7 +109,20 @@ class Trainer {
  private:
   void set_up_compute();
   void open_data();
+  // Optimizer steps of a whole epoch whose sequence has `sequence_length` positions, checked.
+  void count_steps_per_epoch(int64_t sequence_length);
   void start_communicator();
+  // Which node each rank is on, the job's node layout and this rank's slot (Note [Node shares]
+  // in data/sampler.h); collective. Training only.
+  void learn_nodes();
+  // Note [One copy per node] (data/node_copy.h): the copies of the images this node reads in
+  // `epoch`, (re)built when the deal changes; collective, a no-op without cache_in_memory or
+  // stage_dir.
+  void update_node_copies(int64_t epoch);
+  std::shared_ptr<const NodeCopy> make_node_copy(const ImageReader& reader,
+                                                 std::vector<int64_t> indices,
+                                                 const std::string& what);
+  std::vector<int64_t> val_images_of_node() const;
   // `load_pretrained`: false when a checkpoint will replace every weight (a resumed run must not
   // depend on the pretrained file still being there).
   void build_model(bool load_pretrained = true);
@@ -214,6 +234,18 @@ class Trainer {
   LossScaler loss_scaler_;      // disabled unless fp16 (train/loss_scaler.h)
   bool skip_scaled_step_ = false;  // this step's gradients overflowed on some rank (fp16)
   std::unique_ptr<WeightEma> ema_;  // train.ema_decay (train/ema.h); null when off
+  // Nodes (learn_nodes()): nodes in the order of their first rank. layout_ is the job's under
+  // data.shard_by node, {0, 0} under shard_by rank; slot_ is this rank's place in the epoch's
+  // sequence (its rank under shard_by rank).
+  NodeLayout layout_;
+  int node_ = 0, nodes_ = 1, slot_ = 0;
+  std::vector<int> node_of_rank_{0}, first_rank_of_node_{0};
+  std::string host_;
+  std::string copy_job_;  // NodeCopyOptions::job: rank 0's random number, the same on all ranks
+  // The interrupted epoch's layout, when resumed mid-epoch (continue_position()).
+  std::optional<NodeLayout> resumed_layout_;
+  std::shared_ptr<const NodeCopy> train_copy_, val_copy_;
+  int64_t train_copy_deal_ = -1;  // the deal train_copy_ holds
 };
 
 // The device, threads and process tuning are configure_rank()'s (in the constructor).
@@ -314,10 +346,6 @@ void Trainer::open_data() {
   val_reader_ = std::make_unique<ImageReader>(*dataset_, "val");
   if (dataset_->has_split("test") && dataset_->split("test").size() > 0)
     test_reader_ = std::make_unique<ImageReader>(*dataset_, "test");
-  if (config_.data.cache_in_memory) {
-    train_reader_->cache_in_memory();
-    val_reader_->cache_in_memory();
-  }
   const bool imagenet = config_.data.normalize == NormalizeStats::kImageNet;
   // Evaluation's size and crop (data/resolution.h); train_size is each epoch's (train_epoch()).
   const int64_t eval_side = eval_size(config_.data);
@@ -328,6 +356,10 @@ void Trainer::open_data() {
                  eval_crop_ratio(config_.data),
                  imagenet ? kImageNetMean : dataset_->mean(),
                  imagenet ? kImageNetStd : dataset_->stddev()};
+  preprocess_.max_side = dataset_->max_side();  // 0 for version 1 data
+  // Version 2 data: evaluation is torchvision's Resize(eval_resize) + CenterCrop(eval_side).
+  if (preprocess_.layout() == StoredLayout::kAspectKept)
+    preprocess_.eval_resize = eval_resize_shorter(config_.data);
   normalize_ = std::make_unique<Normalizer>(preprocess_.mean, preprocess_.stddev, device_);
   LoaderOptions& o = loader_options_;
   o.batch_size = config_.data.batch_size;
@@ -340,6 +372,7 @@ void Trainer::open_data() {
   o.augment.color_jitter = config_.data.color_jitter;
   o.augment.random_erase = config_.data.random_erase;
   o.eval_crop_ratio = preprocess_.eval_crop_ratio;
+  o.eval_resize_shorter = preprocess_.eval_resize;
   o.sampler = config_.data.sampler;
   o.repeats = config_.data.repeats;
   o.drop_last = config_.data.drop_last;
@@ -348,23 +381,218 @@ void Trainer::open_data() {
   o.threads = compute_.loader_threads;
   o.prefetch = static_cast<int>(config_.data.prefetch);
   o.pin_memory = on_cuda();
-  const int64_t batches =
-      train_steps_per_epoch(train_reader_->size(), place_.world_size, o.batch_size, o.drop_last);
-  steps_per_epoch_ = batches / config_.train.grad_accum;
-  NXT_CHECK(steps_per_epoch_ >= 1, "the train split (", train_reader_->size(),
-            " images) gives no full optimizer step per epoch with ", place_.world_size,
-            " rank(s) x batch ", o.batch_size, " x grad_accum ", config_.train.grad_accum);
+  o.readahead_batches = config_.data.readahead_batches;
+  // shard_by node: learn_nodes() counts again once the layout is known (fewer with drop_last).
+  count_steps_per_epoch(train_reader_->size());
   log::info() << "data: " << config_.data.path << ", " << classes << " classes, train "
               << train_reader_->size() << ", val " << val_reader_->size() << " images ("
               << train_reader_->access_path() << " reads), " << steps_per_epoch_
               << " steps per epoch";
-  log::info() << "resolution: " << resolution_text(config_.data);
+  log::info() << "resolution: " << resolution_text(config_.data, preprocess_.max_side);
   const int64_t largest = largest_input_size(config_.data);
   if (is_rank0() && largest > std::min(dataset_->height(), dataset_->width()))
     log::warn() << "data: images stored at " << dataset_->height() << "x" << dataset_->width()
                 << " are upsampled for sizes up to " << largest
                 << " px (data.train_size*, eval_size, eval_resize); pack_hdf5 --size " << largest
                 << " keeps their detail";
+}
+
+void Trainer::count_steps_per_epoch(int64_t sequence_length) {
+  const int64_t batch = config_.data.batch_size;
+  const int64_t batches =
+      train_steps_per_epoch(sequence_length, place_.world_size, batch, config_.data.drop_last);
+  steps_per_epoch_ = batches / config_.train.grad_accum;
+  NXT_CHECK(steps_per_epoch_ >= 1, "the train split (", train_reader_->size(),
+            " images, an epoch of ", sequence_length, ") gives no full optimizer step per epoch ",
+            "with ", place_.world_size, " rank(s) x batch ", batch, " x grad_accum ",
+            config_.train.grad_accum);
+}
+
+// One all-reduce as an allgather (rank r fills its own entries, the others 0): every rank's
+// local rank and local size (MPI's nodes: MPI_Comm_split_type) and a hash of its host name,
+// which tells which ranks share a node. Nodes are numbered in the order of their first rank.
+void Trainer::learn_nodes() {
+  const int world = place_.world_size, rank = place_.rank;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "?");
+  host_ = name;
+  std::vector<int64_t> table(static_cast<size_t>(3 * world + 1), 0);
+  table[3 * rank] = place_.local_rank;
+  table[3 * rank + 1] = place_.local_size;
+  table[3 * rank + 2] = static_cast<int64_t>(Fnv1a64().add(host_).value() >> 1);
+  if (is_rank0()) table[3 * world] = static_cast<int64_t>(std::random_device()() | 1u);
+  table = comm_->all_reduce_integers(table, ReduceOp::kSum);
+  copy_job_ = std::to_string(table[3 * world]);
+  node_of_rank_.assign(static_cast<size_t>(world), -1);
+  first_rank_of_node_.clear();
+  std::vector<int64_t> node_hosts;
+  for (int r = 0; r < world; ++r) {
+    const int64_t host = table[3 * r + 2];
+    const auto known = std::find(node_hosts.begin(), node_hosts.end(), host);
+    if (known == node_hosts.end()) {
+      node_hosts.push_back(host);
+      first_rank_of_node_.push_back(r);
+    }
+    node_of_rank_[static_cast<size_t>(r)] = static_cast<int>(
+        std::find(node_hosts.begin(), node_hosts.end(), host) - node_hosts.begin());
+  }
+  nodes_ = static_cast<int>(node_hosts.size());
+  node_ = node_of_rank_[static_cast<size_t>(rank)];
+  slot_ = rank;  // shard_by rank; shard_by node sets its own below
+  const DataConfig& data = config_.data;
+  const bool node_copies = data.cache_in_memory || !data.stage_dir.empty();
+  if (data.shard_by == ShardBy::kRank && !node_copies) return;
+  // Host names and MPI's nodes must agree: the node copy's writer is local rank 0, and a node
+  // share is read by exactly the ranks of one node.
+  std::vector<int64_t> on_node(static_cast<size_t>(nodes_), 0);
+  for (int r = 0; r < world; ++r) ++on_node[static_cast<size_t>(node_of_rank_[r])];
+  for (int r = 0; r < world; ++r) {
+    const int node = node_of_rank_[static_cast<size_t>(r)];
+    NXT_CHECK(on_node[node] == table[3 * r + 1] && table[3 * r] < on_node[node], "rank ", r,
+              " is local rank ", table[3 * r], " of ", table[3 * r + 1], " on its node (MPI), but ",
+              on_node[node], " rank(s) share its host name: the ",
+              "node copies (data.cache_in_memory, data.stage_dir) and data.shard_by node need ",
+              "one host name per node");
+  }
+  if (data.shard_by == ShardBy::kNode) {
+    std::string counts;
+    bool equal = true;
+    for (int k = 0; k < nodes_; ++k) {
+      equal = equal && on_node[k] == on_node[0];
+      counts += (k ? ", " : "") + std::string("node ") + std::to_string(k) + " (first rank " +
+                std::to_string(first_rank_of_node_[k]) + "): " + std::to_string(on_node[k]);
+    }
+    NXT_CHECK(equal, "data.shard_by node needs the same number of ranks on every node ",
+              "(Note [Node shares] in src/data/sampler.h); the ranks per node are ", counts);
+    layout_ = {nodes_, place_.local_size};
+    slot_ = node_ * layout_.ranks_per_node + place_.local_rank;
+    count_steps_per_epoch(
+        node_sharded_length(train_reader_->size(), layout_, config_.data.drop_last));
+    const int64_t every = data.reshard_every_epochs;
+    log::info() << "data.shard_by node: " << layout_.nodes << " node(s) x "
+                << layout_.ranks_per_node << " rank(s), each node reads a share of "
+                << train_reader_->size() / layout_.nodes << "-"
+                << (train_reader_->size() + layout_.nodes - 1) / layout_.nodes << " of "
+                << train_reader_->size() << " training images, "
+                << (every > 0 ? "dealt anew every " + std::to_string(every) + " epoch(s)"
+                              : std::string("the same share every epoch"))
+                << "; " << steps_per_epoch_ << " steps per epoch";
+  }
+}
+
+// The val images this node's ranks evaluate (evaluation's shards: rank r takes r, r + world,
+// ...; eval.mode rank0: rank 0 all of them), so each node holds a 1/N_nodes share of val too.
+std::vector<int64_t> Trainer::val_images_of_node() const {
+  const int64_t n = val_reader_->size();
+  const int world = place_.world_size;
+  std::vector<int64_t> mine;
+  for (int64_t i = 0; i < n; ++i) {
+    const int reader = config_.eval.mode == EvalMode::kRank0 ? 0 : static_cast<int>(i % world);
+    if (node_of_rank_[static_cast<size_t>(reader)] == node_) mine.push_back(i);
+  }
+  return mine;
+}
+
+// Each rank builds its node's copy (the writer writes, the others wait for it) on a thread of
+// its own while the main thread polls with a one-number all-reduce: however long the slowest
+// node's copy takes, no collective waits longer than a poll (one collective after the copy
+// would have rank 0, whose own copy may be done first, run out of dist.timeout_s).
+std::shared_ptr<const NodeCopy> Trainer::make_node_copy(const ImageReader& reader,
+                                                        std::vector<int64_t> indices,
+                                                        const std::string& what) {
+  const int world = place_.world_size;
+  NodeCopyOptions options;
+  options.dir = config_.data.cache_in_memory ? "/dev/shm" : config_.data.stage_dir;
+  options.writer = place_.local_rank == 0;
+  options.timeout_s = static_cast<double>(config_.dist.rank0_phase_timeout_s);
+  options.who = "rank " + std::to_string(place_.rank) + " on " + host_ + " (node " +
+                std::to_string(node_) + ")";
+  options.writer_who = "rank " + std::to_string(first_rank_of_node_[static_cast<size_t>(node_)]);
+  options.job = copy_job_;
+  const auto start = Clock::now();
+  // A detached thread and shared state, not std::async: when another rank's copy fails, this
+  // rank stops waiting and ends the job at once, even if its own copy is stuck in a read (a
+  // future's destructor would wait for it).
+  struct Build {
+    std::atomic<bool> done{false};
+    std::shared_ptr<const NodeCopy> copy;
+    std::string failure;
+  };
+  auto build = std::make_shared<Build>();
+  std::thread([build, &reader, indices = std::move(indices), options]() mutable {
+    try {
+      if (options.writer) make_dirs(options.dir);
+      build->copy = std::make_shared<const NodeCopy>(reader, std::move(indices), options);
+    } catch (const std::exception& e) {
+      build->failure = e.what();
+    }
+    build->done = true;
+  }).detach();
+  // Poll until every copy is done or any has failed: {busy, failed}, the max over the ranks.
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const bool done = build->done;
+    const std::vector<int64_t> state = comm_->all_reduce_integers(
+        {done ? 0 : 1, done && !build->failure.empty() ? 1 : 0}, ReduceOp::kMax);
+    if (state[0] == 0 || state[1] == 1) break;
+  }
+  const bool done = build->done;
+  const std::string failure = done ? build->failure : std::string();
+  std::vector<int64_t> failed(static_cast<size_t>(world), 0);
+  failed[static_cast<size_t>(place_.rank)] = failure.empty() ? 0 : 1;
+  failed = comm_->all_reduce_integers(failed, ReduceOp::kSum);
+  if (!failure.empty()) throw Error(failure);
+  std::string failing;
+  for (int r = 0; r < world; ++r)
+    if (failed[static_cast<size_t>(r)])
+      failing += (failing.empty() ? "" : ", ") + std::to_string(r);
+  NXT_CHECK(failing.empty(), "the node copy of the ", what, " failed on rank(s) ", failing,
+            " (their messages say why); this rank ", done ? "had its own" : "stopped waiting");
+  const std::shared_ptr<const NodeCopy> copy = build->copy;
+  // Every rank of every node has mapped its copy (each finished): in /dev/shm the name can go.
+  if (config_.data.cache_in_memory) copy->unlink_file();
+  if (options.writer) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    auto line = log::all();
+    line << "node copy of node " << node_ << " (" << host_ << "): " << what << ": "
+         << copy->images() << " images, " << bytes_text(copy->size_bytes());
+    if (copy->images() > 0) line << " in " << copy->path();
+    if (copy->reused())
+      line << ", left by an earlier job on this node: reused";
+    else
+      line << ", written in " << static_cast<int64_t>(seconds * 10) / 10.0 << " s";
+  }
+  return copy;
+}
+
+void Trainer::update_node_copies(int64_t epoch) {
+  const DataConfig& data = config_.data;
+  if (!data.cache_in_memory && data.stage_dir.empty()) return;
+  const bool by_node = layout_.nodes > 0;
+  const int64_t deal = by_node ? deal_of_epoch(epoch, data.reshard_every_epochs) : 0;
+  if (train_copy_ && deal == train_copy_deal_) return;
+  // Every rank lets go of the last deal's copy before the writer makes the next: two at once
+  // would need twice the room.
+  train_reader_->use_node_copy(nullptr);
+  train_copy_.reset();
+  comm_->barrier();
+  std::vector<int64_t> images;
+  if (by_node) {
+    images = node_share(train_reader_->size(), static_cast<uint64_t>(config_.run.seed), deal, node_,
+                        layout_.nodes);
+  } else {
+    images.resize(static_cast<size_t>(train_reader_->size()));
+    std::iota(images.begin(), images.end(), 0);
+  }
+  const std::string what = by_node ? "train split, node share of deal " + std::to_string(deal)
+                                   : std::string("train split");
+  train_copy_ = make_node_copy(*train_reader_, std::move(images), what);
+  train_copy_deal_ = deal;
+  train_reader_->use_node_copy(train_copy_);
+  if (!val_copy_) {  // the test split is read once, at the end: from the file
+    val_copy_ = make_node_copy(*val_reader_, val_images_of_node(), "val split, this node's share");
+    val_reader_->use_node_copy(val_copy_);
+  }
 }
 
 // The pretrained weights too are read by rank 0 alone (Note [Collective order]): the other
@@ -587,6 +815,26 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
               << position_.step_in_epoch << "/" << steps_per_epoch_ << " (sample "
               << std::min(position_.samples_in_epoch, n) << " of " << n << "), best val acc "
               << position_.best_val_acc;
+  if (position_.samples_in_epoch > 0) {
+    const NodeLayout recorded{static_cast<int>(saved.sequence_nodes),
+                              static_cast<int>(saved.sequence_ranks_per_node)};
+    resumed_layout_ = recorded;
+    const auto text = [](NodeLayout layout) {
+      return layout.nodes == 0 ? std::string("shard_by rank")
+                               : "shard_by node, " + std::to_string(layout.nodes) + " node(s) x " +
+                                     std::to_string(layout.ranks_per_node) + " rank(s)";
+    };
+    const bool copies = config_.data.cache_in_memory || !config_.data.stage_dir.empty();
+    if (recorded.nodes != layout_.nodes || recorded.ranks_per_node != layout_.ranks_per_node)
+      log::info() << "node layout changed: epoch " << position_.epoch + 1 << " was dealt for "
+                  << text(recorded) << ", this job is " << text(layout_)
+                  << ": the rest of that epoch's sequence (built for the recorded layout) is "
+                  << "strided over " << place_.world_size << " rank(s), each position once; "
+                  << (copies ? "the node copies hold this job's shares, so part of it is read "
+                               "from the file; "
+                             : "")
+                  << "epoch " << position_.epoch + 2 << " is dealt for this job";
+  }
   if (position_.world_size != place_.world_size) {
     const double old_lr = scaled_lr(config_.optim, saved.global_batch);
     log::info() << "world size changed: " << position_.world_size << " -> " << place_.world_size
@@ -604,6 +852,7 @@ int Trainer::run(const std::string& resume) {
   set_up_compute();
   open_data();
   start_communicator();
+  learn_nodes();
   run_dir_ = config_.run.out_dir + "/" + config_.run.name;
   const std::optional<ResumePoint> checkpoint = read_resume_checkpoint(resume);
   build_model(/*load_pretrained=*/!checkpoint);
@@ -726,6 +975,7 @@ void Trainer::start_epoch(int64_t epoch) {
 
 // The training loop of one epoch, a step top to bottom.
 int Trainer::train_epoch(int64_t epoch) {
+  update_node_copies(epoch);
   start_epoch(epoch);
   const auto start = Clock::now();
   // The epoch's training size (Note [Training size schedule] in data/resolution.h), logged
@@ -736,6 +986,17 @@ int Trainer::train_epoch(int64_t epoch) {
     log::info() << "epoch " << epoch + 1 << ": training at " << side << " px";
   preprocess_.train_size = side;
   options.output = {side, side};
+  // The sequence of the layout the epoch was dealt for: a resumed epoch's recorded one, else
+  // this job's (Note [Node shares] in data/sampler.h). The rank takes its slot's positions.
+  const NodeLayout layout = resumed_layout_.value_or(layout_);
+  resumed_layout_.reset();
+  position_.sequence_nodes = layout.nodes;
+  position_.sequence_ranks_per_node = layout.ranks_per_node;
+  if (layout.nodes > 0)
+    options.sequence = std::make_shared<const std::vector<int64_t>>(
+        node_sharded_sequence(train_reader_->size(), static_cast<uint64_t>(config_.run.seed), epoch,
+                              config_.data.reshard_every_epochs, layout, config_.data.drop_last));
+  options.shard = {slot_, place_.world_size};
   EpochLoader loader(*train_reader_, options, epoch, position_.samples_in_epoch);
   EpochSpan span{position_.samples_in_epoch, 0, loader.steps() / config_.train.grad_accum,
                  loader.samples()};
@@ -1013,10 +1274,15 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
   // The schedule's rate at the epoch's end: what its last step used, also when that step ran
   // before a resume (a stop on an epoch's last step).
   lr_ = schedule_->at(epoch, 1.0);
-  EpochRecord record{epoch + 1,         train.accuracy(),
-                     train.mean_loss(), val.accuracy(),
-                     val.mean_loss(),   lr_,
-                     seconds,           seconds > 0 ? trained / seconds : 0};
+  EpochRecord record;
+  record.epoch = epoch + 1;
+  record.train_acc = train.accuracy();
+  record.train_loss = train.mean_loss();
+  record.val_acc = val.accuracy();
+  record.val_loss = val.mean_loss();
+  record.lr = lr_;
+  record.seconds = seconds;
+  record.images_per_second = seconds > 0 ? trained / seconds : 0;
   if (reports_top5(static_cast<int64_t>(dataset_->classes().size())))
     record.val_top5 = val.top5_accuracy();  // Note [top-5 with few classes]
   if (ema_val) record.ema = EpochRecord::Ema{ema_val->accuracy(), ema_val->mean_loss()};

@@ -5,7 +5,8 @@
 #   1. pack.sbatch, then train.sbatch with --dependency=afterok: 1 rank asking for 2 CPUs, with
 #      NXT_STAGE_DATA=1. The rank's own placement line must show 2 CPUs and 2 compute threads
 #      (since Slurm 22.05, srun without --cpus-per-task binds each rank to one core), the run must
-#      read the staged copy, and the copy must be gone afterwards.
+#      read the staged copy, and the copy must be gone afterwards. The same with data.shard_by
+#      node (2 ranks): the node's share is copied by nxt_ddp into the stage folder.
 #   2. A job that fails for real (missing dataset) ends FAILED and is not requeued, and so does
 #      one whose rank 1 is killed with SIGKILL (rank 0 must not wait for it); under srun, a rank
 #      failing alone (MPI_Abort) ends its step although srun runs with --kill-on-bad-exit=0.
@@ -82,6 +83,27 @@ staged="$work/node-local/nxt-stage-$train/data.h5"
 grep -q "staged $work/data.h5 ([0-9]* bytes) to $staged" "$out" || fail "no staging line for $staged"
 grep -A3 '^data:' "$run/config.yaml" | grep -q "path: $staged" || fail "the run did not read the staged copy"
 [[ ! -e "$work/node-local/nxt-stage-$train" ]] || fail "the staged copy was not removed"
+
+# 1b. NXT_STAGE_DATA=1 with data.shard_by node: train.sbatch copies nothing itself but points
+# data.stage_dir at the node-local folder, where the node's first rank writes the node's share
+# (here 1 node x 2 ranks: all 90 training images) and both ranks map it; the folder is gone
+# afterwards.
+shares=$(sbatch --parsable "${cpu_job[@]}" "${two_ranks[@]}" \
+  --export="$exports,NXT_STAGE_DATA=1,TMPDIR=$work/node-local" --output="$work/shares-%j.out" \
+  cluster/train.sbatch "${cpu_set[@]}" --set train.epochs=1 --set data.shard_by=node) ||
+  fail "sbatch shard_by node"
+wait_for_job "$shares" COMPLETED 180
+out="$work/shares-$shares.out"
+stage="$work/node-local/nxt-stage-$shares"
+grep -q "data.shard_by node: each node stages its own share of $work/data.h5 in $stage" "$out" ||
+  { cat "$out"; fail "shard_by node: no staging line for $stage"; }
+! grep -q "train.sbatch: staged " "$out" || fail "shard_by node: the whole file was staged"
+grep -qE "node copy of node 0 \([^)]*\): train split, node share of deal 0: 90 images, .* in $stage/nxt-copy-" \
+  "$out" || { cat "$out"; fail "shard_by node: the node's share was not copied to $stage"; }
+grep -q "stage_dir: $stage" "$work/runs/nxt-train-$shares/config.yaml" ||
+  fail "shard_by node: the run's data.stage_dir is not $stage"
+[[ ! -e "$stage" ]] || fail "shard_by node: the stage folder $stage was not removed"
+echo "ok: NXT_STAGE_DATA=1 with shard_by node staged the node's share (90 images) in $stage"
 
 # 2. A job that fails for real is not requeued ...
 bad=$(sbatch --parsable "${cpu_job[@]}" "${two_ranks[@]}" --output="$work/bad-%j.out" cluster/train.sbatch \

@@ -51,16 +51,8 @@ Image constant_image(ImageShape shape, uint8_t value) {
   return Image(static_cast<size_t>(shape.bytes()), value);
 }
 
-Image read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const Image& image) {
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()),
-             static_cast<std::streamsize>(image.size()));
-}
+using testing_support::read_bytes;
+using testing_support::write_bytes;
 
 struct Difference {
   int max_abs = 0;

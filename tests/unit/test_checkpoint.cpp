@@ -1,5 +1,6 @@
 // Tests the checkpoint file (checkpoint/checkpoint.h, docs/checkpoint-format.md): the
-// preprocessing record round trips (and is absent from older files), and checkpoints pickled
+// preprocessing record round trips (and is absent from older files; version 2 data's max_side
+// and eval_resize too, read as 0 from files written before them), and checkpoints pickled
 // with TorchScript type tags by earlier versions still load.
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/fs.h"
+#include "test_support.h"
 
 namespace nxt {
 namespace {
@@ -27,9 +29,36 @@ TEST(Checkpoint, PreprocessingRoundTrips) {
   EXPECT_EQ(back.preprocess->eval_crop_ratio, 0.875);
   EXPECT_EQ(back.preprocess->mean[2], 0.3);
   EXPECT_EQ(back.preprocess->stddev[0], 0.4);
+  EXPECT_EQ(back.preprocess->max_side, 0);  // version 1 data
+  EXPECT_EQ(back.preprocess->eval_resize, 0);
+  EXPECT_EQ(back.preprocess->layout(), StoredLayout::kFixedSquares);
   c.preprocess.reset();  // checkpoints of older nxt versions
   save_checkpoint(c, path);
   EXPECT_FALSE(load_checkpoint(path).preprocess.has_value());
+  std::filesystem::remove(path);
+}
+
+// Format version 2 data: max_side and eval_resize (Resize(eval_resize) + CenterCrop(input_size))
+// round trip and select the aspect-kept pipeline; an eval_resize below the crop is refused,
+// naming the file.
+TEST(Checkpoint, VersionTwoPreprocessingRoundTrips) {
+  Checkpoint c;
+  c.model = {{"w", torch::ones({2})}};
+  c.classes = {"x", "y"};
+  c.preprocess = Preprocess{64, 64, "fit", 32, 0.875, {0.1, 0.2, 0.3}, {0.4, 0.5, 0.6}, 32, 64, 37};
+  const std::string path = testing::TempDir() + "/preprocess_v2.pt";
+  save_checkpoint(c, path);
+  const Preprocess back = load_checkpoint(path).preprocess.value();
+  EXPECT_EQ(back.max_side, 64);
+  EXPECT_EQ(back.eval_resize, 37);
+  EXPECT_EQ(back.input_size, 32);
+  EXPECT_EQ(back.resize_mode, "fit");
+  EXPECT_EQ(back.layout(), StoredLayout::kAspectKept);
+  c.preprocess->eval_resize = 31;  // smaller than the 32 px crop
+  save_checkpoint(c, path);
+  const std::string what = testing_support::error_of([&] { load_checkpoint(path); });
+  EXPECT_NE(what.find(path), std::string::npos) << what;
+  EXPECT_NE(what.find("eval_resize 31 (the shorter side"), std::string::npos) << what;
   std::filesystem::remove(path);
 }
 
@@ -66,8 +95,13 @@ TEST(Checkpoint, TaggedCheckpointsOfEarlierVersionsStillLoad) {
   const Checkpoint back = parse_checkpoint(bytes, "old.pt");
   EXPECT_EQ(back.position.step_in_epoch, 3);
   EXPECT_EQ(back.position.world_size, 0);  // unknown: resumed as if by a job of this size
+  EXPECT_EQ(back.position.sequence_nodes, 0);  // before data.shard_by: shard_by rank's
+  EXPECT_EQ(back.position.sequence_ranks_per_node, 0);
   EXPECT_EQ(back.preprocess->stored_width, 30);
   EXPECT_EQ(back.preprocess->stddev[2], 0.6);
+  EXPECT_EQ(back.preprocess->max_side, 0);  // before version 2: the fixed-square pipeline
+  EXPECT_EQ(back.preprocess->eval_resize, 0);
+  EXPECT_EQ(back.preprocess->layout(), StoredLayout::kFixedSquares);
   EXPECT_EQ(back.classes, (std::vector<std::string>{"x", "y"}));
   EXPECT_TRUE(torch::equal(back.model.at(0).second, torch::ones({2})));
   // What nxt writes now has no TorchScript globals at all.

@@ -100,12 +100,30 @@ TEST(Config, EveryChoiceRoundTripsItsNamesAndListsThemWhenWrong) {
   }
   // Every key whose value is one of a fixed set of names (a new one joins this list).
   const std::vector<std::string> expected = {
-      "run.device",          "data.normalize",    "data.crop",  "data.sampler",
-      "data.auto_augment",   "model.arch",        "model.stem", "optim.name",
+      "run.device",          "data.normalize",    "data.crop",  "data.shard_by",
+      "data.sampler",        "data.auto_augment", "model.arch", "model.stem",         "optim.name",
       "optim.schedule",      "optim.scale_lr",    "train.amp",  "train.stop_signal",
       "train.class_weights", "train.best_metric", "eval.mode",  "eval.tta",
       "dist.backend"};
   EXPECT_EQ(choice_keys, expected);
+}
+
+// The data keys of issue 24 that only make sense together, refused with the keys named.
+TEST(Config, NodeSharesAndNodeCopyRefuseWhatCannotWork) {
+  EXPECT_NE(parse_error("", {"data.shard_by=node", "data.sampler=balanced"})
+                .find("data.shard_by node deals each node a fixed share"),
+            std::string::npos);
+  EXPECT_NE(parse_error("", {"data.cache_in_memory=true", "data.stage_dir=/local"})
+                .find("data.cache_in_memory and data.stage_dir both say"),
+            std::string::npos);
+  EXPECT_NE(parse_error("", {"data.reshard_every_epochs=5"})
+                .find("data.reshard_every_epochs re-deals the node shares"),
+            std::string::npos);
+  const Config ok = parse_config(
+      "", "t.yaml", {"data.shard_by=node", "data.reshard_every_epochs=5", "data.stage_dir=/l"});
+  EXPECT_EQ(ok.data.shard_by, ShardBy::kNode);
+  EXPECT_EQ(ok.data.reshard_every_epochs, 5);
+  EXPECT_EQ(ok.data.readahead_batches, 4);
 }
 
 TEST(Config, UnknownKeyNamesLineAndSuggestsNearest) {

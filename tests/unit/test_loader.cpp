@@ -2,7 +2,7 @@
 // errors, augmentation on known images, on-device normalisation, and the epoch loader's
 // shapes, determinism and mid-epoch resume, with the shard, the class-balanced (on a 10:1
 // imbalanced file) and the repeated-augmentation sampler, and the per-class counts and weights
-// of a split.
+// of a split; on version 2 files (raw, JPEG, mixed), the same properties and read-ahead.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,14 +11,17 @@
 #include <numeric>
 #include <set>
 
+#include "aspect_fixture.h"
 #include "data/augment.h"
 #include "data/class_balance.h"
 #include "data/dataset_format.h"
 #include "data/image_reader.h"
 #include "data/loader.h"
+#include "data/node_copy.h"
 #include "data/normalize.h"
-#include "packed_fixture.h"
+#include "data/stored_sample.h"
 #include "loader_support.h"
+#include "packed_fixture.h"
 #include "test_support.h"
 
 namespace nxt {
@@ -83,18 +86,25 @@ class LoaderTest : public ::testing::Test {
 testing_support::TempDir* LoaderTest::dir_ = nullptr;
 
 std::vector<uint8_t> image_of(const ImageReader& reader, int64_t index) {
-  std::vector<uint8_t> pixels(static_cast<size_t>(reader.image_bytes()));
+  std::vector<uint8_t> pixels(static_cast<size_t>(reader.shape(index).bytes()));
   reader.read(index, pixels.data());
   return pixels;
 }
 
 TEST_F(LoaderTest, AccessPathsReadTheSameBytes) {
   const PackedDataset plain_set(plain()), compressed_set(path("compressed.h5"));
-  ImageReader direct(plain_set, "train"), hdf5(compressed_set, "train"), memory(plain_set, "train");
-  memory.cache_in_memory();
+  ImageReader direct(plain_set, "train"), hdf5(compressed_set, "train"), copied(plain_set, "train");
+  // The node copy of every image (data/node_copy.h), this process its writer.
+  std::vector<int64_t> all(static_cast<size_t>(copied.size()));
+  std::iota(all.begin(), all.end(), 0);
+  NodeCopyOptions copy_options;
+  copy_options.dir = path("node_copy");
+  copy_options.writer = true;
+  fs::create_directories(copy_options.dir);
+  copied.use_node_copy(std::make_shared<const NodeCopy>(copied, all, copy_options));
   EXPECT_STREQ(direct.access_path(), "direct");
   EXPECT_STREQ(hdf5.access_path(), "hdf5");
-  EXPECT_STREQ(memory.access_path(), "memory");
+  EXPECT_STREQ(copied.access_path(), "direct + node copy");
   ASSERT_GT(direct.size(), 50);
   std::vector<uint8_t> via_dataset(static_cast<size_t>(plain_set.image_bytes()));
   for (int64_t i = 0; i < direct.size(); ++i) {
@@ -102,7 +112,7 @@ TEST_F(LoaderTest, AccessPathsReadTheSameBytes) {
     const auto bytes = image_of(direct, i);
     ASSERT_EQ(bytes, via_dataset) << "image " << i;
     ASSERT_EQ(bytes, image_of(hdf5, i)) << "image " << i;
-    ASSERT_EQ(bytes, image_of(memory, i)) << "image " << i;
+    ASSERT_EQ(bytes, image_of(copied, i)) << "image " << i;
   }
 }
 
@@ -275,7 +285,7 @@ TEST_F(LoaderTest, EvalLoaderVisitsEachSampleOnceWithItsLabel) {
         seen.insert(index);
         EXPECT_EQ(batch.labels[k].item<int64_t>(), reader.label(index));
         EXPECT_EQ(0, std::memcmp(batch.images[k].data_ptr<uint8_t>(),
-                                 image_of(reader, index).data(), reader.image_bytes()));
+                                 image_of(reader, index).data(), reader.dataset().image_bytes()));
       }
     }
     EXPECT_EQ(row, loader.samples());
@@ -478,9 +488,9 @@ TEST_F(LoaderTest, TrainingBatchesAreAugmentedEvalBatchesAreNot) {
   const Batch batch = *loader.next();
   int differing = 0;
   for (int64_t k = 0; k < batch.images.size(0); ++k)
-    differing +=
-        std::memcmp(batch.images[k].data_ptr<uint8_t>(),
-                    image_of(reader, loader.indices()[k]).data(), reader.image_bytes()) != 0;
+    differing += std::memcmp(batch.images[k].data_ptr<uint8_t>(),
+                             image_of(reader, loader.indices()[k]).data(),
+                             reader.dataset().image_bytes()) != 0;
   EXPECT_GT(differing, 0);
   // A different output size is honoured on both paths.
   for (bool training : {true, false}) {
@@ -488,6 +498,155 @@ TEST_F(LoaderTest, TrainingBatchesAreAugmentedEvalBatchesAreNot) {
     small.output = {24, 32};
     EpochLoader resized(reader, small, 0);
     EXPECT_EQ(resized.next()->images.sizes(), (std::vector<int64_t>{8, 24, 32, 3}));
+  }
+}
+
+// ---- Version 2 files: each image at its own aspect ratio, raw, JPEG or mixed ----
+
+class AspectLoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing_support::TempDir("aspect_loader");
+    testing_support::AspectFolder spec;
+    spec.per_class = 14;
+    testing_support::make_aspect_folder(dir_->path("images"), spec);
+    for (const std::string& store : stores())
+      testing_support::pack_aspect(dir_->path("images"), file(store), store);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::vector<std::string> stores() { return {"raw", "jpeg", "mixed"}; }
+  static std::string file(const std::string& store) { return dir_->path(store + ".h5"); }
+  static LoaderOptions options(bool training) {
+    LoaderOptions o;
+    o.batch_size = 5;
+    o.output = {32, 32};
+    o.training = training;
+    o.augment.crop = CropMode::kRandomResized;
+    o.augment.hflip = true;
+    o.augment.color_jitter = 0.2;
+    o.seed = 4;
+    o.threads = 3;
+    return o;
+  }
+  static testing_support::TempDir* dir_;
+};
+testing_support::TempDir* AspectLoaderTest::dir_ = nullptr;
+
+TEST_F(AspectLoaderTest, BatchesHaveTheOutputShapeAndLabelsWhateverTheThreads) {
+  for (const std::string& store : stores()) {
+    const PackedDataset dataset(file(store));
+    const ImageReader reader(dataset, "train");
+    ASSERT_FALSE(reader.fixed_shape()) << store;
+    int jpeg = 0;
+    for (int64_t i = 0; i < reader.size(); ++i)
+      jpeg += reader.stored(i).encoding == format::Encoding::kJpeg;
+    if (store == "mixed") EXPECT_TRUE(jpeg > 0 && jpeg < reader.size()) << jpeg;
+    for (const CropMode crop : {CropMode::kRandomResized, CropMode::kNone, CropMode::kPad}) {
+      LoaderOptions o = options(true);
+      o.augment.crop = crop;
+      o.output = crop == CropMode::kRandomResized ? ImageShape{32, 32} : ImageShape{24, 40};
+      EpochLoader loader(reader, o, 1);
+      const std::vector<Batch> batches = drain(loader);
+      ASSERT_EQ(static_cast<int64_t>(batches.size()), loader.steps()) << store;
+      int64_t row = 0;
+      for (const Batch& batch : batches) {
+        const int64_t count = batch.labels.size(0);
+        EXPECT_EQ(batch.images.sizes(),
+                  (std::vector<int64_t>{count, o.output.height, o.output.width, 3}));
+        for (int64_t k = 0; k < count; ++k, ++row) {
+          EXPECT_EQ(batch.sample_indices[static_cast<size_t>(k)],
+                    loader.indices()[static_cast<size_t>(row)]);
+          EXPECT_EQ(batch.labels[k].item<int64_t>(),
+                    reader.label(batch.sample_indices[static_cast<size_t>(k)]));
+          EXPECT_GT(batch.images[k].to(torch::kFloat).std().item<double>(), 5.0)
+              << store << ": sample " << row << " is flat";
+        }
+      }
+      EXPECT_EQ(row, reader.size());
+      LoaderOptions serial = o;
+      serial.threads = 1;
+      EpochLoader one_thread(reader, serial, 1);
+      expect_same_batches(batches, drain(one_thread));
+    }
+  }
+}
+
+TEST_F(AspectLoaderTest, AResumedLoaderYieldsTheSameLaterBatches) {
+  for (const std::string& store : stores()) {
+    const PackedDataset dataset(file(store));
+    const ImageReader reader(dataset, "train");
+    const LoaderOptions o = options(true);
+    EpochLoader full(reader, o, 3);
+    const std::vector<Batch> all = drain(full);
+    ASSERT_GE(all.size(), 4u) << store;
+    EpochLoader resumed(reader, o, 3, 2 * o.batch_size);
+    expect_same_batches(std::vector<Batch>(all.begin() + 2, all.end()), drain(resumed));
+    // Another epoch draws other windows.
+    EpochLoader next_epoch(reader, o, 4);
+    EXPECT_FALSE(torch::equal(all[0].images, next_epoch.next()->images)) << store;
+  }
+}
+
+// Evaluation is prepare_stored_for_eval at round(32 / 0.875) = 37 (or eval_resize_shorter),
+// on any number of threads.
+TEST_F(AspectLoaderTest, EvalBatchesAreResizeAndCenterCropOnAnyThreads) {
+  for (const std::string& store : stores()) {
+    const PackedDataset dataset(file(store));
+    const ImageReader reader(dataset, "val");
+    for (const int64_t resize_shorter : {int64_t{0}, int64_t{48}}) {
+      LoaderOptions o = options(false);
+      o.eval_crop_ratio = 0.875;
+      o.eval_resize_shorter = resize_shorter;
+      EpochLoader loader(reader, o, 0);
+      const std::vector<Batch> batches = drain(loader);
+      SampleBuffers buffers;
+      std::vector<uint8_t> expected(static_cast<size_t>(o.output.bytes()));
+      int64_t row = 0;
+      for (const Batch& batch : batches)
+        for (int64_t k = 0; k < batch.labels.size(0); ++k, ++row) {
+          const int64_t index = batch.sample_indices[static_cast<size_t>(k)];
+          prepare_stored_for_eval(reader, index, expected.data(), o.output,
+                                  resize_shorter == 0 ? 37 : resize_shorter, buffers);
+          ASSERT_EQ(
+              0, std::memcmp(batch.images[k].data_ptr<uint8_t>(), expected.data(), expected.size()))
+              << store << ": image " << index << ", shorter side " << resize_shorter;
+        }
+      EXPECT_EQ(row, reader.size());
+      LoaderOptions serial = o;
+      serial.threads = 1;
+      EpochLoader one_thread(reader, serial, 0);
+      expect_same_batches(batches, drain(one_thread));
+    }
+  }
+  const PackedDataset dataset(file("raw"));
+  const ImageReader reader(dataset, "val");
+  LoaderOptions small = options(false);
+  small.eval_resize_shorter = 30;
+  EXPECT_NE(error_of([&] { EpochLoader loader(reader, small, 0); })
+                .find("the evaluation resize (shorter side 30) is smaller than the 32x32 centre "
+                      "crop"),
+            std::string::npos);
+}
+
+// Read-ahead is advice: the batches are those of a loader without it, and every image of the
+// epoch is asked for once (the first K batches by the constructor, batch s + K by batch s).
+TEST_F(AspectLoaderTest, ReadAheadAsksForEveryImageOnceAndChangesNoBatch) {
+  for (const std::string& store : {std::string("raw"), std::string("mixed")}) {
+    const PackedDataset dataset(file(store));
+    const ImageReader reader(dataset, "train");
+    LoaderOptions o = options(true);
+    EpochLoader plain(reader, o, 2);
+    const std::vector<Batch> expected = drain(plain);
+    EXPECT_EQ(plain.images_read_ahead(), 0) << "read-ahead is off by default";
+    for (const int64_t batches : {int64_t{1}, int64_t{3}, int64_t{100}}) {
+      o.readahead_batches = batches;
+      EpochLoader ahead(reader, o, 2);
+      expect_same_batches(expected, drain(ahead));
+      EXPECT_EQ(ahead.images_read_ahead(), ahead.samples()) << store << ", " << batches;
+      EpochLoader resumed(reader, o, 2, 3 * o.batch_size);
+      drain(resumed);
+      EXPECT_EQ(resumed.images_read_ahead(), resumed.samples()) << store << ", " << batches;
+    }
   }
 }
 

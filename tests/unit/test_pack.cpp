@@ -1,10 +1,17 @@
 // Tests pack_hdf5 end to end on real files made here: round trip through the C++ reader and
 // h5py, the train/val split and the optional held-out test split (--test-fraction, --test-dir),
 // awkward inputs (grayscale, RGBA, CMYK, 16-bit, BMP, WebP, truncated, text), clear errors,
-// determinism, and that a failed pack leaves the previous file intact.
+// determinism, and that a failed pack leaves the previous file intact. Format version 2
+// (--max-side, --store raw|jpeg|mixed) is checked through the HDF5 C API and h5py, not through
+// the loader's reader: its fit, stream, index, records, refusals and determinism; and
+// make_demo_images --photos.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,7 +19,9 @@
 #include <sstream>
 
 #include "common/check.h"
+#include "data/dataset_format.h"
 #include "data/h5.h"
+#include "data/jpeg.h"
 #include "data/packed_dataset.h"
 #include "inspect.h"
 #include "packer.h"
@@ -368,6 +377,428 @@ TEST_F(PackTest, ReaderRejectsWrongAndCorruptFiles) {
                 d.read_image("train", i, px.data());
             }).find(path("cut.h5")),
             std::string::npos);
+}
+
+// ---- Format version 2: pack_hdf5 --max-side ----
+
+constexpr int kMaxSide = 48;
+
+// The fit rule, written out here independently of fit_size: the longer side to kMaxSide when it
+// is longer, the other round(other * kMaxSide / longer), never enlarged.
+cv::Size expected_fit(const cv::Size& size) {
+  const int longer = std::max(size.width, size.height);
+  if (longer <= kMaxSide) return size;
+  auto other = [&](int side) {
+    return std::max(1, static_cast<int>(std::floor(side * double(kMaxSide) / longer + 0.5)));
+  };
+  return size.width >= size.height ? cv::Size(kMaxSide, other(size.height))
+                                   : cv::Size(other(size.width), kMaxSide);
+}
+
+// One split of a version 2 file as stored, read with the HDF5 C API alone.
+struct StreamSplit {
+  std::vector<uint8_t> data;
+  std::vector<int64_t> index;  // kIndexColumns per row
+  std::vector<std::string> paths;
+  std::vector<int32_t> labels;
+  hsize_t chunk = 0;
+  int filters = -1;
+  std::string columns;
+  size_t size() const { return labels.size(); }
+  int64_t at(size_t row, format::IndexColumn column) const {
+    return index[row * format::kIndexColumns + column];
+  }
+};
+
+StreamSplit read_stream_split(hid_t file, const std::string& split, const std::string& path) {
+  StreamSplit out;
+  h5::Handle data = h5::open_dataset(file, split + "/" + format::kData, path);
+  const std::vector<hsize_t> bytes = h5::shape_of(data);
+  EXPECT_EQ(bytes.size(), 1u) << split << ": the stream is 1-D";
+  out.data.resize(bytes.at(0));
+  if (!out.data.empty())
+    EXPECT_GE(H5Dread(data, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data.data()), 0);
+  h5::Handle create(H5Dget_create_plist(data), H5Pclose);
+  EXPECT_EQ(H5Pget_layout(create), H5D_CHUNKED);
+  H5Pget_chunk(create, 1, &out.chunk);
+  out.filters = H5Pget_nfilters(create);
+  h5::Handle index = h5::open_dataset(file, split + "/" + format::kIndex, path);
+  out.labels = h5::read_int32s(h5::open_dataset(file, split + "/" + format::kLabels, path));
+  out.paths = h5::read_strings(h5::open_dataset(file, split + "/" + format::kPaths, path));
+  const std::vector<hsize_t> shape = h5::shape_of(index);
+  EXPECT_EQ(shape, (std::vector<hsize_t>{out.labels.size(), format::kIndexColumns})) << split;
+  out.index.resize(out.labels.size() * format::kIndexColumns);
+  if (!out.index.empty())
+    EXPECT_GE(H5Dread(index, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.index.data()), 0);
+  out.columns = h5::read_string_attribute(index, format::kAttrIndexColumns);
+  return out;
+}
+
+// Mean absolute difference of two same-size images.
+double mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  const cv::Scalar sum = cv::sum(diff);
+  return (sum[0] + sum[1] + sum[2]) / (3.0 * a.total());
+}
+
+// An ImageFolder of 40 smooth, lightly noisy photos (JPEG and PNG) of various shapes: landscape,
+// portrait, smaller than kMaxSide, exactly kMaxSide, a long strip, and large ones (a 265 x 400
+// JPEG is decoded at 1/8 scale). Two classes of 20.
+class FitTest : public PackTest {
+ protected:
+  struct Source {
+    int height, width;
+    const char* extension;
+  };
+  static constexpr Source kSources[] = {{60, 90, "jpg"}, {96, 40, "png"},  {20, 30, "jpg"},
+                                        {48, 48, "png"}, {30, 100, "png"}, {400, 265, "jpg"},
+                                        {33, 49, "jpg"}, {250, 500, "png"}};
+
+  static std::string aspects() {
+    const std::string root = path("aspects");
+    if (fs::exists(root)) return root;
+    cv::RNG rng(11);
+    for (int i = 0; i < 40; ++i) {
+      const Source& source = kSources[i % std::size(kSources)];
+      cv::Mat grid(3, 4, CV_8UC3), image;
+      rng.fill(grid, cv::RNG::UNIFORM, 0, 256);
+      cv::resize(grid, image, cv::Size(source.width, source.height), 0, 0, cv::INTER_CUBIC);
+      cv::Mat noise(image.size(), CV_16SC3), noisy;
+      rng.fill(noise, cv::RNG::NORMAL, 0, 2);
+      image.convertTo(noisy, CV_16SC3);
+      noisy += noise;
+      noisy.convertTo(image, CV_8UC3);
+      const std::string dir = root + "/" + (i < 20 ? "a" : "b");
+      fs::create_directories(dir);
+      char name[32];
+      std::snprintf(name, sizeof name, "%02d.%s", i, source.extension);
+      EXPECT_TRUE(cv::imwrite(dir + "/" + name, image, {cv::IMWRITE_JPEG_QUALITY, 95}));
+    }
+    return root;
+  }
+
+  static PackOptions fit_options(const std::string& output, StoreMode store) {
+    PackOptions o = options(output);
+    o.input = aspects();
+    o.max_side = kMaxSide;
+    o.store = store;
+    o.val_fraction = 0.25;
+    o.threads = 3;
+    return o;
+  }
+};
+
+TEST_F(FitTest, FitSizeKeepsTheAspectAndNeverEnlarges) {
+  EXPECT_EQ(fit_size(cv::Size(90, 60), 48), cv::Size(48, 32));
+  EXPECT_EQ(fit_size(cv::Size(40, 96), 48), cv::Size(20, 48));
+  EXPECT_EQ(fit_size(cv::Size(30, 20), 48), cv::Size(30, 20)) << "smaller: kept";
+  EXPECT_EQ(fit_size(cv::Size(48, 48), 48), cv::Size(48, 48));
+  EXPECT_EQ(fit_size(cv::Size(100, 30), 48), cv::Size(48, 14));  // 14.4
+  EXPECT_EQ(fit_size(cv::Size(96, 3), 48), cv::Size(48, 2)) << "1.5 rounds half up";
+  EXPECT_EQ(fit_size(cv::Size(1000, 1), 48), cv::Size(48, 1)) << "at least 1";
+  EXPECT_EQ(fit_size(cv::Size(64, 64), 48), cv::Size(48, 48));
+  for (const Source& source : kSources) {
+    const cv::Size size(source.width, source.height);
+    EXPECT_EQ(fit_size(size, kMaxSide), expected_fit(size)) << size;
+  }
+  // A large JPEG is decoded at a reduced DCT scale that keeps the longer side >= max_side: the
+  // shape is the full image's fit (265 x 400: 32 x 48), not the fit of the decoded 34 x 50
+  // (33 x 48), and the pixels are close to a full decode's.
+  const std::string big = aspects() + "/a/05.jpg";
+  const cv::Mat fitted = load_image_fit(big, kMaxSide);
+  EXPECT_EQ(fitted.size(), cv::Size(32, 48));
+  cv::Mat full = cv::imread(big, cv::IMREAD_COLOR), reference;
+  cv::cvtColor(full, full, cv::COLOR_BGR2RGB);
+  cv::resize(full, reference, cv::Size(32, 48), 0, 0, cv::INTER_AREA);
+  EXPECT_LT(mean_abs_diff(fitted, reference), 3.0);
+  EXPECT_EQ(fit_longer_side(full, kMaxSide).size(), cv::Size(32, 48));
+  EXPECT_EQ(fit_longer_side(fitted, 100).data, fitted.data) << "a fitting image is not copied";
+}
+
+// Every --store: attributes, index shapes by the fit rule, records back to back, raw records
+// equal to the fitted pixels, JPEG records decoding close to them, mixed's choice per path.
+// JPEG tolerance: mean |difference| < 5 grey levels at q90 (4:2:0). Measured 1.6 to 4.3, median
+// 2.2; the worst are the narrow ones (48 x 14, 20 x 48), where the 16 x 16 chroma blocks span
+// the random colour gradients. Another image differs by ~50.
+TEST_F(FitTest, EachStoreWritesTheFittedImages) {
+  for (const StoreMode store : {StoreMode::kRaw, StoreMode::kJpeg, StoreMode::kMixed}) {
+    const std::string name = std::string("fit_") + name_of(store, store_mode_names()) + ".h5";
+    SCOPED_TRACE(name);
+    const PackOptions o = fit_options(name, store);
+    const PackReport report = pack_image_folder(o);
+    EXPECT_EQ(report.train_images, 30u);
+    EXPECT_EQ(report.val_images, 10u);
+    const h5::Handle file = h5::open_file_readonly(path(name));
+    EXPECT_EQ(h5::read_int_attribute(file, format::kAttrVersion),
+              std::vector<int64_t>{format::kFormatVersion});
+    EXPECT_EQ(h5::read_int_attribute(file, format::kAttrMaxSide), std::vector<int64_t>{kMaxSide});
+    EXPECT_EQ(h5::read_int_attribute(file, format::kAttrImageSize),
+              (std::vector<int64_t>{kMaxSide, kMaxSide}));
+    EXPECT_EQ(h5::read_string_attribute(file, format::kAttrResizeMode), format::kResizeModeFit);
+    EXPECT_EQ(h5::read_string_attribute(file, format::kAttrStorage),
+              name_of(store, store_mode_names()));
+    EXPECT_EQ(h5::read_int_attribute(file, format::kAttrJpegQuality), std::vector<int64_t>{90});
+    EXPECT_EQ(h5::has_attribute(file, format::kAttrJpegShare), store == StoreMode::kMixed);
+    EXPECT_FALSE(h5::exists(file, "train/images")) << "version 2 has no squares";
+
+    size_t jpeg_records = 0;
+    uint64_t stored_bytes = 0;
+    double sum[3] = {0, 0, 0}, pixels = 0;
+    for (const char* split : {"train", "val"}) {
+      const StreamSplit stream = read_stream_split(file, split, path(name));
+      EXPECT_EQ(stream.columns, format::kIndexColumnNames);
+      EXPECT_EQ(stream.chunk, static_cast<hsize_t>(format::kDataChunkBytes));
+      EXPECT_EQ(stream.filters, 0);
+      int64_t end = 0;
+      for (size_t i = 0; i < stream.size(); ++i) {
+        const std::string source = o.input + "/" + stream.paths[i];
+        SCOPED_TRACE(source);
+        const cv::Size original = cv::imread(source, cv::IMREAD_UNCHANGED).size();
+        const cv::Size fit = expected_fit(original);
+        ASSERT_EQ(stream.at(i, format::kColHeight), fit.height);
+        ASSERT_EQ(stream.at(i, format::kColWidth), fit.width);
+        ASSERT_EQ(stream.at(i, format::kColOffset), end) << "records lie back to back";
+        const int64_t bytes = stream.at(i, format::kColBytes);
+        end += bytes;
+        ASSERT_LE(static_cast<size_t>(end), stream.data.size());
+        const uint8_t* record = stream.data.data() + stream.at(i, format::kColOffset);
+        const auto encoding = static_cast<format::Encoding>(stream.at(i, format::kColEncoding));
+        EXPECT_EQ(encoding, encoding_for(o, stream.paths[i]));
+        const cv::Mat expected = load_image_fit(source, kMaxSide);
+        if (encoding == format::Encoding::kRaw) {
+          ASSERT_EQ(bytes, int64_t{fit.height} * fit.width * 3);
+          ASSERT_EQ(0, std::memcmp(record, expected.data, static_cast<size_t>(bytes)));
+        } else {
+          ++jpeg_records;
+          std::vector<uint8_t> decoded;
+          const JpegHeader shape =
+              decode_jpeg(record, static_cast<size_t>(bytes), 1, decoded, source);
+          ASSERT_EQ(cv::Size(shape.width, shape.height), fit);
+          const cv::Mat image(fit, CV_8UC3, decoded.data());
+          EXPECT_LT(mean_abs_diff(image, expected), 5.0);
+        }
+        if (std::string(split) == "train") {
+          const cv::Scalar channel_sums = cv::sum(expected);  // statistics: before encoding
+          for (int c = 0; c < 3; ++c) sum[c] += channel_sums[c] / 255.0;
+          pixels += static_cast<double>(expected.total());
+        }
+      }
+      EXPECT_EQ(static_cast<size_t>(end), stream.data.size()) << "the stream ends with the last";
+      stored_bytes += stream.data.size();
+    }
+    const std::vector<double> mean = h5::read_double_attribute(file, format::kAttrMean);
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(mean.at(c), sum[c] / pixels, 1e-9) << c;
+    EXPECT_EQ(report.stored_bytes, stored_bytes);
+    EXPECT_EQ(report.jpeg_images, jpeg_records);
+    if (store == StoreMode::kRaw) EXPECT_EQ(jpeg_records, 0u);
+    if (store == StoreMode::kJpeg) EXPECT_EQ(jpeg_records, 40u);
+    // 40 draws at 0.5: the hash's count lies within 3 standard deviations (+-9.5) of 20.
+    if (store == StoreMode::kMixed) EXPECT_NEAR(static_cast<double>(jpeg_records), 20.0, 9.5);
+  }
+}
+
+TEST_F(FitTest, MixedSharesFollowTheSeededHash) {
+  PackOptions o = fit_options("unused.h5", StoreMode::kMixed);
+  for (const double share : {0.0, 0.3, 1.0}) {
+    o.jpeg_share = share;
+    int jpeg = 0;
+    for (int i = 0; i < 2000; ++i)
+      jpeg += encoding_for(o, "class/" + std::to_string(i) + ".jpg") == format::Encoding::kJpeg;
+    // Binomial(2000, 0.3): standard deviation 0.0102; 4 of them.
+    EXPECT_NEAR(jpeg / 2000.0, share, 0.041) << share;
+  }
+  o.jpeg_share = 0.5;
+  std::vector<format::Encoding> by_seed[2];
+  for (const uint64_t seed : {3, 4}) {
+    o.seed = seed;
+    for (int i = 0; i < 64; ++i) by_seed[seed - 3].push_back(encoding_for(o, std::to_string(i)));
+  }
+  EXPECT_NE(by_seed[0], by_seed[1]) << "another seed picks other images";
+  o.store = StoreMode::kJpeg;
+  EXPECT_EQ(encoding_for(o, "x"), format::Encoding::kJpeg);
+  o.store = StoreMode::kRaw;
+  EXPECT_EQ(encoding_for(o, "x"), format::Encoding::kRaw);
+}
+
+TEST_F(FitTest, SameBytesWhateverTheThreads) {
+  PackOptions one = fit_options("threads_1.h5", StoreMode::kMixed);
+  one.threads = 1;
+  PackOptions three = fit_options("threads_3.h5", StoreMode::kMixed);
+  three.threads = 3;
+  pack_image_folder(one);
+  pack_image_folder(three);
+  const h5::Handle a = h5::open_file_readonly(one.output), b = h5::open_file_readonly(three.output);
+  for (const char* split : {"train", "val"}) {
+    const StreamSplit x = read_stream_split(a, split, one.output);
+    const StreamSplit y = read_stream_split(b, split, three.output);
+    EXPECT_EQ(x.data, y.data) << split;
+    EXPECT_EQ(x.index, y.index) << split;
+    EXPECT_EQ(x.paths, y.paths) << split;
+  }
+  EXPECT_EQ(h5::read_string_attribute(a, format::kAttrFingerprint),
+            h5::read_string_attribute(b, format::kAttrFingerprint));
+}
+
+// The fingerprint is the dataset's identity in checkpoints: the storage choices change it, and a
+// version 2 file never shares a version 1 file's.
+TEST_F(FitTest, FingerprintsTellLayoutsApart) {
+  std::set<std::string> fingerprints;
+  auto fingerprint_of = [&](PackOptions o) {
+    pack_image_folder(o);
+    return h5::read_string_attribute(h5::open_file_readonly(o.output), format::kAttrFingerprint);
+  };
+  PackOptions squares = options("print_v1.h5", kMaxSide);
+  squares.input = aspects();
+  squares.val_fraction = 0.25;
+  fingerprints.insert(fingerprint_of(squares));
+  for (const StoreMode store : {StoreMode::kRaw, StoreMode::kJpeg, StoreMode::kMixed})
+    fingerprints.insert(fingerprint_of(fit_options("print_v2.h5", store)));
+  PackOptions quality = fit_options("print_v2.h5", StoreMode::kJpeg);
+  quality.jpeg_quality = 80;
+  fingerprints.insert(fingerprint_of(quality));
+  PackOptions share = fit_options("print_v2.h5", StoreMode::kMixed);
+  share.jpeg_share = 0.25;
+  fingerprints.insert(fingerprint_of(share));
+  PackOptions side = fit_options("print_v2.h5", StoreMode::kRaw);
+  side.max_side = 40;
+  fingerprints.insert(fingerprint_of(side));
+  EXPECT_EQ(fingerprints.size(), 7u);
+}
+
+// --size keeps writing version 1 squares, with none of version 2's attributes or datasets.
+TEST_F(FitTest, SizeStillWritesVersionOneSquares) {
+  pack_image_folder(options("squares.h5"));
+  const h5::Handle file = h5::open_file_readonly(path("squares.h5"));
+  EXPECT_EQ(h5::read_int_attribute(file, format::kAttrVersion),
+            std::vector<int64_t>{format::kFixedSquaresVersion});
+  EXPECT_EQ(h5::read_string_attribute(file, format::kAttrResizeMode), "stretch");
+  for (const char* attribute : {format::kAttrMaxSide, format::kAttrStorage,
+                                format::kAttrJpegQuality, format::kAttrJpegShare})
+    EXPECT_FALSE(h5::has_attribute(file, attribute)) << attribute;
+  EXPECT_TRUE(h5::exists(file, "train/images"));
+  EXPECT_FALSE(h5::exists(file, "train/data"));
+  EXPECT_FALSE(h5::exists(file, "train/index"));
+}
+
+TEST_F(FitTest, RefusedCombinationsAreClearErrors) {
+  PackOptions o = fit_options("refused.h5", StoreMode::kRaw);
+  o.compress = true;
+  EXPECT_NE(error_of([&] { pack_image_folder(o); }).find("--compress does not go with --max-side"),
+            std::string::npos);
+  o.compress = false;
+  for (const int quality : {0, 101}) {
+    o.jpeg_quality = quality;
+    EXPECT_NE(error_of([&] {
+                pack_image_folder(o);
+              }).find("--jpeg-quality must be in [1, 100], got " + std::to_string(quality)),
+              std::string::npos);
+  }
+  o.jpeg_quality = 90;
+  o.jpeg_share = 1.5;
+  EXPECT_NE(error_of([&] { pack_image_folder(o); }).find("--jpeg-share must be in [0, 1]"),
+            std::string::npos);
+  o.jpeg_share = 0.5;
+  o.max_side = 0;
+  o.store = StoreMode::kJpeg;
+  EXPECT_EQ(error_of([&] { pack_image_folder(o); }),
+            "--store jpeg needs --max-side (format version 2); --size writes raw squares");
+  EXPECT_FALSE(fs::exists(path("refused.h5")));
+
+  // The command line refuses the flags that exclude each other before anything is read.
+  const std::string pack = std::string(NXT_BIN_DIR) + "/nxt_pack_hdf5 --quiet --input " +
+                           aspects() + " --output " + path("refused.h5") + " ";
+  auto stderr_of = [&](const std::string& flags) {
+    const std::string log = path("refused.log");
+    EXPECT_NE(run(pack + flags + " > /dev/null 2> " + log), 0) << flags;
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_NE(stderr_of("--max-side 48 --size 32").find("--size and --max-side exclude each other"),
+            std::string::npos);
+  EXPECT_NE(stderr_of("--store jpeg").find("--store needs --max-side"), std::string::npos);
+  EXPECT_NE(stderr_of("--jpeg-quality 80").find("--jpeg-quality needs --max-side"),
+            std::string::npos);
+  EXPECT_NE(stderr_of("--max-side 48 --resize crop").find("--resize does not go with --max-side"),
+            std::string::npos);
+  EXPECT_NE(stderr_of("--max-side 48 --compress").find("--compress does not go with --max-side"),
+            std::string::npos);
+  EXPECT_NE(stderr_of("--max-side 48 --store jpeg --jpeg-quality 0")
+                .find("--jpeg-quality must be in [1, 100], got 0"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(path("refused.h5")));
+}
+
+TEST_F(FitTest, ReadableWithH5pyAndPil) {
+  for (const StoreMode store : {StoreMode::kRaw, StoreMode::kJpeg, StoreMode::kMixed}) {
+    const std::string name = std::string("h5py_") + name_of(store, store_mode_names()) + ".h5";
+    pack_image_folder(fit_options(name, store));
+    EXPECT_EQ(run(std::string(NXT_PYTHON) + " " + NXT_SOURCE_DIR +
+                  "/tests/data/check_packed_h5py.py " + path(name) + " " + aspects()),
+              0)
+        << name;
+  }
+}
+
+TEST_F(FitTest, InspectReportsAndChecksTheStream) {
+  pack_image_folder(fit_options("inspect_mixed.h5", StoreMode::kMixed));
+  std::ostringstream report;
+  EXPECT_EQ(inspect_dataset(path("inspect_mixed.h5"), report), 0) << report.str();
+  const std::string text = report.str();
+  for (const char* fact :
+       {"nxt-images version 2", "longer side <= 48", "storage:     mixed", "JPEG quality 90",
+        "JPEG share asked 0.5", "train stream: ", "KB per image", "% as JPEG",
+        "train: 30 images read back", "val: 10 images read back", "OK: "})
+    EXPECT_NE(text.find(fact), std::string::npos) << fact << "\n" << text;
+
+  // Records that no longer lie back to back (row 1 pointed at row 0's bytes, both raw and of
+  // one size, so the reader still accepts the row) are reported.
+  pack_image_folder(fit_options("inspect_raw.h5", StoreMode::kRaw));
+  fs::copy_file(path("inspect_raw.h5"), path("inspect_bad.h5"));
+  {
+    h5::Handle file(H5Fopen(path("inspect_bad.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    ASSERT_GE(file.get(), 0);
+    StreamSplit train = read_stream_split(file, "train", path("inspect_bad.h5"));
+    size_t twin = 1;  // a later row of the same byte count as row 0
+    while (twin < train.size() &&
+           train.at(twin, format::kColBytes) != train.at(0, format::kColBytes))
+      ++twin;
+    ASSERT_LT(twin, train.size());
+    train.index[twin * format::kIndexColumns + format::kColOffset] = 0;
+    h5::Handle index = h5::open_dataset(file, "train/index", path("inspect_bad.h5"));
+    ASSERT_GE(H5Dwrite(index, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, train.index.data()),
+              0);
+  }
+  std::ostringstream bad;
+  EXPECT_GT(inspect_dataset(path("inspect_bad.h5"), bad), 0);
+  EXPECT_NE(bad.str().find("PROBLEM: /train/index row"), std::string::npos) << bad.str();
+}
+
+// --photos: ImageNet-like sizes, JPEG, the same bytes whatever the threads.
+TEST_F(PackTest, DemoPhotosHaveImageNetSizes) {
+  const std::string make = std::string(NXT_BIN_DIR) + "/nxt_make_demo_images --photos " +
+                           "--classes 30 --per-class 2 --seed 7 > /dev/null --output ";
+  ASSERT_EQ(run(make + path("photos_1") + " --threads 1"), 0);
+  ASSERT_EQ(run(make + path("photos_2") + " --threads 2"), 0);
+  const ImageFolder folder = scan_image_folder(path("photos_1"));
+  ASSERT_EQ(folder.classes.size(), 30u);
+  EXPECT_EQ(folder.classes[0], "circle_checker_h000");  // sorted: shape, texture, hue band
+  std::set<std::string> shapes;
+  for (const LabelledFile& file : folder.files) {
+    SCOPED_TRACE(file.relative);
+    const cv::Mat image = cv::imread(file.path, cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(image.empty());
+    const int shorter = std::min(image.rows, image.cols), longer = std::max(image.rows, image.cols);
+    EXPECT_GE(shorter, 200);
+    EXPECT_LE(shorter, 500);
+    EXPECT_LE(longer, shorter * 4 / 3 + 1);
+    std::ifstream a(file.path, std::ios::binary),
+        b(path("photos_2/" + file.relative), std::ios::binary);
+    EXPECT_TRUE(
+        std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b), {}))
+        << "the same bytes with --threads 2";
+  }
+  EXPECT_NE(run(make + path("photos_bad") + " --size 64 2> /dev/null"), 0) << "not with --size";
 }
 
 }  // namespace

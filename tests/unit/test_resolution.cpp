@@ -1,6 +1,7 @@
 // Tests the resolution control of data/resolution.h: the training size schedule against FFCV's
 // own formula (computed by numpy in tests/unit/resolution_reference.py, with FFCV's 0-based
-// epochs), its ties, and the evaluation size and centre crop that data.eval_resize implies.
+// epochs), its ties, and the evaluation size and centre crop that data.eval_resize implies (and
+// version 2 data's shorter side).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -128,6 +129,27 @@ TEST(ResolutionTest, EvalResizeGivesTorchvisionsCentreCrop) {
   const std::string both = testing_support::error_of(
       [] { parse_config("data: {eval_resize: 256, eval_crop_ratio: 0.875}\n", "test.yaml"); });
   EXPECT_NE(both.find("set one of them"), std::string::npos) << both;
+}
+
+// Format version 2 data (own aspect ratios) is evaluated with torchvision's Resize(R) +
+// CenterCrop(S): R is data.eval_resize, else round(S / eval_crop_ratio) (224 / 0.875 = 256),
+// and the log line says so.
+TEST(ResolutionTest, EvalResizeShorterForImagesOfTheirOwnShape) {
+  DataConfig data;
+  data.image_size = 224;
+  EXPECT_EQ(eval_resize_shorter(data), 224);  // ratio 1: the centre square of the resize
+  data.eval_crop_ratio = 0.875;
+  EXPECT_EQ(eval_resize_shorter(data), 256);
+  data.eval_size = 32;
+  EXPECT_EQ(eval_resize_shorter(data), 37);  // 36.57, rounded
+  data.eval_crop_ratio = 1.0;
+  data.eval_resize = 40;
+  EXPECT_EQ(eval_resize_shorter(data), 40);
+  const std::string v2 = resolution_text(data, 64);
+  EXPECT_NE(v2.find("evaluation at 32 px (shorter side 40, centre crop; images stored with their "
+                    "longer side <= 64 px)"),
+            std::string::npos)
+      << v2;
 }
 
 }  // namespace
