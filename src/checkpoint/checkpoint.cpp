@@ -124,20 +124,6 @@ std::vector<char> archive_bytes(torch::serialize::OutputArchive& archive) {
   return std::vector<char>(text.begin(), text.end());
 }
 
-// A state dict as the {name: tensor} dict a checkpoint stores ("model", "ema"), and back.
-c10::Dict<std::string, torch::Tensor> tensor_dict(const StateDict& state) {
-  c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& [name, tensor] : state) dict.insert(name, tensor);
-  return dict;
-}
-
-StateDict state_dict_in(const c10::IValue& value) {
-  StateDict state;
-  for (const auto& item : value.toGenericDict())
-    state.emplace_back(item.key().toStringRef(), item.value().toTensor());
-  return state;
-}
-
 }  // namespace
 
 std::string model_signature(ModelArch arch, const StateDict& state) {
@@ -280,7 +266,7 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
             "'", path, "' is not an nxt checkpoint (no format 'nxt-checkpoint'; a plain state ",
             "dict goes in model.pretrained instead)");
   Checkpoint c;
-  c.model = state_dict_in(entry(dict, "model", path));
+  c.model = state_dict_of_value(entry(dict, "model", path), path + "': 'model");
   if (dict.contains("weights")) {  // absent before the EMA: the raw weights
     const std::string& name = dict.at("weights").toStringRef();
     const std::optional<CheckpointWeights> weights = find_enum(name, kCheckpointWeightsNames);
@@ -289,7 +275,7 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
     c.weights = *weights;
   }
   if (dict.contains("ema")) {
-    c.ema = EmaState{state_dict_in(dict.at("ema")), entry(dict, "ema_updates", path).toInt()};
+    c.ema = EmaState{state_dict_of_value(dict.at("ema"), path + "': 'ema"), entry(dict, "ema_updates", path).toInt()};
   }
   c.optimizer = tensor_bytes(entry(dict, "optimizer", path).toTensor());
   TrainingPosition& p = c.position;

@@ -64,7 +64,9 @@ class ImageReader {
 
   // Asks the kernel to start reading these images' byte ranges (posix_fadvise WILLNEED), so a
   // cold file system is read ahead of need (data.readahead_batches). Images the node copy holds
-  // and the hdf5 path are skipped. Thread-safe, never blocks on I/O.
+  // and the hdf5 path are skipped. Thread-safe; it does not wait for the data, though on a
+  // network file system the hint itself may cost a round trip (the loader calls it from the
+  // worker preparing a batch, once per batch).
   void will_need(const int64_t* indices, size_t count) const;
 
   // Later reads of the images `copy` holds come from it (shared with the other ranks of the

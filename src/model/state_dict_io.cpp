@@ -63,10 +63,27 @@ std::vector<char> pickle_save_plain(const c10::IValue& value) {
   return container;
 }
 
-std::vector<char> state_dict_bytes(const StateDict& state) {
+c10::Dict<std::string, torch::Tensor> tensor_dict(const StateDict& state) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, tensor] : state) dict.insert(name, tensor);
-  return pickle_save_plain(dict);
+  return dict;
+}
+
+StateDict state_dict_of_value(const c10::IValue& value, const std::string& source) {
+  if (!value.isGenericDict())
+    throw Error("'" + source + "' holds a " + value.tagKind() + ", not a dict of tensors");
+  StateDict state;
+  for (const auto& entry : value.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor())
+      throw Error("'" + source + "' is not a {name: tensor} dict (found a " +
+                  entry.key().tagKind() + " -> " + entry.value().tagKind() + " entry)");
+    state.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
+  }
+  return state;
+}
+
+std::vector<char> state_dict_bytes(const StateDict& state) {
+  return pickle_save_plain(tensor_dict(state));
 }
 
 StateDict state_dict_from_bytes(const std::vector<char>& bytes, const std::string& source) {
@@ -81,16 +98,7 @@ StateDict state_dict_from_bytes(const std::vector<char>& bytes, const std::strin
                 "need one conversion: /usr/bin/python3 data_tools/convert_state_dict.py '" +
                 source + "' OUT.pt");
   }
-  if (!value.isGenericDict())
-    throw Error("'" + source + "' holds a " + value.tagKind() + ", not a dict of tensors");
-  StateDict state;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString() || !entry.value().isTensor())
-      throw Error("'" + source + "' is not a {name: tensor} dict (found a " +
-                  entry.key().tagKind() + " -> " + entry.value().tagKind() + " entry)");
-    state.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
-  }
-  return state;
+  return state_dict_of_value(value, source);
 }
 
 void save_state_dict(const StateDict& state, const std::string& path) {

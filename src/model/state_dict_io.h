@@ -24,6 +24,10 @@ std::vector<char> pickle_save_plain(const c10::IValue& value);
 
 // A pickled {name: tensor} dict in torch.save's zip format.
 std::vector<char> state_dict_bytes(const StateDict& state);
+// A state dict as the plain {name: tensor} dict those files and checkpoints store, and back:
+// `value` must be such a dict, else the error names `source`.
+c10::Dict<std::string, torch::Tensor> tensor_dict(const StateDict& state);
+StateDict state_dict_of_value(const c10::IValue& value, const std::string& source);
 StateDict state_dict_from_bytes(const std::vector<char>& bytes, const std::string& source);
 
 // Atomic write: the old file survives any failure.

@@ -393,6 +393,30 @@ TEST_F(NodeCopyTest, VersionTwoRecordsOfTheirOwnShapeAndEncoding) {
   expect_copy_holds_the_files_bytes(path("v2.h5"), copy_dir("v2"));
 }
 
+// In /dev/shm the trainer removes the name once every rank has mapped the copy, so that a job
+// killed later leaves nothing behind: the mappings must keep serving the bytes.
+TEST_F(NodeCopyTest, UnlinkedCopyKeepsServingItsMappings) {
+  const PackedDataset dataset(v1());
+  const ImageReader reader(dataset, "train");
+  const std::vector<int64_t> indices = every_other(reader.size());
+  const std::string dir = copy_dir("unlinked");
+  std::vector<std::shared_ptr<NodeCopy>> copies =
+      node_of_threads(reader, indices, {options(dir, true, 0), options(dir, false, 1)});
+  const std::string name = copies[0]->path();
+  ASSERT_TRUE(fs::exists(name));
+  copies[1]->unlink_file();  // not the writer: nothing happens
+  EXPECT_TRUE(fs::exists(name));
+  copies[0]->unlink_file();
+  EXPECT_FALSE(fs::exists(name)) << "the writer left the copy's name";
+  EXPECT_TRUE(fs::is_empty(dir)) << "files left in " << dir;
+  for (const auto& copy : copies)
+    for (int64_t i : indices) {
+      const ByteView held = copy->find(i);
+      ASSERT_EQ(std::vector<uint8_t>(held.data, held.data + held.size), file_bytes(reader, i))
+          << "image " << i;
+    }
+}
+
 TEST_F(NodeCopyTest, AWritersFailureEndsTheWaitersWithinASecondWithItsReason) {
   // A reader of a file cut after it was opened: the writer's reads fail part way.
   fs::copy_file(v1(), path("cut.h5"), fs::copy_options::overwrite_existing);
@@ -488,15 +512,24 @@ TEST_F(NodeCopyTest, ACompleteCopyLeftByAKilledJobIsReusedAndDeadTempsRemoved) {
   const pid_t child = fork();
   if (child == 0) _exit(0);
   waitpid(child, nullptr, 0);
-  const std::string dead_temp = name + ".tmp." + std::to_string(child);
+  // Temp files are NAME.tmp.HOST.PID; another host's are never touched (its PIDs mean nothing
+  // here).
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  const std::string temp = name + ".tmp." + host + ".";
+  const std::string dead_temp = temp + std::to_string(child);
   { std::ofstream(dead_temp) << "half"; }
-  const std::string live_temp = name + ".tmp." + std::to_string(::getppid());
+  const std::string other_hosts_temp = name + ".tmp.elsewhere." + std::to_string(child);
+  { std::ofstream(other_hosts_temp) << "another node's writer"; }
+  const std::string live_temp = temp + std::to_string(::getppid());
   { std::ofstream(live_temp) << "a live writer's"; }
   NodeCopy again(reader, indices, options(dir, true, 0));
   EXPECT_TRUE(again.reused());
   EXPECT_FALSE(fs::exists(dead_temp)) << "a dead writer's temp file is left";
   EXPECT_TRUE(fs::exists(live_temp)) << "a live process's temp file was removed";
+  EXPECT_TRUE(fs::exists(other_hosts_temp)) << "another host's temp file was removed";
   fs::remove(live_temp);
+  fs::remove(other_hosts_temp);
   for (int64_t i : indices) {
     const ByteView held = again.find(i);
     ASSERT_EQ(std::vector<uint8_t>(held.data, held.data + held.size), file_bytes(reader, i));
