@@ -2,7 +2,7 @@
 # Each bad input ends the whole 2-rank job within 30 s, non-zero, with a clear message:
 # missing and corrupt datasets, an unknown key, a num_classes mismatch, a checkpoint of another
 # model or of another dataset (the same images packed with another split), one rank 0 cannot
-# read, an unwritable output folder, a NaN loss (and no checkpoint of the NaN step or later is
+# read, an unwritable output folder, a node copy whose writer fails, a NaN loss (and no checkpoint of the NaN step or later is
 # written), and a rank killed with SIGKILL mid-epoch.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,6 +24,10 @@ head -c 3000 "$work/data.h5" >"$work/corrupt.h5"
 expect corrupt_dataset "corrupt\\.h5'.*(truncated|corrupt|not an HDF5)" --set data.path="$work/corrupt.h5"
 expect unknown_key "unknown key 'train.epohcs' \\(did you mean 'train.epochs'\\?\\)" --set train.epohcs=2
 expect classes_mismatch "model.num_classes is 5 but .* has 3 classes" --set model.num_classes=5
+# The node copy's writer fails (its folder cannot be made): the waiting rank stops at once,
+# naming the rank that failed, instead of waiting out dist.rank0_phase_timeout_s (1 hour).
+expect node_copy_fails "node copy of the train split failed on rank\(s\) 0" \
+  --set data.stage_dir=/proc/nxt-no-such-folder
 run_bounded 120 "$work/first.out" "${ddp[@]}" --set train.epochs=1 >/dev/null
 [[ $code -eq 0 ]] || fail "could not make a checkpoint"
 # A refused resume leaves the run folder as it was (its config.yaml, log and metrics).
