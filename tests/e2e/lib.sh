@@ -128,3 +128,19 @@ assert found == '$where', 'last.pt holds epoch, step %s; the stop line says $whe
 " || fail "last.pt is not the stop's checkpoint"
   echo "ok: stopped by $signal at epoch, step $where; every rank exited 75; last.pt holds it"
 }
+
+# stop_then_resume DIR CONFIG LIMIT ARGS...: a 2-rank run of CONFIG (run name "stopped", 12 steps
+# per epoch) stopped with a checkpoint at step 17, mid-epoch 2, then resumed from it; fails
+# unless the resume starts at epoch 2, step 5 and finishes. Logs: DIR/stop.out, DIR/resume.out.
+stop_then_resume() {
+  local dir=$1 config=$2 limit=$3
+  shift 3
+  NXT_STOP_AT_STEP=17 NXT_EXIT_STATUS_FILE="$dir/status" run_bounded "$limit" "$dir/stop.out" \
+    "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" "$@" >/dev/null
+  expect_checkpointed_stop SIGUSR2 "$dir/stop.out" "$dir/runs/stopped" "$dir/status" 2
+  run_bounded "$limit" "$dir/resume.out" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" \
+    "$@" --resume auto >/dev/null
+  [[ $code -eq 0 ]] || { cat "$dir/resume.out"; fail "the resumed run exited $code"; }
+  grep -qE "resumed from .*last.pt: epoch 2, step 5" "$dir/resume.out" ||
+    fail "did not resume at epoch 2, step 5"
+}

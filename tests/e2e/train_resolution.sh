@@ -52,14 +52,7 @@ grep -q "r0\] WARNING: data: images stored at 64x64 are upsampled for sizes up t
 grep -E "data: |training at|Epoch: " "$work/straight.out"
 
 # 12 steps per epoch (90 train images, 2 ranks x 4): step 17 is mid-epoch 2.
-NXT_STOP_AT_STEP=17 NXT_EXIT_STATUS_FILE="$work/status" run_bounded 120 "$work/stop.out" \
-  "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" "${sizes[@]}" >/dev/null
-expect_checkpointed_stop SIGUSR2 "$work/stop.out" "$work/runs/stopped" "$work/status" 2
-run_bounded 120 "$work/resume.out" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" \
-  "${sizes[@]}" --resume auto >/dev/null
-[[ $code -eq 0 ]] || { cat "$work/resume.out"; fail "the resumed run exited $code"; }
-grep -qE "resumed from .*last.pt: epoch 2, step 5" "$work/resume.out" ||
-  fail "did not resume at epoch 2, step 5"
+stop_then_resume "$work" "$stopped" 120 "${sizes[@]}"
 diff <(expected_lines 2) <(logged_lines "$work/resume.out") ||
   fail "the resumed run's logged sizes are not the schedule's"
 diff <(cut -d, -f1-6 "$work/runs/straight/metrics.csv") \

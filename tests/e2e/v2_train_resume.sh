@@ -50,14 +50,7 @@ with h5py.File('$dir/data.h5') as f:
   grep -qF "$line side <= 64 px)" "$dir/straight.out" ||
     fail "$store: the log does not state the version 2 evaluation"
   # 12 steps per epoch (90 train images, 2 ranks x 4): step 17 is mid-epoch 2.
-  NXT_STOP_AT_STEP=17 NXT_EXIT_STATUS_FILE="$dir/status" run_bounded 300 "$dir/stop.out" \
-    "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" "${settings[@]}" >/dev/null
-  expect_checkpointed_stop SIGUSR2 "$dir/stop.out" "$dir/runs/stopped" "$dir/status" 2
-  run_bounded 300 "$dir/resume.out" "$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$stopped" \
-    "${settings[@]}" --resume auto >/dev/null
-  [[ $code -eq 0 ]] || { cat "$dir/resume.out"; fail "$store: the resumed run exited $code"; }
-  grep -qE "resumed from .*last.pt: epoch 2, step 5" "$dir/resume.out" ||
-    fail "$store: did not resume at epoch 2, step 5"
+  stop_then_resume "$dir" "$stopped" 300 "${settings[@]}"
   diff <(cut -d, -f1-6 "$dir/runs/straight/metrics.csv") \
     <(cut -d, -f1-6 "$dir/runs/stopped/metrics.csv") ||
     fail "$store: metrics differ after the resume"
