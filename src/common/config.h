@@ -145,6 +145,9 @@ struct DataConfig {
   // the first).
   int64_t first_train_size() const { return train_size.value_or(image_size); }
   int64_t last_train_size() const { return train_size_end.value_or(first_train_size()); }
+  // Where the node's one copy goes (data/node_copy.h): /dev/shm with cache_in_memory, else
+  // stage_dir; "" = no copy, the file is read.
+  std::string node_copy_dir() const { return cache_in_memory ? "/dev/shm" : stage_dir; }
 };
 
 struct ModelConfig {

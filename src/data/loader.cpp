@@ -34,12 +34,9 @@ EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64
   if (!reader.fixed_shape() && !options_.training) {
     const ImageShape out = options_.output;
     eval_resize_shorter_ = options_.eval_resize_shorter;
-    if (eval_resize_shorter_ == 0) {
-      NXT_CHECK(options_.eval_crop_ratio > 0 && options_.eval_crop_ratio <= 1,
-                "eval_crop_ratio must be in (0, 1], got ", options_.eval_crop_ratio);
-      eval_resize_shorter_ = static_cast<int64_t>(round_half_even(
-          static_cast<double>(std::max(out.height, out.width)) / options_.eval_crop_ratio));
-    }
+    if (eval_resize_shorter_ == 0)
+      eval_resize_shorter_ =
+          shorter_side_for_crop(std::max(out.height, out.width), options_.eval_crop_ratio);
     NXT_CHECK(eval_resize_shorter_ >= std::max(out.height, out.width),
               "the evaluation resize (shorter side ", eval_resize_shorter_,
               ") is smaller than the ", out.height, "x", out.width, " centre crop");

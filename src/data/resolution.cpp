@@ -39,10 +39,15 @@ double eval_crop_ratio(const DataConfig& data) {
   return static_cast<double>(eval_size(data)) / static_cast<double>(*data.eval_resize);
 }
 
+int64_t shorter_side_for_crop(int64_t crop_side, double crop_ratio) {
+  NXT_CHECK(crop_ratio > 0 && crop_ratio <= 1, "eval_crop_ratio must be in (0, 1], got ",
+            crop_ratio);
+  return static_cast<int64_t>(round_half_even(static_cast<double>(crop_side) / crop_ratio));
+}
+
 int64_t eval_resize_shorter(const DataConfig& data) {
   if (data.eval_resize) return *data.eval_resize;
-  return static_cast<int64_t>(
-      round_half_even(static_cast<double>(eval_size(data)) / data.eval_crop_ratio));
+  return shorter_side_for_crop(eval_size(data), data.eval_crop_ratio);
 }
 
 int64_t largest_input_size(const DataConfig& data) {

@@ -42,6 +42,11 @@ double eval_crop_ratio(const DataConfig& data);
 // itself, the centre square of the resized image). Checkpoints record it (Preprocess::eval_resize).
 int64_t eval_resize_shorter(const DataConfig& data);
 
+// The shorter side whose centre crop of `crop_side` is `crop_ratio` of it: round(crop_side /
+// crop_ratio), ties to even. eval_resize_shorter() without data.eval_resize, and the loader's
+// default for version 2 evaluation.
+int64_t shorter_side_for_crop(int64_t crop_side, double crop_ratio);
+
 // The largest side the preparation works at: the training sizes, eval_size and eval_resize.
 // Images stored smaller than it are upsampled somewhere (the log warns).
 int64_t largest_input_size(const DataConfig& data);

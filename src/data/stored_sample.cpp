@@ -32,13 +32,8 @@ struct Decoded {
 
 Decoded decode_record(const ImageReader& reader, int64_t index, const StoredImage& record,
                       int denominator, SampleBuffers& buffers) {
-  if (record.encoding == format::Encoding::kRaw) {
-    const ByteView view = reader.bytes(index, buffers.stored);
-    NXT_CHECK(static_cast<int64_t>(view.size) == record.shape().bytes(), "'",
-              reader.dataset().path(), "': /", reader.split(), " image ", index, " is stored raw ",
-              record.height, "x", record.width, " but has ", view.size, " bytes");
-    return {view.data, record.shape(), 1};
-  }
+  if (record.encoding == format::Encoding::kRaw)  // its size checked on open (PackedDataset)
+    return {reader.bytes(index, buffers.stored).data, record.shape(), 1};
   const ImageShape shape = reader.decode(index, denominator, buffers.pixels, buffers.stored);
   return {buffers.pixels.data(), shape, denominator};
 }

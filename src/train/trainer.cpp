@@ -440,8 +440,7 @@ void Trainer::learn_nodes() {
   node_ = node_of_rank_[static_cast<size_t>(rank)];
   slot_ = rank;  // shard_by rank; shard_by node sets its own below
   const DataConfig& data = config_.data;
-  const bool node_copies = data.cache_in_memory || !data.stage_dir.empty();
-  if (data.shard_by == ShardBy::kRank && !node_copies) return;
+  if (data.shard_by == ShardBy::kRank && data.node_copy_dir().empty()) return;
   // Host names and MPI's nodes must agree: the node copy's writer is local rank 0, and a node
   // share is read by exactly the ranks of one node.
   std::vector<int64_t> on_node(static_cast<size_t>(nodes_), 0);
@@ -502,7 +501,7 @@ std::shared_ptr<const NodeCopy> Trainer::make_node_copy(const ImageReader& reade
                                                         const std::string& what) {
   const int world = place_.world_size;
   NodeCopyOptions options;
-  options.dir = config_.data.cache_in_memory ? "/dev/shm" : config_.data.stage_dir;
+  options.dir = config_.data.node_copy_dir();
   options.writer = place_.local_rank == 0;
   options.timeout_s = static_cast<double>(config_.dist.rank0_phase_timeout_s);
   options.who = "rank " + std::to_string(place_.rank) + " on " + host_ + " (node " +
@@ -567,7 +566,7 @@ std::shared_ptr<const NodeCopy> Trainer::make_node_copy(const ImageReader& reade
 
 void Trainer::update_node_copies(int64_t epoch) {
   const DataConfig& data = config_.data;
-  if (!data.cache_in_memory && data.stage_dir.empty()) return;
+  if (data.node_copy_dir().empty()) return;
   const bool by_node = layout_.nodes > 0;
   const int64_t deal = by_node ? deal_of_epoch(epoch, data.reshard_every_epochs) : 0;
   if (train_copy_ && deal == train_copy_deal_) return;
@@ -824,7 +823,7 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
                                : "shard_by node, " + std::to_string(layout.nodes) + " node(s) x " +
                                      std::to_string(layout.ranks_per_node) + " rank(s)";
     };
-    const bool copies = config_.data.cache_in_memory || !config_.data.stage_dir.empty();
+    const bool copies = !config_.data.node_copy_dir().empty();
     if (recorded.nodes != layout_.nodes || recorded.ranks_per_node != layout_.ranks_per_node)
       log::info() << "node layout changed: epoch " << position_.epoch + 1 << " was dealt for "
                   << text(recorded) << ", this job is " << text(layout_)
