@@ -17,6 +17,8 @@ PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # JPEG in packed files (format version 2): libjpeg-turbo's TurboJPEG API, DCT-scaled decode
   libturbojpeg0-dev
+  # TensorBoard event files: Event records as protobuf (library + protoc), Boost.CRC's CRC-32C
+  libprotobuf-dev protobuf-compiler libboost-dev
   # tests
   libgtest-dev googletest
   # cluster/ tests: a one-host Slurm (tests/slurm/local_slurm.sh)

@@ -1,5 +1,6 @@
 // nxt_ddp: the data-parallel trainer's entry point. Parses the command line and config, and
-// either prints the model summary (no dataset, no MPI) or starts the distributed job.
+// either prints the model summary (no dataset, no MPI) or starts the distributed job: training,
+// an evaluation of a checkpoint, or the cluster preflight (--preflight).
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include "common/mpi_env.h"
 #include "model/resnext.h"
 #include "model/summary.h"
+#include "preflight/preflight.h"
 #include "train/trainer.h"
 
 namespace {
@@ -25,6 +27,8 @@ struct CommandLine {
   bool summary = false;
   bool print_config = false;
   bool list_keys = false;
+  bool preflight = false;
+  double preflight_seconds = nxt::kDefaultPreflightSeconds;
 };
 
 // Without a dataset, `auto` classes fall back to ImageNet's 1000 for the summary.
@@ -64,8 +68,9 @@ int run_job(int argc, char** argv, const CommandLine& cli) {
   try {
     const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
     nxt::log::info() << "resolved config:\n" << nxt::to_yaml(config);
-    const int code = cli.evaluate.empty() ? nxt::run_training(config, cli.resume, mpi)
-                                          : nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
+    const int code = cli.preflight ? nxt::run_preflight(config, {cli.preflight_seconds}, mpi)
+                     : cli.evaluate.empty() ? nxt::run_training(config, cli.resume, mpi)
+                                            : nxt::evaluate_checkpoint(config, cli.evaluate, mpi);
     write_exit_status(mpi, code);
     return code;
   } catch (...) {
@@ -90,6 +95,16 @@ int main(int argc, char** argv) {
     app.add_option("--write-config", cli.write_config_path,
                    "write the resolved config to FILE and exit");
     app.add_flag("--keys", cli.list_keys, "list every config key with its meaning and exit");
+    CLI::Option* preflight =
+        app.add_flag("--preflight", cli.preflight,
+                     "check every node's compute, reads, intra-node all-reduce and links (under "
+                     "mpirun, as training), print one row per node and exit: 0 all within 80% of "
+                     "the median, 3 not");
+    app.add_option("--preflight-seconds", cli.preflight_seconds,
+                   "seconds per preflight measurement (5 of them)")
+        ->check(CLI::Range(0.01, nxt::kMaxPreflightSeconds))
+        ->needs(preflight);
+    preflight->excludes("--resume", "--evaluate");
     CLI11_PARSE(app, argc, argv);
 
     if (cli.list_keys) return list_keys();

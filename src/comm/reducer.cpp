@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/compat.h"
+#include "common/nvtx.h"
 
 namespace nxt {
 
@@ -92,6 +93,9 @@ struct Reducer::State {
   void launch_next() {
     Bucket& bucket = buckets[next_to_launch];
     timings[next_to_launch].launched = CommWork::Clock::now();
+    // Nsight Systems projects the range onto the NCCL kernel launched inside it.
+    const NvtxRange range(nvtx_enabled() ? "all-reduce bucket " + std::to_string(next_to_launch)
+                                         : std::string());
     bucket.work = comm->all_reduce_async(bucket.buffer, ReduceOp::kAverage,
                                          static_cast<int64_t>(next_to_launch));
     ++next_to_launch;

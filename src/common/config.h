@@ -104,6 +104,7 @@ struct RunConfig {
   int64_t seed = 42;
   DeviceChoice device = DeviceChoice::kAuto;
   std::optional<int64_t> threads_per_rank;  // CPU compute threads; nullopt = cores / local ranks
+  bool tensorboard = true;                  // event files in the run folder's tb/
 };
 
 struct DataConfig {

@@ -214,6 +214,9 @@ std::vector<ConfigKey> build_schema() {
       field("run.threads_per_rank", &C::run, &RunConfig::threads_per_rank,
             "CPU compute threads per rank, or auto (cores / ranks on the node)",
             auto_or_at_least(1)),
+      field("run.tensorboard", &C::run, &RunConfig::tensorboard,
+            "rank 0 writes TensorBoard event files to the run folder's tb/ (scalars: losses, "
+            "accuracies, lr, img/s, data-wait share, the ranks' step time spread)"),
       field("data.path", &C::data, &DataConfig::path, "packed HDF5 dataset (pack_hdf5)"),
       field("data.batch_size", &C::data, &DataConfig::batch_size, "images per rank per step",
             at_least(1)),
@@ -361,7 +364,8 @@ std::vector<ConfigKey> build_schema() {
             "checkpoint, by rank 0's clock (0 = off)",
             at_least_real(0)),
       field("train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
-            "progress line period when output is not a terminal", positive()),
+            "period of the progress lines (when output is not a terminal) and of rank 0's straggler "
+            "report", positive()),
       choice("train.amp", &C::train, &TrainConfig::amp, kAmpNames,
              "CUDA autocast: bf16, fp16 (with dynamic loss scaling, as torch.amp.GradScaler) or "
              "none; CPU runs fp32"),

@@ -37,6 +37,7 @@ StepTimer::StepTimer(torch::Device device) : device_(device), mark_(Clock::now()
 StepTimer::~StepTimer() = default;
 
 void StepTimer::start_step() {
+  ++steps_;
   mark_ = Clock::now();
 #if defined(NXT_TORCH_HAS_CUDA)
   if (events_) events_->last = events_->record(device_);

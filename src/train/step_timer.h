@@ -1,12 +1,14 @@
 // Where a rank's step time goes: waiting for data (and its copy to the device), forward +
-// backward, waiting for the last gradient buckets, and the optimizer (with the per-step flag
-// all-reduce). On the CPU these are host laps. On CUDA the host only enqueues work, so host laps
+// backward, waiting for the last gradient buckets and the per-step flag all-reduce (the
+// exposed communication), and the optimizer. On the CPU these are host laps. On CUDA the host
+// only enqueues work, so host laps
 // would measure enqueue time: there each boundary records a CUDA event on the compute stream,
 // and the GPU time between events is read in collect(), which the trainer calls right after
 // its metric read (the host has synchronised then anyway): no extra sync per step.
 #pragma once
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -27,6 +29,7 @@ class StepTimer {
   void collect();         // CUDA: add the recorded intervals up (they must have completed)
   // Seconds per phase since construction (after collect() on CUDA).
   const std::array<double, kPhaseCount>& seconds() const { return seconds_; }
+  int64_t steps() const { return steps_; }  // start_step() calls since construction
 
  private:
   struct DeviceEvents;  // CUDA events, when on a GPU
@@ -34,6 +37,7 @@ class StepTimer {
   torch::Device device_;
   Clock::time_point mark_;
   std::array<double, kPhaseCount> seconds_{};
+  int64_t steps_ = 0;
   std::unique_ptr<DeviceEvents> events_;
 };
 

@@ -8,7 +8,10 @@
 #    and test_metrics.json agrees with nxt_eval --split test on the same file;
 #  - train_log.jsonl: a line every train.log_every_steps steps, valid JSON with the documented
 #    fields; after rank 0 dies with lines in the log past its last checkpoint and the run goes
-#    on with --resume auto, the log holds exactly the steps of an uninterrupted run.
+#    on with --resume auto, the log holds exactly the steps of an uninterrupted run;
+#  - TensorBoard's reader (EventAccumulator) reads the same run's event files back: every step
+#    record's scalars at train_log.jsonl's steps, the epoch scalars equal to metrics.csv, each
+#    step once after the crash and resume.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 "$bin/nxt_make_demo_images" --output "$work/images" --classes 3 --per-class 40 --size 32 \
@@ -91,4 +94,28 @@ assert steps == uninterrupted, 'steps %s; an uninterrupted run logs %s' % (steps
 assert all(0 <= l['data_wait_share'] <= 1 and l['loss'] > 0 and l['peak_memory_bytes'] > 0 for l in lines)
 print('train_log.jsonl steps:', steps)
 " || fail "train_log.jsonl is wrong after the crash and resume"
+
+# TensorBoard's own reader on the same run's tb/ (run.tensorboard is on by default): the step
+# records' scalars once each at exactly train_log.jsonl's steps, with its loss; the epoch scalars
+# at each epoch's last step, equal to metrics.csv; the crash's events past last.pt are gone.
+"$python" "$repo_root/tests/unit/read_tensorboard.py" "$work/runs/logged/tb" >"$work/tb.json" ||
+  fail "TensorBoard's reader could not read runs/logged/tb"
+py "
+import csv, json
+tb = json.load(open('$work/tb.json'))
+lines = [json.loads(l) for l in open('$log')]
+for tag in ['train/step_loss', 'train/lr', 'train/images_per_s', 'train/data_wait_share',
+            'ranks/step_time_spread', 'ranks/slowest_ratio']:
+    assert [s for s, _ in tb[tag]] == [l['step'] for l in lines], (tag, tb[tag])
+for (step, value), line in zip(tb['train/step_loss'], lines):
+    assert abs(value - line['loss']) <= 1e-6 * max(1.0, abs(line['loss'])), (step, value, line)
+rows = list(csv.DictReader(open('$work/runs/logged/metrics.csv')))
+epoch_ends = [$steps_per_epoch * (k + 1) for k in range(len(rows))]
+for tag, column in [('val/accuracy', 'val_acc'), ('val/loss', 'val_loss'),
+                    ('train/accuracy', 'train_acc'), ('train/loss', 'train_loss'), ('epoch/lr', 'lr')]:
+    assert [s for s, _ in tb[tag]] == epoch_ends, (tag, tb[tag], epoch_ends)
+    for (step, value), row in zip(tb[tag], rows):
+        assert abs(value - float(row[column])) <= 1e-6 * max(1.0, abs(float(row[column]))), (tag, step, value, row)
+print('TensorBoard read back:', len(tb), 'tags;', 'val/accuracy', tb['val/accuracy'], '; train/step_loss', tb['train/step_loss'][:3], '...')
+" || fail "TensorBoard's reader does not read back the run's scalars"
 echo "PASS: early stop, test split, per-step log across a crash"

@@ -17,7 +17,8 @@
 # start, under the run call's 540) and its own cap; a failed phase skips only the phases that
 # need it (no build: no MPI tests and no nxt_ddp; the reference and the versions stay).
 #
-#   tests/gpu/pack_sysroot.sh        # here, once: MPI/HDF5/yaml-cpp/OpenCV/GTest for the device
+#   tests/gpu/pack_sysroot.sh        # here, once: MPI/HDF5/yaml-cpp/OpenCV/GTest/TurboJPEG/
+#                                    # protobuf (protoc)/Boost.CRC's headers for the device
 #   run(command="bash tests/gpu/check.sh", carry=[".gpu_deps"], timeout_s=540)
 #
 # Rehearsal on a CPU machine (plumbing only, not figures):
@@ -146,6 +147,12 @@ phase_build() {
       -DMPI_SKIP_COMPILER_WRAPPER=ON -DMPI_C_HEADER_DIR="$L/openmpi/include" -DMPI_C_LIB_NAMES=mpi
       -DMPI_mpi_LIBRARY="$L/libmpi.so" -DHDF5_ROOT="$L/hdf5/serial"
       -Dyaml-cpp_DIR="$L/cmake/yaml-cpp" -DGTest_DIR="$L/cmake/GTest"
+      -DTURBOJPEG_INCLUDE_DIR="$sysroot/usr/include" -DTURBOJPEG_LIBRARY="$L/libturbojpeg.so"
+      -DNXT_BOOST_CRC_INCLUDE_DIR="$sysroot/usr/include"
+      # protoc, headers and libraries of one protobuf (Debian's 3.21), never torch's or the
+      # machine's; usr/bin/protoc runs protoc.bin with the sysroot's libprotoc/libprotobuf.
+      -DProtobuf_INCLUDE_DIR="$sysroot/usr/include" -DProtobuf_LIBRARY="$L/libprotobuf.so"
+      -DProtobuf_LITE_LIBRARY="$L/libprotobuf-lite.so" -DProtobuf_PROTOC_EXECUTABLE="$sysroot/usr/bin/protoc"
       -DCMAKE_CXX_FLAGS="-isystem $sysroot/usr/include -isystem $sysroot/usr/include/x86_64-linux-gnu/opencv4")
     say "dependencies: carried sysroot ($(du -sh "$sysroot" | cut -f1))"
   else
@@ -158,7 +165,7 @@ phase_build() {
     row "build" "FAILED at configure (configure.log)"
     return 1
   fi
-  grep -E '^-- +(LibTorch|MPI|HDF5|OpenCV|NCCL|CUDA|runtime) +:' "$out/configure.log" | tee -a "$out/check.txt" || true
+  grep -E '^-- +(LibTorch|MPI|HDF5|OpenCV|protobuf|NCCL|CUDA|runtime) +:' "$out/configure.log" | tee -a "$out/check.txt" || true
   row "NCCL (configure)" "$(sed -nE 's/^-- +NCCL +: //p' "$out/configure.log")"
   say "building nxt_ddp nxt_eval nxt_mpi_tests with $jobs jobs"
   local t0

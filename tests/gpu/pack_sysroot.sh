@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Packs, on this Debian 12 machine, what the GPU check needs to build and run nxt on a machine
-# that has a CUDA PyTorch but no MPI, HDF5, yaml-cpp, OpenCV, CLI11 or GoogleTest:
-# headers, CMake files and the shared libraries (with their own dependencies, glibc and the
-# compiler's runtime excepted), Open MPI's and PMIx's plugin trees and launchers. Symlinks that
-# point outside the tree (Debian's /etc/alternatives) are replaced by their targets.
+# that has a CUDA PyTorch but no MPI, HDF5, yaml-cpp, OpenCV, CLI11, GoogleTest, TurboJPEG,
+# Protocol Buffers or Boost: headers, CMake files and the shared libraries (with their own
+# dependencies, glibc and the compiler's runtime excepted), Open MPI's and PMIx's plugin trees
+# and launchers, protoc (run by the build), and of Boost only the headers <boost/crc.hpp> pulls
+# in. Symlinks that point outside the tree (Debian's /etc/alternatives) are replaced by their
+# targets. usr/bin/protoc is a wrapper that runs Debian's protoc (usr/bin/protoc.bin) with the
+# sysroot's libprotoc/libprotobuf, wherever the sysroot is unpacked and whatever the caller's
+# LD_LIBRARY_PATH: the device has neither library, or other versions.
 # None of glibc's libraries is carried (libc, libm, libpthread, libdl, librt, libresolv,
 # libnss_*, libanl, libutil, ld-linux, ...): put on LD_LIBRARY_PATH next to the device's own
 # glibc, one of them would load into processes built against another version and crash them
@@ -27,20 +31,39 @@ trees=(
   /usr/bin/orted /usr/bin/orterun /usr/bin/mpirun /usr/bin/mpirun.openmpi /usr/bin/mpiexec
   /usr/bin/mpiexec.openmpi /usr/bin/ompi_info
   "$L/libgtest.a" "$L/libgtest_main.a" "$L/libgmock.a" "$L/libgmock_main.a"
+  /usr/include/turbojpeg.h /usr/include/google/protobuf
 )
 # The shared libraries our programs and the launchers load, found with ldd.
 roots=("$L/libopencv_core.so.406" "$L/libopencv_imgproc.so.406" "$L/libhdf5_serial.so.103"
-       "$L/libmpi.so.40" "$L/libyaml-cpp.so.0.7" "$L/libpmix.so.2" /usr/bin/orted /usr/bin/orterun)
+       "$L/libmpi.so.40" "$L/libyaml-cpp.so.0.7" "$L/libpmix.so.2" /usr/bin/orted /usr/bin/orterun
+       "$L/libturbojpeg.so.0" "$L/libprotobuf-lite.so.32" "$L/libprotobuf.so.32" /usr/bin/protoc)
 roots+=("$L"/openmpi/lib/openmpi3/*.so "$L"/pmix2/lib/pmix/*.so)
 # Present on any machine that can build C++: every library of glibc, the compiler's runtime, zlib.
 glibc='libc|libm|libmvec|libdl|librt|libpthread|libresolv|libnss_[a-z0-9_]+|libanl|libutil|libBrokenLocale|libthread_db|libc_malloc_debug|libmemusage|libpcprofile|libSegFault|ld-linux-x86-64'
 system="/($glibc|libstdc\\+\\+|libgcc_s|libgomp|libz)\\.so"
+# Boost.CRC is header-only: the headers <boost/crc.hpp> includes, as GCC (and clang, whose
+# boost/config/compiler header differs) resolve them, not the whole of /usr/include/boost.
+boost_headers() {
+  local cxx
+  for cxx in "${CXX:-g++}" clang++; do
+    command -v "$cxx" >/dev/null || continue
+    "$cxx" -std=c++17 -M -x c++ - <<<'#include <boost/crc.hpp>' | tr -s '\\ ' '\n' |
+      grep -E '^/usr/include/boost/' || true
+  done | sort -u
+}
 
+# ldd names a library by the folder it was found in: /lib/x86_64-linux-gnu for most, which on a
+# merged-/usr Debian is /usr/lib/x86_64-linux-gnu. Each is carried under the latter, the folder
+# check.sh puts on LD_LIBRARY_PATH (and CMake on the RPATH, where the linker looks for the
+# libraries our libraries need), sonames and -dev links included; a tree under lib/ would not
+# be searched, and its sonames would be missing from usr/lib.
 libraries() {
   for f in "$@"; do
     echo "$f"
     ldd "$f" 2>/dev/null | awk '$3 ~ /^\// { print $3 }'
-  done | sort -u | grep -vE "$system"
+  done | sort -u | grep -vE "$system" | while read -r lib; do
+    echo "$(readlink -f "$(dirname "$lib")")/$(basename "$lib")"
+  done | sort -u
 }
 
 copy() {  # copies a path into the stage with its parents, keeping relative symlinks
@@ -50,6 +73,10 @@ copy() {  # copies a path into the stage with its parents, keeping relative syml
 }
 
 for tree in "${trees[@]}"; do copy "$tree"; done
+boost=$(boost_headers)
+grep -qx /usr/include/boost/crc.hpp <<<"$boost" ||
+  { echo "pack_sysroot: boost/crc.hpp not found (apt-get install libboost-dev)" >&2; exit 1; }
+for header in $boost; do copy "$header"; done
 for lib in $(libraries "${roots[@]}"); do
   # The file and every name that points to it in its folder (soname and -dev links).
   real=$(readlink -f "$lib")
@@ -58,6 +85,16 @@ for lib in $(libraries "${roots[@]}"); do
   for name in "$(dirname "$lib")/$base"*; do copy "$name"; done
   [[ "$(dirname "$lib")" == "$(dirname "$real")" ]] || copy "$lib"
 done
+# protoc, run by the build on the device: the binary beside a wrapper that gives it the
+# sysroot's libraries (not those of the whole build: the device's compiler would load them too).
+mv "$stage/usr/bin/protoc" "$stage/usr/bin/protoc.bin"
+cat >"$stage/usr/bin/protoc" <<'SH'
+#!/bin/sh
+# Debian's protoc (protoc.bin) with the libprotoc/libprotobuf of this sysroot (tests/gpu/pack_sysroot.sh).
+here=$(cd "$(dirname "$0")" && pwd -P)
+LD_LIBRARY_PATH="$here/../lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/protoc.bin" "$@"
+SH
+chmod 755 "$stage/usr/bin/protoc"
 # Absolute symlinks would point back into the build machine's /: replace them by their targets.
 find "$stage" -type l | while read -r link; do
   target=$(readlink "$link")

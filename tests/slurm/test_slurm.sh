@@ -7,6 +7,8 @@
 #      (since Slurm 22.05, srun without --cpus-per-task binds each rank to one core), the run must
 #      read the staged copy, and the copy must be gone afterwards. The same with data.shard_by
 #      node (2 ranks): the node's share is copied by nxt_ddp into the stage folder.
+#      1c. cluster/preflight.sbatch (2 ranks, rank 1 slowed by its test hook): the node named,
+#      every rank and the job exit 3.
 #   2. A job that fails for real (missing dataset) ends FAILED and is not requeued, and so does
 #      one whose rank 1 is killed with SIGKILL (rank 0 must not wait for it); under srun, a rank
 #      failing alone (MPI_Abort) ends its step although srun runs with --kill-on-bad-exit=0.
@@ -104,6 +106,30 @@ grep -q "stage_dir: $stage" "$work/runs/nxt-train-$shares/config.yaml" ||
   fail "shard_by node: the run's data.stage_dir is not $stage"
 [[ ! -e "$stage" ]] || fail "shard_by node: the stage folder $stage was not removed"
 echo "ok: NXT_STAGE_DATA=1 with shard_by node staged the node's share (90 images) in $stage"
+
+# 1c. cluster/preflight.sbatch through the same launcher, 2 ranks x 1 CPU, rank 1 slowed
+# (NXT_SLOW_PREFLIGHT_RANK: its measurements take 4x as long, so the verdict does not depend on
+# this machine's noise): one row for the node with ranks 0-1, the node named below 80% of the
+# median for compute, every rank exiting 3, and the job FAILED with exit code 3 (so an afterok
+# dependency on it would not start).
+pre=$(sbatch --parsable "${cpu_job[@]}" "${two_ranks[@]}" \
+  --export="$exports,NXT_SLOW_PREFLIGHT_RANK=1,NXT_PREFLIGHT_SECONDS=1" \
+  --output="$work/preflight-%j.out" cluster/preflight.sbatch "${cpu_set[@]}") ||
+  fail "sbatch preflight.sbatch"
+wait_for_job "$pre" FAILED 120
+out="$work/preflight-$pre.out"
+[[ $(job_field "$pre" ExitCode) == 3:0 ]] ||
+  { cat "$out"; fail "preflight job $pre: exit code $(job_field "$pre" ExitCode), not 3:0"; }
+grep -qE "^0 +$(hostname) +0-1 " "$out" || { cat "$out"; fail "preflight: no row for ranks 0-1"; }
+grep -qE "below 80% of the median: $(hostname) \(node 0\) compute: " "$out" ||
+  { cat "$out"; fail "preflight: the slowed node was not named for compute"; }
+for r in 0 1; do
+  grep -q "preflight: rank $r exits with status 3" "$out" || { cat "$out"; fail "rank $r: no exit 3"; }
+done
+grep -q "preflight.sbatch: some nodes or links are below 80% of the median" "$out" ||
+  { cat "$out"; fail "preflight.sbatch: no verdict line"; }
+[[ -s "$work/runs/nxt-preflight-$pre/preflight.json" ]] || fail "no preflight.json for job $pre"
+echo "ok: preflight.sbatch under $launcher named the slowed node and ended FAILED (exit 3)"
 
 # 2. A job that fails for real is not requeued ...
 bad=$(sbatch --parsable "${cpu_job[@]}" "${two_ranks[@]}" --output="$work/bad-%j.out" cluster/train.sbatch \

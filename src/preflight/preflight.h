@@ -1,0 +1,35 @@
+// nxt_ddp --preflight: before a long job, every rank measures its share of the cluster in well
+// under a minute (Note [Time-bounded measurements] in preflight/timing.h): the all-reduce sweep
+// through the job's own Communicator, its device's compute, its reads of its dataset shard, each
+// node's intra-node all-reduce and each link to the next node. Rank 0 gathers the figures,
+// prints one row per node, names every node and link below 80% of the median
+// (preflight/report.h) and writes run.out_dir/run.name/preflight.json; every rank then exits
+// with the same status. docs/cluster.md ("Preflight") says what each figure measures.
+#pragma once
+#include <chrono>
+
+#include "common/config.h"
+#include "common/mpi_env.h"
+
+namespace nxt {
+
+// Seconds per measurement (--preflight-seconds): five measurements plus start-up keep a rank
+// under a minute at the default; the largest value allowed keeps it near one.
+inline constexpr double kDefaultPreflightSeconds = 6;
+inline constexpr double kMaxPreflightSeconds = 10;
+// The deadline of the preflight's collectives and waits: dist.timeout_s, but at most this, so
+// that a hung rank ends a one-minute check within a couple of minutes (Note [Watchdog]).
+inline constexpr std::chrono::seconds kPreflightTimeout{120};
+
+struct PreflightOptions {
+  double seconds_per_measurement = kDefaultPreflightSeconds;
+};
+
+// Collective over the job (every rank calls it, under MPI): runs the measurements, and on rank 0
+// prints the report and writes preflight.json. Returns the exit status every rank agrees on: 0
+// when every figure is within kPreflightThreshold of its median, kPreflightBelowMedianStatus (3)
+// when not. Errors (a bad data.path, a rank's failure, a timeout) throw nxt::Error naming the
+// key, file or rank, for run_guarded to end the job.
+int run_preflight(const Config& config, const PreflightOptions& options, const MpiSession& mpi);
+
+}  // namespace nxt

@@ -1,0 +1,230 @@
+// The trainer of one rank, private to src/train: a Trainer object whose methods are the phases
+// of the job, defined by concern in
+//   trainer.cpp    the run's lifecycle: compute, communicator, model, optimizer, run folder,
+//                  the epoch loop, the end of the run (test split, summary);
+//   step_loop.cpp  one epoch of steps, the step top to bottom, the metric reads and the step
+//                  reports (train_log.jsonl, TensorBoard, the straggler report);
+//   epoch_end.cpp  the end of an epoch: evaluation, the best model, checkpoints;
+//   resume.cpp     reading a checkpoint back and continuing from its position;
+// with the data (readers, node layout, node copies) in train/training_data.h. Which rank decides
+// what, and why every rank calls the same collectives in the same order: Note [Collective
+// order] in comm/communicator.h.
+#pragma once
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoint/async_writer.h"
+#include "checkpoint/checkpoint.h"
+#include "comm/communicator.h"
+#include "comm/placement.h"
+#include "comm/reducer.h"
+#include "comm/replicas.h"
+#include "common/config.h"
+#include "common/mpi_env.h"
+#include "data/loader.h"
+#include "eval/evaluate.h"
+#include "eval/forward.h"
+#include "model/resnext.h"
+#include "train/curves.h"
+#include "train/ema.h"
+#include "train/loss_scaler.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "train/step_telemetry.h"
+#include "train/step_timer.h"
+#include "train/tensorboard.h"
+#include "train/train_log.h"
+#include "train/training_data.h"
+
+namespace nxt {
+namespace trainer_detail {
+
+using Clock = std::chrono::steady_clock;
+
+// What every rank must agree on after backward, before the update (Note [Collective order]):
+// a stop request on any rank (a signal, or the NXT_STOP_AT_STEP hook), a NaN/Inf step loss
+// on any rank (train.skip_nonfinite), and rank 0's train.checkpoint_every_minutes clock (a
+// checkpoint sums the epoch's totals over ranks, so every rank must take it), and an inf/NaN
+// gradient under fp16 loss scaling on any rank (every rank skips that step and backs off).
+struct StepFlags {
+  int stop_signal = 0;  // 0: none
+  bool nonfinite = false;
+  bool checkpoint_due = false;
+  bool grad_overflow = false;
+};
+
+// Where an epoch runs, in global sample positions (Note [World-size-independent epochs]).
+struct EpochSpan {
+  int64_t start = 0;    // positions done before this job's first step of the epoch
+  int64_t end = 0;      // positions done when its last step ends
+  int64_t steps = 0;    // optimizer steps this job takes in the epoch (the same on every rank)
+  int64_t samples = 0;  // this rank's samples from start to end
+};
+
+struct ResumePoint {
+  Checkpoint checkpoint;
+  std::string path;
+};
+
+inline bool due(int64_t step, int64_t every) {
+  return every > 0 && step % every == 0;
+}
+
+// StepTelemetry's windows: the straggler line of rank 0's log (every train.log_every_seconds)
+// and the step records (train_log.jsonl and TensorBoard, every train.log_every_steps).
+enum TelemetryWindow { kStragglerLine, kStepRecord, kTelemetryWindows };
+
+class Trainer {
+ public:
+  Trainer(const Config& config, const MpiSession& mpi);
+
+  int run(const std::string& resume);
+  int evaluate_only(const std::string& checkpoint_path);
+
+ private:
+  // --- the run's lifecycle (trainer.cpp)
+  void set_up_compute();
+  void read_test_hooks();
+  void open_data();
+  void start_communicator();
+  // `load_pretrained`: false when a checkpoint will replace every weight (a resumed run must not
+  // depend on the pretrained file still being there).
+  void build_model(bool load_pretrained = true);
+  void build_optimizer();
+  void set_backbone_frozen(bool frozen);
+  void prepare_run_folder();
+  // Rank 0's step reports (train_log.jsonl, TensorBoard), from the resumed position on.
+  void open_step_reports();
+  void set_training_mode();
+  bool early_stop_due();
+  void evaluate_best_on_test();
+  void write_run_summary(const std::string& status, const std::string& reason);
+
+  // --- one epoch of steps (step_loop.cpp)
+  // 0 when it ran to its end, else the stop signal the ranks agreed on.
+  int train_epoch(int64_t epoch);
+  void start_epoch(int64_t epoch);
+  // The steps of one optimizer step, in the order train_epoch() calls them:
+  void forward_backward(EpochLoader& loader, int64_t epoch);
+  torch::Tensor training_loss(const DeviceBatch& input, const Batch& batch, int64_t epoch,
+                              torch::Tensor* logits);
+  StepFlags agree_on_step();
+  double advance_position(int64_t step, int64_t steps, const EpochSpan& span);
+  void apply_update(int64_t epoch, double epoch_fraction);
+  void skip_update();
+  void end_step();
+  // Training metrics accumulate on the device (StepMetrics) and are read (a host sync) only
+  // every metrics_every_ steps, at log lines, at checkpoints and at the epoch's end; each read
+  // also gathers the ranks' step telemetry.
+  void read_metrics(int64_t epoch);
+  void log_stragglers_when_due();
+  void log_step_line(int64_t epoch, double epoch_fraction);
+  void trace_samples(int64_t epoch, const Batch& batch);
+  void inject_delay(int64_t hook_rank) const;
+
+  // --- the end of an epoch (epoch_end.cpp)
+  // `trained`: samples this process trained in the epoch (a resumed epoch counts only those).
+  void finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained, double seconds);
+  void record_epoch_scalars(const EpochRecord& record);
+  MetricTotals evaluate_split(const ImageReader& reader, EvalDetails* details = nullptr);
+  MetricTotals evaluate_val() { return evaluate_split(data_->val()); }
+  // The EMA's val figures (Note [EMA of the weights] in train/ema.h): the model holds the EMA
+  // for the evaluation, with rank 0's EMA buffers on every rank.
+  MetricTotals evaluate_ema_val();
+  // `val`: the figures of the weights train.best_metric judges (the EMA's for *_ema).
+  bool improves_best(const MetricTotals& val) const;
+  CheckpointSnapshot checkpoint_now();
+  // `before_exit`: a stop signal's, written before any rank goes on (Note [Background
+  // checkpoints] in checkpoint/async_writer.h); otherwise rank 0 writes it in the background.
+  void save_last(bool before_exit);
+
+  // --- resume (resume.cpp)
+  std::optional<Checkpoint> read_checkpoint_on_rank0(const std::string& path, bool missing_ok);
+  // The checkpoint --resume names (auto: the run folder's last.pt, if rank 0 sees one).
+  std::optional<ResumePoint> read_resume_checkpoint(const std::string& resume);
+  void refuse_foreign_checkpoint(const ResumePoint& resume) const;
+  void resume_from(const ResumePoint& resume);
+  void continue_position(const TrainingPosition& saved, const std::string& path);
+  void forget_best_of_other_weights(const Checkpoint& checkpoint, const std::string& path);
+
+  int64_t global_batch() const {
+    return config_.data.batch_size * place_.world_size * config_.train.grad_accum;
+  }
+  std::string run_file(const std::string& name) const { return run_dir_ + "/" + name; }
+  bool is_rank0() const { return place_.rank == 0; }
+  bool on_cuda() const { return device_.is_cuda(); }
+
+  Config config_;
+  ProcessPlace place_;
+  RankCompute compute_;
+  torch::Device device_;
+  std::unique_ptr<TrainingData> data_;
+  ResNeXt model_{nullptr};
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<Reducer> reducer_;
+  GroupedOptimizer optimizer_;
+  bool backbone_frozen_ = false;  // train.freeze_backbone_epochs: only fc trains
+  torch::Tensor class_weights_;   // train.class_weights on the device; undefined = none
+  std::unique_ptr<LrSchedule> schedule_;
+  std::vector<NamedTensor> parameters_;
+  std::vector<NamedTensor> buffers_;  // BatchNorm running statistics: each rank updates its own
+  // Rank 0's reports in the run folder.
+  std::unique_ptr<MetricsCsv> csv_;
+  std::unique_ptr<CurvePlotter> curves_;
+  std::unique_ptr<TrainLog> train_log_;              // null when train.log_every_steps is 0
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // null when run.tensorboard is false
+  Clock::time_point last_log_time_;  // the previous step record's time and step
+  int64_t last_log_step_ = 0;
+  CheckpointWriter checkpoint_writer_;  // rank 0's (Note [Background checkpoints])
+  // The last checkpoint's time, for train.checkpoint_every_minutes (read on rank 0).
+  Clock::time_point last_checkpoint_time_ = Clock::now();
+  std::string early_stop_reason_;  // set when train.early_stop_patience ends the run
+  std::string run_dir_;
+  TrainingPosition position_;
+  MetricTotals epoch_totals_;  // this rank's, for the epoch in progress (read so far)
+  std::unique_ptr<StepMetrics> step_metrics_;  // this rank's, not read yet
+  int64_t steps_at_last_read_ = 0;             // global_step at the last read
+  int64_t metrics_every_ = 1;
+  int64_t log_every_ = 0;        // step records (0: none)
+  double last_loss_ = 0;         // mean loss at the last read, for the progress line
+  double lr_ = 0;
+  // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
+  std::unique_ptr<StepTimer> step_timer_;
+  int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
+  // Every rank's step time split, gathered at each metric read (Note [Straggler report]);
+  // rank 0's straggler line every train.log_every_seconds.
+  std::unique_ptr<StepTelemetry> telemetry_;
+  Clock::time_point last_straggler_line_ = Clock::now();
+  int64_t straggler_window_from_step_ = 0;
+  bool autocast_bf16_ = false;  // train.amp on a GPU
+  bool autocast_fp16_ = false;  // train.amp fp16 on a GPU, with loss_scaler_ enabled
+  LossScaler loss_scaler_;      // disabled unless fp16 (train/loss_scaler.h)
+  bool skip_scaled_step_ = false;  // this step's gradients overflowed on some rank (fp16)
+  std::unique_ptr<WeightEma> ema_;  // train.ema_decay (train/ema.h); null when off
+  // The interrupted epoch's node layout, when resumed mid-epoch (continue_position()).
+  std::optional<NodeLayout> resumed_layout_;
+
+  // Test hooks (common/test_hooks.h): NXT_TRACE_SAMPLES (a folder: every trained sample, per
+  // rank), NXT_STOP_AT_STEP (rank 0 acts as if signalled after that global step),
+  // NXT_CRASH_AT_STEP (rank 0 dies by SIGKILL once that global step is logged and
+  // checkpointed, as a lost node would: train_log.jsonl then has lines past last.pt) and
+  // NXT_NAN_AT_STEP (the last rank's loss, and so every gradient after the all-reduce, is NaN
+  // at that global step).
+  std::ofstream sample_trace_;
+  int64_t inject_stop_at_step_ = 0, inject_crash_at_step_ = 0, inject_nan_at_step_ = 0;
+  // NXT_STALL_AT_STEP (at that global step the last rank never starts its backward, and rank
+  // 0's main thread blocks after issuing its gradient buckets, not in a host wait, as behind a
+  // full CUDA launch queue: only the watchdog thread can end the job) and NXT_SLOW_RANK0_EVAL_S
+  // (rank 0's evaluations take that much longer, a rank-0 phase beyond dist.timeout_s).
+  int64_t inject_stall_at_step_ = 0, inject_slow_eval_s_ = 0;
+  // NXT_SLOW_DATA_RANK / NXT_SLOW_COMPUTE_RANK: that rank sleeps NXT_SLOW_RANK_MS (100) per
+  // micro-batch before reading its batch / after its backward, a straggler for the report.
+  int64_t inject_slow_data_rank_ = -1, inject_slow_compute_rank_ = -1, inject_slow_ms_ = 100;
+};
+
+}  // namespace trainer_detail
+}  // namespace nxt
