@@ -12,7 +12,8 @@
 #
 # Use:
 #   source "$(dirname "$0")/lib.sh"       # also gives tests/e2e/lib.sh's helpers and $work
-#   fake_launch NODES RANKS_PER_NODE      # fills the array $fake_mpirun (an mpirun command)
+#   fake_launch NODES RANKS_PER_NODE [hostfile]  # fills the array $fake_mpirun (an mpirun
+#                                         # command; --host, or --hostfile $work/hostfile)
 #   run_bounded 120 "$work/out" "${fake_mpirun[@]}" "$bin/nxt_ddp" --config ...
 #   check_nodes_launched NODES            # the agent started one daemon per fake node
 # Private run folders: export NXT_FAKE_PRIVATE_DIR=PATH NXT_FAKE_PRIVATE_ROOT=ROOT before the
@@ -78,12 +79,17 @@ require_fake_nodes() {
 # NODES x RANKS_PER_NODE ranks (ranks 0..P-1 on the first node, and so on), every node through
 # fake_ssh, TCP over lo between nodes, shared memory only within a node. Empties the agent log.
 fake_launch() {
-  local nodes=$1 per_node=$2 hosts="" n
+  local nodes=$1 per_node=$2 how=${3:-host} hosts="" n where
   for (( n = 1; n <= nodes; n++ )); do hosts+="${hosts:+,}127.0.0.$(( n + 1 )):$per_node"; done
+  where=(--host "$hosts")
+  if [[ $how == hostfile ]]; then  # as on a cluster without Slurm: one "HOST slots=N" line a node
+    tr ',' '\n' <<<"$hosts" | sed 's/:\(.*\)/ slots=\1/' >"$work/hostfile"
+    where=(--hostfile "$work/hostfile")
+  fi
   : >"$NXT_FAKE_SSH_LOG"
   # shellcheck disable=SC2034,SC2054  # used by the scripts; the commas are mpirun's
   fake_mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none
-               -np $(( nodes * per_node )) --host "$hosts" --map-by slot
+               -np $(( nodes * per_node )) "${where[@]}" --map-by slot
                --mca plm_rsh_agent "$fake_ssh" --mca plm_rsh_no_tree_spawn 1
                --mca oob_tcp_if_include lo --mca btl_tcp_if_include lo
                --mca btl self,vader,tcp)

@@ -4,8 +4,8 @@
 #      (fakenode2, fakenode3, each with its link to the other), the "within 80%" verdict, and
 #      preflight.json in the run folder with the same nodes, a link figure each way and the
 #      nccl-tests sweep (1 KB to 256 MB, x4; busbw = algbw x 2(n-1)/n, here x1);
-#  (b) 3 fake nodes x 1 rank, NXT_SLOW_PREFLIGHT_RANK=1 (rank 1's compute, reads and sends take
-#      4x as long): exit 3 on every rank, fakenode3 named below 80% of the median for compute,
+#  (b) 3 fake nodes x 1 rank through mpirun --hostfile, NXT_SLOW_PREFLIGHT_RANK=1 (rank 1's
+#      compute, reads and sends take 4x as long): exit 3 on every rank, fakenode3 named below 80% of the median for compute,
 #      read and its link to fakenode4, and nothing else named (with 3 nodes the median is a clean
 #      node's, so a clean node is named only if the verdict is wrong); busbw = algbw x 4/3;
 #  (c) launch/nxt_mpirun -np 2 on this machine: one node, one row holding ranks 0-1 with an
@@ -68,8 +68,8 @@ assert j['below_median'] == []
 "
 echo "ok (a): 2 clean nodes, exit 0, one row each, links both ways"
 
-# (b) rank 1 (fakenode3) slowed, 3 nodes
-fake_launch 3 1
+# (b) rank 1 (fakenode3) slowed, 3 nodes, launched as without Slurm: mpirun --hostfile
+fake_launch 3 1 hostfile
 run_bounded 120 "$work/out_slow" "${fake_mpirun[@]}" -x NXT_SLOW_PREFLIGHT_RANK=1 \
   "$bin/nxt_ddp" "${args[@]}"
 [[ $code -eq 3 ]] || fail "the preflight with a slowed fakenode3 exited $code, not 3"
