@@ -26,9 +26,10 @@ struct PreflightOptions {
 };
 
 // Collective over the job (every rank calls it, under MPI): runs the measurements, and on rank 0
-// prints the report and writes preflight.json. Returns the exit status every rank agrees on: 0
-// when every figure is within kPreflightThreshold of its median, kPreflightBelowMedianStatus (3)
-// when not. Errors (a bad data.path, a rank's failure, a timeout) throw nxt::Error naming the
+// prints the report and writes preflight.json (a failed write is a warning: the printed report
+// and the verdict stand). Returns the exit status every rank reaches from the same gathered
+// figures: 0 when every figure is within kPreflightThreshold of its median,
+// kPreflightBelowMedianStatus (3) when not. Errors (a bad data.path, a rank's failure, a timeout) throw nxt::Error naming the
 // key, file or rank, for run_guarded to end the job.
 int run_preflight(const Config& config, const PreflightOptions& options, const MpiSession& mpi);
 
