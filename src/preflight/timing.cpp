@@ -17,18 +17,6 @@ double seconds_since(PreflightClock::time_point start) {
   return std::chrono::duration<double>(PreflightClock::now() - start).count();
 }
 
-double median_of(std::vector<double> values) {
-  if (values.empty()) return 0;
-  const size_t middle = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle),
-                   values.end());
-  const double upper = values[middle];
-  if (values.size() % 2 == 1) return upper;
-  const double lower =
-      *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle));
-  return (lower + upper) / 2;
-}
-
 namespace {
 
 // run_delay (ns) of one thread: the second field of its schedstat; -1 when unreadable.

@@ -25,15 +25,14 @@
 #include <utility>
 #include <vector>
 
+#include "common/median.h"
+
 namespace nxt {
 
 using PreflightClock = std::chrono::steady_clock;
 
 // Seconds from `start` to now.
 double seconds_since(PreflightClock::time_point start);
-
-// The median of `values` (the mean of the middle two for an even count); 0 when empty.
-double median_of(std::vector<double> values);
 
 // Test hook NXT_SLOW_PREFLIGHT_RANK=R (common/test_hooks.h): rank R's compute steps, reads and
 // sends (intra-node all-reduces, inter-node messages) take kFactor times as long, by sleeping

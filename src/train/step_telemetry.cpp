@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/check.h"
+#include "common/median.h"
 
 namespace nxt {
 
@@ -20,16 +21,6 @@ double RankWindow::busy_per_step() const {
 }
 
 namespace {
-
-double median_of(std::vector<double> values) {
-  if (values.empty()) return 0;
-  const size_t mid = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
-  const double upper = values[mid];
-  if (values.size() % 2 == 1) return upper;
-  return (*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid)) +
-          upper) / 2;
-}
 
 // Forward/backward and the optimizer: the rank's compute (Note [Straggler report]).
 double compute_per_step(const RankWindow& w) {

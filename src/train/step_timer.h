@@ -1,10 +1,10 @@
 // Where a rank's step time goes: waiting for data (and its copy to the device), forward +
 // backward, waiting for the last gradient buckets and the per-step flag all-reduce (the
 // exposed communication), and the optimizer. On the CPU these are host laps. On CUDA the host
-// only enqueues work, so host laps
-// would measure enqueue time: there each boundary records a CUDA event on the compute stream,
-// and the GPU time between events is read in collect(), which the trainer calls right after
-// its metric read (the host has synchronised then anyway): no extra sync per step.
+// only enqueues work, so host laps would measure enqueue time: there each boundary records a
+// CUDA event on the compute stream, and the GPU time between events is read in collect(), which
+// the trainer calls right after its metric read (the host has synchronised then anyway): no
+// extra sync per step.
 #pragma once
 #include <array>
 #include <chrono>
