@@ -35,7 +35,11 @@
 // NCCL (ncclCommAbort, never ncclCommDestroy, which waits for the stuck kernel) and ends the
 // job with MPI_Abort. Host waits keep their own deadline as a second line (the MPI
 // CommWork::wait(), NCCL's wait_on_host(), start-up, which runs before the thread exists), and
-// throw to run_guarded, which aborts the job.
+// throw to run_guarded, which aborts the job; the throw (throw_collective_timeout) leaves the
+// flight record first, so it is there whichever thread notices. The watchdog must itself never
+// hang: it probes without the recorder's lock, never waits for a call another thread is inside
+// (Note [One call at a time] in comm/exclusive_calls.h), and a monitor thread ends the rank if
+// one of its checks stalls (Note [Watchdog monitor] in comm/watchdog.cpp).
 //
 // The deadline is dist.timeout_s, except in a rank-0 phase: while rank 0 works alone
 // (rank-0 evaluation of the whole val split, the host copy of a checkpoint and a stop
@@ -51,6 +55,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,13 +79,11 @@ class CommWork {
   virtual ~CommWork() = default;
   virtual void wait() = 0;
   virtual void wait_on_host() { wait(); }
-  // When the backend began and finished moving data (for overlap measurements); equal to
-  // the epoch of Clock until known (on a GPU: until the collective has finished on the device).
-  virtual Clock::time_point started() const { return started_; }
-  virtual Clock::time_point finished() const { return finished_; }
-
- protected:
-  Clock::time_point started_{}, finished_{};
+  // When the backend began and finished moving data (for overlap measurements); nullopt until
+  // known (on a GPU: until the collective has finished on the device). Call from the thread
+  // that issued the collective, after wait().
+  virtual std::optional<Clock::time_point> started() const = 0;
+  virtual std::optional<Clock::time_point> finished() const = 0;
 };
 
 // Note [Watchdog]: the deadlines of collectives.
@@ -162,7 +165,7 @@ class Communicator {
   }
   // Records a collective issued now with deadline_now(); returns its sequence number.
   int64_t record(std::string kind, int64_t bytes, int64_t bucket,
-                 FlightRecorder::DoneProbe probe = nullptr) {
+                 FlightRecorder::ProgressProbe probe = nullptr) {
     const Deadline deadline = deadline_now();
     return flight_->enqueue(std::move(kind), bytes, bucket, deadline.limit, deadline.key,
                             std::move(probe));
@@ -171,7 +174,8 @@ class Communicator {
   // Implementations start the watchdog once constructed, and stop it first thing in their
   // destructor (its hooks may use their members).
   void start_watchdog(CollectiveWatchdog::Hooks hooks) {
-    watchdog_ = std::make_unique<CollectiveWatchdog>(flight_, rank(), std::move(hooks));
+    watchdog_ = std::make_unique<CollectiveWatchdog>(
+        flight_, rank(), std::move(hooks), std::chrono::milliseconds(250), timeouts_.collective);
   }
   void stop_watchdog() { watchdog_.reset(); }
 

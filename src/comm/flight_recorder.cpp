@@ -9,7 +9,8 @@ namespace nxt {
 namespace {
 
 // Seconds from `then` to `now`, or null when `then` was never reached.
-nlohmann::json seconds_ago(FlightEntry::Clock::time_point then, FlightEntry::Clock::time_point now) {
+nlohmann::json seconds_ago(FlightEntry::Clock::time_point then,
+                           FlightEntry::Clock::time_point now) {
   if (then == FlightEntry::Clock::time_point{}) return nullptr;
   return std::chrono::duration<double>(now - then).count();
 }
@@ -30,7 +31,7 @@ std::string ago_text(const nlohmann::json& seconds) {
 
 int64_t FlightRecorder::enqueue(std::string kind, int64_t bytes, int64_t bucket,
                                 std::chrono::seconds deadline, const char* deadline_key,
-                                DoneProbe probe) {
+                                ProgressProbe probe) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Full: drop the oldest finished entry. Unfinished ones stay, whatever their number: they are
   // what a hang report is for.
@@ -74,12 +75,23 @@ void FlightRecorder::mark_finished(int64_t sequence, Clock::time_point when) {
 }
 
 void FlightRecorder::poll(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (Slot& slot : slots_) {
-    if (slot.entry.done() || !slot.probe) continue;
-    if (!slot.probe()) return;
-    slot.entry.finished = now;
-    slot.probe = nullptr;
+  std::vector<std::pair<int64_t, ProgressProbe>> unfinished;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Slot& slot : slots_)
+      if (!slot.entry.done() && slot.probe)
+        unfinished.emplace_back(slot.entry.sequence, slot.probe);
+  }
+  for (const auto& [sequence, probe] : unfinished) {
+    const CollectiveProgress progress = probe();  // unlocked: it may block (see the header)
+    if (progress == CollectiveProgress::kQueued) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    Slot* slot = find(sequence);
+    if (!slot || slot->entry.done()) continue;  // evicted, or marked by its owner meanwhile
+    if (slot->entry.started == Clock::time_point{}) slot->entry.started = now;
+    if (progress == CollectiveProgress::kRunning) return;
+    slot->entry.finished = now;
+    slot->probe = nullptr;
   }
 }
 

@@ -17,32 +17,38 @@ namespace nxt {
 
 struct FlightEntry {
   using Clock = std::chrono::steady_clock;
-  int64_t sequence = 0;   // 1, 2, ... per communicator, in issue order (the same on every rank)
-  std::string kind;       // "all-reduce", "broadcast", "barrier", "host all-reduce", ...
-  int64_t bucket = -1;    // the reducer's bucket index, -1 for other collectives
+  int64_t sequence = 0;  // 1, 2, ... per communicator, in issue order (the same on every rank)
+  std::string kind;      // "all-reduce", "broadcast", "barrier", "host all-reduce", ...
+  int64_t bucket = -1;   // the reducer's bucket index, -1 for other collectives
   int64_t bytes = 0;
-  std::chrono::seconds deadline{0};  // the timeout that applies (Note [Watchdog]) ...
+  std::chrono::seconds deadline{0};             // the timeout that applies (Note [Watchdog]) ...
   const char* deadline_key = "dist.timeout_s";  // ... and the config key that set it
   Clock::time_point enqueued{}, started{}, finished{};  // epoch of Clock: not (yet) known
   bool done() const { return finished != Clock::time_point{}; }
 };
 
+// Where a probed collective stands (on a GPU: whether its start and done events have happened).
+enum class CollectiveProgress { kQueued, kRunning, kFinished };
+
 class FlightRecorder {
  public:
   using Clock = FlightEntry::Clock;
-  // True once the collective has completed (on a GPU: its done event has happened). Called
-  // by the watchdog thread, for entries whose end nobody marks.
-  using DoneProbe = std::function<bool()>;
+  // Where the collective stands. Called by the watchdog thread, without the recorder's mutex
+  // (it may block behind a wedged GPU), for entries whose start and end nobody marks.
+  using ProgressProbe = std::function<CollectiveProgress()>;
   static constexpr size_t kCapacity = 64;
 
   // Records a collective as issued now; returns its sequence number. With a probe, poll()
-  // marks its end; without one, the caller calls mark_finished().
+  // marks its start and end; without one, the caller calls mark_started()/mark_finished().
   int64_t enqueue(std::string kind, int64_t bytes, int64_t bucket, std::chrono::seconds deadline,
-                  const char* deadline_key, DoneProbe probe = nullptr);
+                  const char* deadline_key, ProgressProbe probe = nullptr);
   void mark_started(int64_t sequence, Clock::time_point when = Clock::now());
   void mark_finished(int64_t sequence, Clock::time_point when = Clock::now());
-  // Runs the probes of unfinished entries, oldest first, stopping at the first not done
-  // (collectives finish in issue order on one stream), and marks those done with `now`.
+  // Runs the probes of unfinished entries, oldest first, stopping at the first not finished
+  // (collectives finish in issue order on one stream), and marks what they report with `now`
+  // (started when first seen running or finished). The probes run without the mutex held, so
+  // a probe stuck in a CUDA query never blocks enqueue() on the thread issuing collectives;
+  // poll() itself may block as long as the probe does (the watchdog's monitor covers that).
   void poll(Clock::time_point now = Clock::now());
   // The oldest collective not finished, if any.
   std::optional<FlightEntry> oldest_unfinished() const;
@@ -58,7 +64,7 @@ class FlightRecorder {
  private:
   struct Slot {
     FlightEntry entry;
-    DoneProbe probe;
+    ProgressProbe probe;
   };
   Slot* find(int64_t sequence);
   mutable std::mutex mutex_;

@@ -167,18 +167,31 @@ class MpiCommunicator::Work final : public CommWork {
     if (failure_) std::rethrow_exception(failure_);
   }
   void start() {
-    started_ = Clock::now();
-    flight_->mark_started(sequence_, started_);
-  }
-  void finish(std::exception_ptr failure) {
+    const auto now = Clock::now();
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      finished_ = Clock::now();
+      started_ = now;
+    }
+    flight_->mark_started(sequence_, now);
+  }
+  void finish(std::exception_ptr failure) {
+    const auto now = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = now;
       failure_ = failure;
       done_ = true;
     }
-    flight_->mark_finished(sequence_, finished_);
+    flight_->mark_finished(sequence_, now);
     done_changed_.notify_all();
+  }
+  std::optional<Clock::time_point> started() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return started_;
+  }
+  std::optional<Clock::time_point> finished() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return finished_;
   }
 
  private:
@@ -188,9 +201,10 @@ class MpiCommunicator::Work final : public CommWork {
   const char* const timeout_key_;
   const std::shared_ptr<FlightRecorder> flight_;  // outlives us if the thread is abandoned
   const int64_t sequence_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable done_changed_;
   bool done_ = false;
+  std::optional<Clock::time_point> started_, finished_;  // set by the communication thread
   std::exception_ptr failure_;
 };
 
@@ -297,8 +311,8 @@ std::shared_ptr<MpiCommunicator::Work> MpiCommunicator::submit(std::string what,
                                                                int64_t bytes, int64_t bucket,
                                                                std::function<void()> task) {
   const Deadline deadline = deadline_now();
-  auto work = std::make_shared<Work>(std::move(what), rank(), deadline.limit, deadline.key, flight(),
-                                     record(std::move(kind), bytes, bucket));
+  auto work = std::make_shared<Work>(std::move(what), rank(), deadline.limit, deadline.key,
+                                     flight(), record(std::move(kind), bytes, bucket));
   {
     std::lock_guard<std::mutex> lock(queue_->mutex);
     NXT_CHECK(!queue_->closing, "communicator is shutting down");
@@ -322,31 +336,34 @@ std::shared_ptr<CommWork> MpiCommunicator::issue_all_reduce(torch::Tensor tensor
   if (element && tensor.numel() * tensor.element_size() >= options_.shm_min_bytes)
     shared_memory = shared_memory_;
   const int64_t bytes = tensor.numel() * tensor.element_size();
-  return submit(collective_text("all-reduce", tensor), "all-reduce", bytes, bucket,
-                [tensor, op, mpi, element, shared_memory, comm = comm_, options = options_,
-                 world = world_size()] {
-    if (shared_memory) {
-      shared_memory->all_reduce(tensor.data_ptr(), tensor.numel(), *element, shm_combine(op));
-    } else {
-      run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
-        NXT_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi.type, mpi.op, comm, request));
+  return submit(
+      collective_text("all-reduce", tensor), "all-reduce", bytes, bucket,
+      [tensor, op, mpi, element, shared_memory, comm = comm_, options = options_,
+       world = world_size()] {
+        if (shared_memory) {
+          shared_memory->all_reduce(tensor.data_ptr(), tensor.numel(), *element, shm_combine(op));
+        } else {
+          run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
+            NXT_MPI_CHECK(
+                MPI_Iallreduce(MPI_IN_PLACE, data, count, mpi.type, mpi.op, comm, request));
+          });
+        }
+        if (op == ReduceOp::kAverage) tensor.div_(world);
       });
-    }
-    if (op == ReduceOp::kAverage) tensor.div_(world);
-  });
 }
 
 void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
   check_communicable(tensor, "broadcast");
   NXT_CHECK(root >= 0 && root < world_size(), "broadcast root ", root, " is not a rank");
   const MpiTypeAndOp mpi = mpi_type_and_op(tensor.scalar_type(), ReduceOp::kSum);
-  submit(collective_text("broadcast", tensor), "broadcast",
-         tensor.numel() * tensor.element_size(), -1,
+  submit(collective_text("broadcast", tensor), "broadcast", tensor.numel() * tensor.element_size(),
+         -1,
          [tensor, root, mpi, comm = comm_, options = options_] {
-    run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
-      NXT_MPI_CHECK(MPI_Ibcast(data, count, mpi.type, root, comm, request));
-    });
-  })->wait();
+           run_chunked(tensor, options, [&](char* data, int count, MPI_Request* request) {
+             NXT_MPI_CHECK(MPI_Ibcast(data, count, mpi.type, root, comm, request));
+           });
+         })
+      ->wait();
 }
 
 void MpiCommunicator::barrier() {

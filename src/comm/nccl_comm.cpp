@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "comm/cuda_check.h"
+#include "comm/cuda_query.h"
 #include "comm/watchdog.h"
 #include "common/check.h"
 
@@ -26,7 +27,9 @@ NcclComm::NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap,
 #if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  settle(ncclCommInitRankConfig(&comm_, world_size, id, rank, &config), "ncclCommInitRank");
+  const ncclResult_t rc =
+      calls_.run([&] { return ncclCommInitRankConfig(&comm_, world_size, id, rank, &config); });
+  settle(rc, "ncclCommInitRank");
 #else
   NXT_NCCL_CHECK(ncclCommInitRank(&comm_, world_size, id, rank));
 #endif
@@ -58,31 +61,42 @@ NcclComm::~NcclComm() {
 #if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
   // Non-blocking: finalize returns ncclInProgress while it flushes; poll it with a deadline.
   try {
-    settle(ncclCommFinalize(comm_), "ncclCommFinalize");
+    settle(calls_.run([&] { return ncclCommFinalize(comm_); }), "ncclCommFinalize");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "[rank %d] %s\n", rank_, e.what());  // aborted by settle()
     return;
   }
 #endif
-  ncclCommDestroy(comm_);
+  calls_.run([&] { return ncclCommDestroy(comm_); });
 }
 
 void NcclComm::abort() {
-  std::lock_guard<std::mutex> lock(state_mutex_);
-  if (comm_ && !aborted_) ncclCommAbort(comm_);
-  aborted_ = true;
+  if (!comm_ || aborted_) return;
+  const bool aborted = calls_.run_within(kAbortPatience, [&] {
+    if (!aborted_.exchange(true)) ncclCommAbort(comm_);
+  });
+  if (!aborted)
+    std::fprintf(stderr,
+                 "[rank %d] ncclCommAbort skipped: another thread has been inside an NCCL call "
+                 "for over %lld ms (a launch blocked behind a stuck collective or a wedged GPU); "
+                 "the job ends without it\n",
+                 rank_, static_cast<long long>(kAbortPatience.count()));
 }
 
-ncclResult_t NcclComm::async_state() {
-  std::lock_guard<std::mutex> lock(state_mutex_);
+ncclResult_t NcclComm::async_state_locked() {
   if (aborted_ || !comm_) return ncclSuccess;
   ncclResult_t state = ncclSuccess;
   const ncclResult_t rc = ncclCommGetAsyncError(comm_, &state);
   return rc != ncclSuccess ? rc : state;
 }
 
+ncclResult_t NcclComm::async_state() {
+  return calls_.run([&] { return async_state_locked(); });
+}
+
 std::string NcclComm::async_error_text() {
-  const ncclResult_t state = async_state();
+  const ncclResult_t state =
+      calls_.try_run([&] { return async_state_locked(); }).value_or(ncclSuccess);
   if (state == ncclSuccess || state == ncclInProgress) return "";
   return std::string("NCCL reported an error (") + ncclGetErrorString(state) +
          "); communicator aborted. A peer rank may have failed: see its log.";
@@ -103,34 +117,38 @@ void NcclComm::abort_on_failure(ncclResult_t rc, const char* call) {
   throw Error(std::string(call) + " failed: " + ncclGetErrorString(rc) + "; communicator aborted");
 }
 
+template <class Call>
+ncclResult_t NcclComm::enqueue(const char* name, Call call) {
+  check_async_error();
+  return calls_.run([&] {
+    // An abort may have come between the check above and here: comm_ is freed then.
+    NXT_CHECK(!aborted_, name, ": the NCCL communicator was aborted (by the watchdog?)");
+    return call();
+  });
+}
+
 void NcclComm::all_reduce(void* data, size_t count, ncclDataType_t type, ncclRedOp_t op,
                           cudaStream_t stream) {
-  check_async_error();
-  settle(ncclAllReduce(data, data, count, type, op, comm_, stream), "ncclAllReduce");
+  settle(enqueue("ncclAllReduce",
+                 [&] { return ncclAllReduce(data, data, count, type, op, comm_, stream); }),
+         "ncclAllReduce");
 }
 
 void NcclComm::broadcast(void* data, size_t count, ncclDataType_t type, int root,
                          cudaStream_t stream) {
-  check_async_error();
-  settle(ncclBroadcast(data, data, count, type, root, comm_, stream), "ncclBroadcast");
+  settle(enqueue("ncclBroadcast",
+                 [&] { return ncclBroadcast(data, data, count, type, root, comm_, stream); }),
+         "ncclBroadcast");
 }
 
-void NcclComm::wait_event(cudaEvent_t done, const std::string& what,
-                          std::chrono::seconds timeout, const char* timeout_key) {
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    const cudaError_t state = cudaEventQuery(done);
-    if (state == cudaSuccess) return;
-    if (state != cudaErrorNotReady) NXT_CUDA_CHECK(state);
-    check_async_error();
-    const double waited =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (waited > static_cast<double>(timeout.count())) {
-      abort();
-      throw_collective_timeout(rank_, "NCCL " + what + " (communicator aborted)", waited, timeout,
-                               timeout_key);
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
+void NcclComm::wait_event(cudaEvent_t done, const std::string& what, std::chrono::seconds timeout,
+                          const char* timeout_key) {
+  try {
+    wait_for_cuda_event(done, timeout, rank_, "NCCL " + what + " (communicator aborted)",
+                        timeout_key, [this] { check_async_error(); });
+  } catch (...) {
+    abort();
+    throw;
   }
 }
 

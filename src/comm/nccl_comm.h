@@ -8,7 +8,9 @@
 // ncclCommGetAsyncError; on an error, or a peer that stops answering within the timeout, the
 // communicator is aborted (ncclCommAbort, which never blocks, unlike destroy) and the caller
 // gets an exception, so the job ends with a message instead of hanging (Note [Watchdog] in
-// comm/communicator.h).
+// comm/communicator.h). Threads: every NCCL call on the communicator, the abort included, is
+// serialised (Note [One call at a time] in comm/exclusive_calls.h); event queries go through
+// comm/cuda_query.h (Note [CUDA queries]).
 #pragma once
 #include <cuda_runtime_api.h>
 #include <mpi.h>
@@ -19,6 +21,8 @@
 #include <cstddef>
 #include <mutex>
 #include <string>
+
+#include "comm/exclusive_calls.h"
 
 namespace nxt {
 
@@ -42,30 +46,39 @@ class NcclComm {
                   const char* timeout_key = "dist.timeout_s");
   // Throws (after aborting) if NCCL reported an asynchronous error.
   void check_async_error();
-  // The asynchronous error NCCL reports, as text; "" when none. Never blocks, from any thread
-  // (the watchdog's).
+  // The asynchronous error NCCL reports, as text; "" when none, and when another thread is
+  // inside an NCCL call (Note [One call at a time]). Never blocks, from any thread (the
+  // watchdog's).
   std::string async_error_text();
   // Gives up on every collective without waiting for them (ncclCommAbort); from any thread.
+  // Waits at most kAbortPatience for a call another thread is inside, then skips the abort,
+  // saying so (the caller ends the job regardless). Later calls on the communicator throw.
   void abort();
+  static constexpr std::chrono::milliseconds kAbortPatience{5000};
 
   int device() const { return device_; }
   std::chrono::seconds timeout() const { return timeout_; }
 
  private:
   void abort_on_failure(ncclResult_t rc, const char* call);
+  // Checks for an asynchronous error, then runs `call` (an ncclAllReduce, ...) under calls_
+  // unless the communicator was aborted meanwhile.
+  template <class Call>
+  ncclResult_t enqueue(const char* name, Call call);
   // A non-blocking communicator's call may return ncclInProgress: poll until it has settled.
   void settle(ncclResult_t rc, const char* call);
-  // ncclCommGetAsyncError under state_mutex_; ncclSuccess once aborted.
+  // ncclCommGetAsyncError; ncclSuccess once aborted. The caller holds calls_.
+  ncclResult_t async_state_locked();
+  // async_state_locked() under calls_.
   ncclResult_t async_state();
 
   ncclComm_t comm_ = nullptr;
   int rank_ = 0;
   int device_ = 0;
   std::chrono::seconds timeout_;
-  // Held by abort() and every ncclCommGetAsyncError call: the watchdog thread may abort (free)
-  // the communicator while the main thread polls its error state. Never held across an enqueue,
-  // which can block behind a full launch queue: that is when the watchdog must get through.
-  std::mutex state_mutex_;
+  // Every NCCL call on comm_ (Note [One call at a time]).
+  ExclusiveCalls calls_;
+  // Set (under calls_) before ncclCommAbort frees comm_: a call that finds it set throws.
   std::atomic<bool> aborted_{false};
 };
 

@@ -7,6 +7,10 @@
 #include <c10/cuda/CUDAStream.h>
 #include <mpi.h>
 
+#include <mutex>
+#include <optional>
+
+#include "comm/cuda_query.h"
 #include "comm/nccl_comm.h"
 #include "common/check.h"
 
@@ -49,57 +53,96 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
-// Host time of the device's timeline: a timing event recorded and waited for once, so that
-// another event's time is `host + (event - reference)` (cudaEventElapsedTime).
-struct DeviceClock {
-  at::cuda::CUDAEvent reference{cudaEventDefault};
-  CommWork::Clock::time_point host;
-  explicit DeviceClock(const c10::cuda::CUDAStream& stream) {
-    reference.record(stream);
-    reference.synchronize();
-    host = CommWork::Clock::now();
+// Note [Device clock]
+// A collective's start and end are known on the device's timeline only: cudaEventElapsedTime
+// between two events, in float milliseconds. Measured from one event recorded at start-up,
+// those lose precision within hours (a float's step passes 1 ms at 4.6 hours) and drift from
+// the host's clock. So the clock keeps an anchor, an event recorded on the idle communication
+// stream with the host time beside it (an event on an idle stream completes at once), and
+// renews it whenever it is older than kAnchorMaxAge and the stream is idle (between steps,
+// always); each collective keeps the anchor of its launch, so its elapsed times stay seconds
+// long. The first anchor is waited for, with the collective deadline.
+class DeviceClock {
+ public:
+  struct Anchor {
+    at::cuda::CUDAEvent event{cudaEventDefault};
+    CommWork::Clock::time_point host;
+  };
+  static constexpr std::chrono::seconds kAnchorMaxAge{10};
+
+  DeviceClock(const c10::cuda::CUDAStream& stream, int rank, std::chrono::seconds timeout) {
+    auto first = std::make_shared<Anchor>();
+    first->event.record(stream);
+    wait_for_cuda_event(first->event.event(), timeout, rank,
+                        "the first event on the NCCL stream (start-up)");
+    first->host = CommWork::Clock::now();
+    anchor_ = std::move(first);
   }
-  // The host time of a completed timing event; the epoch of the clock while it is pending.
-  CommWork::Clock::time_point at(const at::cuda::CUDAEvent& event) const {
-    if (!event.query()) return {};
-    const double ms = reference.elapsed_time(event);
-    return host + std::chrono::duration_cast<CommWork::Clock::duration>(
-                      std::chrono::duration<double, std::milli>(ms));
+  // The anchor for a collective about to be launched on `stream` (from the autograd thread's
+  // bucket hooks or the main thread).
+  std::shared_ptr<const Anchor> anchor(const c10::cuda::CUDAStream& stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (CommWork::Clock::now() - anchor_->host > kAnchorMaxAge &&
+        NXT_CUDA_STREAM_IDLE(stream.stream())) {
+      auto fresh = std::make_shared<Anchor>();
+      fresh->event.record(stream);
+      fresh->host = CommWork::Clock::now();
+      anchor_ = std::move(fresh);
+    }
+    return anchor_;
   }
+  // The host time of `event`, recorded after `anchor`; nullopt while it is pending.
+  static std::optional<CommWork::Clock::time_point> at(const Anchor& anchor,
+                                                       const at::cuda::CUDAEvent& event) {
+    if (!cuda_event_done(event.event())) return std::nullopt;
+    const double ms = anchor.event.elapsed_time(event);
+    return anchor.host + std::chrono::duration_cast<CommWork::Clock::duration>(
+                             std::chrono::duration<double, std::milli>(ms));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::shared_ptr<const Anchor> anchor_;
+};
+
+// The start and done events of one collective on the NCCL stream, and its clock anchor.
+struct NcclEvents {
+  std::shared_ptr<at::cuda::CUDAEvent> start, done;
+  std::shared_ptr<const DeviceClock::Anchor> anchor;
 };
 
 // wait() orders the compute stream after the collective (no host wait); wait_on_host() polls
 // it against its deadline (Note [Watchdog] in comm/communicator.h). started()/finished() are
-// the device's start and end of the collective (timing events around it on the NCCL stream),
-// known once it has finished.
+// the device's start and end of the collective (Note [Device clock]), known once it has
+// finished.
 class NcclWork final : public CommWork {
  public:
-  NcclWork(std::shared_ptr<at::cuda::CUDAEvent> start, std::shared_ptr<at::cuda::CUDAEvent> done,
-           NcclComm* comm, const DeviceClock* clock, c10::Device device, std::string what,
+  NcclWork(NcclEvents events, NcclComm* comm, c10::Device device, std::string what,
            std::chrono::seconds timeout, const char* timeout_key)
-      : start_(std::move(start)),
-        done_(std::move(done)),
+      : events_(std::move(events)),
         comm_(comm),
-        clock_(clock),
         device_(device),
         what_(std::move(what)),
         timeout_(timeout),
         timeout_key_(timeout_key) {}
   void wait() override {
     comm_->check_async_error();
-    done_->block(c10::cuda::getCurrentCUDAStream(device_.index()));
+    events_.done->block(c10::cuda::getCurrentCUDAStream(device_.index()));
   }
   void wait_on_host() override {
-    comm_->wait_event(done_->event(), what_, timeout_, timeout_key_);
+    comm_->wait_event(events_.done->event(), what_, timeout_, timeout_key_);
     wait();
   }
-  Clock::time_point started() const override { return clock_->at(*start_); }
-  Clock::time_point finished() const override { return clock_->at(*done_); }
+  std::optional<Clock::time_point> started() const override {
+    return finished() ? DeviceClock::at(*events_.anchor, *events_.start) : std::nullopt;
+  }
+  std::optional<Clock::time_point> finished() const override {
+    return DeviceClock::at(*events_.anchor, *events_.done);
+  }
 
  private:
-  std::shared_ptr<at::cuda::CUDAEvent> start_, done_;
+  NcclEvents events_;
   NcclComm* comm_;
-  const DeviceClock* clock_;
   c10::Device device_;
   std::string what_;
   std::chrono::seconds timeout_;
@@ -113,7 +156,7 @@ class NcclCommunicator final : public Communicator {
         device_(device),
         nccl_(place.rank, place.world_size, device.index(), MPI_COMM_WORLD, timeouts.collective),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device.index())),
-        clock_(stream_) {
+        clock_(stream_, place.rank, timeouts.collective) {
     start_watchdog({[this] { return nccl_.async_error_text(); }, [this] { nccl_.abort(); },
                     [index = device.index()] { c10::cuda::set_device(index); }});
   }
@@ -126,11 +169,11 @@ class NcclCommunicator final : public Communicator {
   void broadcast(torch::Tensor tensor, int root) override {
     check_on_device(tensor);
     const Deadline deadline = deadline_now();
-    auto done = launch(tensor, "broadcast", -1, [&] {
+    const NcclEvents events = launch(tensor, "broadcast", -1, [&] {
       nccl_.broadcast(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()), root,
                       stream_.stream());
     });
-    nccl_.wait_event(done.second->event(), collective_text("broadcast", tensor), deadline.limit,
+    nccl_.wait_event(events.done->event(), collective_text("broadcast", tensor), deadline.limit,
                      deadline.key);
   }
 
@@ -153,11 +196,11 @@ class NcclCommunicator final : public Communicator {
     check_on_device(tensor);
     count_all_reduce();
     const Deadline deadline = deadline_now();
-    auto events = launch(tensor, "all-reduce", bucket, [&] {
+    NcclEvents events = launch(tensor, "all-reduce", bucket, [&] {
       nccl_.all_reduce(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()),
                        nccl_op(op), stream_.stream());
     });
-    return std::make_shared<NcclWork>(events.first, events.second, &nccl_, &clock_, device_,
+    return std::make_shared<NcclWork>(std::move(events), &nccl_, device_,
                                       collective_text("all-reduce", tensor), deadline.limit,
                                       deadline.key);
   }
@@ -169,23 +212,28 @@ class NcclCommunicator final : public Communicator {
 
   // Runs `issue` on the communication stream after the compute stream's pending work, between
   // a start and a done timing event, tells the caching allocator the tensor is in use there,
-  // and records the collective in the flight record (the watchdog probes the done event).
+  // and records the collective in the flight record, whose watchdog probes the two events
+  // (Note [CUDA queries] in comm/cuda_query.h: never a raw cudaEventQuery).
   template <class Issue>
-  std::pair<std::shared_ptr<at::cuda::CUDAEvent>, std::shared_ptr<at::cuda::CUDAEvent>> launch(
-      const torch::Tensor& tensor, const char* kind, int64_t bucket, Issue issue) {
+  NcclEvents launch(const torch::Tensor& tensor, const char* kind, int64_t bucket, Issue issue) {
     c10::cuda::CUDAGuard guard(device_);
     at::cuda::CUDAEvent ready;
     ready.record(c10::cuda::getCurrentCUDAStream(device_.index()));
     ready.block(stream_);
-    auto start = std::make_shared<at::cuda::CUDAEvent>(cudaEventDefault);
-    auto done = std::make_shared<at::cuda::CUDAEvent>(cudaEventDefault);
-    start->record(stream_);
+    NcclEvents events{std::make_shared<at::cuda::CUDAEvent>(cudaEventDefault),
+                      std::make_shared<at::cuda::CUDAEvent>(cudaEventDefault),
+                      clock_.anchor(stream_)};
+    events.start->record(stream_);
     issue();
-    done->record(stream_);
+    events.done->record(stream_);
     c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), stream_);
     record(kind, tensor.numel() * tensor.element_size(), bucket,
-           [done] { return cudaEventQuery(done->event()) == cudaSuccess; });
-    return {start, done};
+           [start = events.start, done = events.done] {
+             if (cuda_event_done(done->event())) return CollectiveProgress::kFinished;
+             return cuda_event_done(start->event()) ? CollectiveProgress::kRunning
+                                                    : CollectiveProgress::kQueued;
+           });
+    return events;
   }
 
   template <class T>

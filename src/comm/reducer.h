@@ -14,6 +14,7 @@
 #pragma once
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ struct ReducerOptions {
 // `finished` are the backend's (on a GPU: the device's, known once the collective has run:
 // call after Reducer::wait_on_host()); the epoch of the clock while unknown.
 struct BucketTiming {
-  CommWork::Clock::time_point launched, started, finished;
+  CommWork::Clock::time_point launched;
+  std::optional<CommWork::Clock::time_point> started, finished;  // nullopt: not known
   std::shared_ptr<CommWork> work;
 };
 

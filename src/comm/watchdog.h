@@ -18,7 +18,8 @@
 namespace nxt {
 
 inline constexpr std::chrono::seconds kDefaultTimeout{600};  // dist.timeout_s
-inline constexpr std::chrono::seconds kDefaultRank0PhaseTimeout{3600};  // dist.rank0_phase_timeout_s
+inline constexpr std::chrono::seconds kDefaultRank0PhaseTimeout{
+    3600};  // dist.rank0_phase_timeout_s
 // For waits whose deadline is held elsewhere (the MPI communicator's thread: the caller's
 // CommWork::wait() times out instead).
 inline constexpr std::chrono::seconds kNoTimeout = std::chrono::seconds::max();
@@ -47,6 +48,11 @@ void wait_for_requests(std::vector<MPI_Request>& requests, std::chrono::microsec
 // number and how long it waited, then this rank's flight record (stderr, and
 // flight_rank<N>.json in the record folder where this rank sees one), aborts the backend
 // (ncclCommAbort: never blocks) and calls MPI_Abort.
+//
+// A monitor thread starts with it (Note [Watchdog monitor]): if the watchdog itself stops
+// completing its checks (a CUDA query stuck behind a wedged GPU) for `stall_limit`, the
+// monitor leaves the flight record and ends the job, so a rank never hangs longer than
+// dist.timeout_s plus a bound, whatever blocks.
 class CollectiveWatchdog {
  public:
   struct Hooks {
@@ -62,9 +68,14 @@ class CollectiveWatchdog {
   // How long firing may take (printing, flight_rank<N>.json, the backend's abort) before the
   // job is aborted regardless.
   static constexpr std::chrono::seconds kFireGrace{15};
+  // `stall_limit`: how long one check of the watchdog may take before its monitor ends the job
+  // (the communicator passes dist.timeout_s).
   CollectiveWatchdog(std::shared_ptr<FlightRecorder> recorder, int rank, Hooks hooks,
-                     std::chrono::milliseconds tick = std::chrono::milliseconds(250));
-  // Stops the thread (it never fires after this returns).
+                     std::chrono::milliseconds tick = std::chrono::milliseconds(250),
+                     std::chrono::seconds stall_limit = kDefaultTimeout);
+  // Stops both threads (neither fires after this returns). Must not be called while the
+  // watchdog thread is stuck in a probe: the communicator's destructor runs after its
+  // collectives have finished.
   ~CollectiveWatchdog();
   CollectiveWatchdog(const CollectiveWatchdog&) = delete;
   CollectiveWatchdog& operator=(const CollectiveWatchdog&) = delete;
@@ -72,19 +83,41 @@ class CollectiveWatchdog {
   // Where flight_rank<N>.json goes when the watchdog fires (the run folder); "": stderr only.
   void set_record_dir(const std::string& dir);
 
+  // Prints "[rank R] <why>; flight record of rank R ..." to stderr and writes
+  // flight_rank<N>.json in the record folder, once per watchdog: returns false, doing nothing,
+  // when it was left before. Takes no lock that a collective's progress probe holds; from any
+  // thread.
+  bool leave_record(const std::string& why);
+
  private:
   void run();
+  void monitor();
+  // Leaves the record, aborts the backend and ends the job; the first caller of either thread
+  // does it, a second one waits for the first to end the process.
   [[noreturn]] void fire(const std::string& message);
+  // What the watchdog thread is doing, for the monitor's message.
+  void beat(const char* doing);
 
   std::shared_ptr<FlightRecorder> recorder_;
   const int rank_;
   Hooks hooks_;
   const std::chrono::milliseconds tick_;
+  const std::chrono::seconds stall_limit_;
   std::mutex mutex_;
   std::condition_variable stop_requested_;
   bool stopping_ = false;
   std::string record_dir_;
+  std::atomic<FlightEntry::Clock::rep> last_beat_;  // when `doing_` last changed
+  std::atomic<const char*> doing_{"starting"};
+  std::atomic<bool> firing_{false};
+  std::atomic<bool> record_left_{false};
   std::thread thread_;
+  std::thread monitor_;
 };
+
+// Leaves the flight record of every live watchdog of this process (leave_record(why)): called
+// by throw_collective_timeout, so the record is left whichever thread notices a collective
+// passing its deadline (Note [Watchdog]).
+void leave_flight_records(const std::string& why);
 
 }  // namespace nxt

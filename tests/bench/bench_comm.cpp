@@ -95,10 +95,11 @@ void bench_steps(Communicator& comm, int steps, int64_t batch, double bucket_mb)
     stats.local_s += local_s;
     stats.reduced_s += reduced_s;
     for (const auto& t : reducer.last_timings()) {
-      stats.comm_s += std::chrono::duration<double>(t.finished - t.started).count();
-      const auto hidden_end = std::min(t.finished, backward_end);
-      if (hidden_end > t.started)
-        stats.hidden_s += std::chrono::duration<double>(hidden_end - t.started).count();
+      if (!t.started || !t.finished) continue;  // finish_backward waited: both are known
+      stats.comm_s += std::chrono::duration<double>(*t.finished - *t.started).count();
+      const auto hidden_end = std::min(*t.finished, backward_end);
+      if (hidden_end > *t.started)
+        stats.hidden_s += std::chrono::duration<double>(hidden_end - *t.started).count();
     }
   }
   if (comm.rank() != 0) return;

@@ -2,7 +2,9 @@
 # Note [Watchdog] (src/comm/communicator.h): a peer that stops answering without dying (here a
 # SIGSTOPped rank) must not hang the job. With dist.timeout_s: 10, the job ends non-zero within
 # the timeout plus a few seconds, and the message names the waiting rank, the collective and
-# the time waited.
+# the time waited. Rank 0 leaves its flight record (the stderr table and flight_rank0.json)
+# whichever of its threads notices first: its main thread's own wait, or the watchdog
+# (issue 34, 8: the main thread's timeout used to end the job without a record).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 make_tiny_dataset "$work" 40
@@ -32,5 +34,15 @@ cat "$work/out"
 [[ $code -ne 0 ]] || fail "the job exited 0"
 grep -qE "rank 0: .* has not finished after 1[0-9]\.[0-9] s \(dist.timeout_s = 10\)" "$work/out" ||
   fail "no watchdog message naming rank 0, the collective and the time"
+grep -qE "^\[rank 0\] (a host wait timed out|watchdog fired).*; flight record of rank 0" \
+  "$work/out" || fail "rank 0 left no flight record table on stderr"
+py "
+import json
+record = json.load(open('$work/runs/watchdog/flight_rank0.json'))
+assert record['rank'] == 0, record
+unfinished = [c for c in record['collectives'] if c['state'] != 'finished']
+assert unfinished and unfinished[0]['enqueued_s_ago'] >= 10, unfinished
+print('flight_rank0.json: oldest unfinished', unfinished[0]['kind'], '#%d' % unfinished[0]['sequence'])
+" || fail "rank 0's flight_rank0.json is missing or names no collective waiting >= 10 s"
 [[ $ended -le 25 ]] || fail "the job ended ${ended}s after the SIGSTOP (timeout 10 s + 15 s)"
 echo "PASS: a stopped peer ended the job ${ended}s after SIGSTOP (dist.timeout_s = 10), exit $code"
