@@ -115,12 +115,19 @@ CollectiveWatchdog::~CollectiveWatchdog() {
     auto& live = live_watchdogs();
     live.erase(std::remove(live.begin(), live.end(), this), live.end());
   }
+  // The monitor stops last: should the watchdog be stuck in a probe, it still ends the rank
+  // instead of leaving this join to wait for ever.
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   stop_requested_.notify_all();
   thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    monitor_stopping_ = true;
+  }
+  stop_requested_.notify_all();
   monitor_.join();
 }
 
@@ -182,7 +189,7 @@ void CollectiveWatchdog::monitor() {
       std::chrono::duration_cast<std::chrono::milliseconds>(stall_limit_) / 4,
       std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
   std::unique_lock<std::mutex> lock(mutex_);
-  while (!stop_requested_.wait_for(lock, check_every, [&] { return stopping_; })) {
+  while (!stop_requested_.wait_for(lock, check_every, [&] { return monitor_stopping_; })) {
     if (firing_) continue;  // the reaper bounds it
     const auto stalled = FlightEntry::Clock::now() -
                          FlightEntry::Clock::time_point(FlightEntry::Clock::duration(last_beat_));

@@ -73,9 +73,8 @@ class CollectiveWatchdog {
   CollectiveWatchdog(std::shared_ptr<FlightRecorder> recorder, int rank, Hooks hooks,
                      std::chrono::milliseconds tick = std::chrono::milliseconds(250),
                      std::chrono::seconds stall_limit = kDefaultTimeout);
-  // Stops both threads (neither fires after this returns). Must not be called while the
-  // watchdog thread is stuck in a probe: the communicator's destructor runs after its
-  // collectives have finished.
+  // Stops both threads (neither fires after this returns). Should the watchdog thread be stuck
+  // in a probe, the monitor, stopped last, ends the rank after stall_limit.
   ~CollectiveWatchdog();
   CollectiveWatchdog(const CollectiveWatchdog&) = delete;
   CollectiveWatchdog& operator=(const CollectiveWatchdog&) = delete;
@@ -105,7 +104,8 @@ class CollectiveWatchdog {
   const std::chrono::seconds stall_limit_;
   std::mutex mutex_;
   std::condition_variable stop_requested_;
-  bool stopping_ = false;
+  bool stopping_ = false;          // the watchdog thread's stop
+  bool monitor_stopping_ = false;  // the monitor's, once the watchdog thread has ended
   std::string record_dir_;
   std::atomic<FlightEntry::Clock::rep> last_beat_;  // when `doing_` last changed
   std::atomic<const char*> doing_{"starting"};
