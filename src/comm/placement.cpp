@@ -1,4 +1,5 @@
-// Implements device and thread placement.
+// Implements device and thread placement (comm/placement.h): the device and why CUDA is
+// missing, the CPU budget of a rank, NUMA nodes from /sys, and the placement line.
 #include "comm/placement.h"
 
 #include <sched.h>
@@ -39,11 +40,106 @@ torch::Device pick_device(DeviceChoice choice, const ProcessPlace& place) {
   const bool cuda = choice == DeviceChoice::kCuda ||
                     (choice == DeviceChoice::kAuto && torch::cuda::is_available());
   if (!cuda) return torch::kCPU;
-  NXT_CHECK(torch::cuda::is_available(), "device cuda was asked for but no CUDA device is ",
-            "available (or this LibTorch has no CUDA)");
+  NXT_CHECK(torch::cuda::is_available(), cuda_unavailable_text(cuda_answers()));
   const int visible = static_cast<int>(torch::cuda::device_count());
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu_index_for_rank(
                                          visible, place.local_rank, place.local_size)));
+}
+
+CudaAnswers cuda_answers() {
+  CudaAnswers answers;
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) answers.visible_devices = visible;
+#if defined(NXT_TORCH_HAS_CUDA)
+  // Without a driver, cudaDriverGetVersion answers 0 (and success); the runtime's version needs
+  // no driver.
+  if (cudaDriverGetVersion(&answers.driver_version) != cudaSuccess) answers.driver_version = 0;
+  if (cudaRuntimeGetVersion(&answers.runtime_version) != cudaSuccess) answers.runtime_version = 0;
+  int count = 0;
+  if (const cudaError_t error = cudaGetDeviceCount(&count); error != cudaSuccess) {
+    answers.device_count_error = cudaGetErrorString(error);
+    (void)cudaGetLastError();  // leave no stale error for the next CUDA call on this thread
+  }
+#endif
+  return answers;
+}
+
+namespace {
+
+// CUDA's 12020 -> "12.2".
+std::string cuda_version_text(int version) {
+  return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+}
+
+// The oldest Linux driver branch that runs a CUDA major version (NVIDIA's CUDA Toolkit release
+// notes, "CUDA Toolkit and Minimum Required Driver Version"); 0 where not listed here.
+int minimum_driver_for_cuda(int major) {
+  switch (major) {
+    case 11:
+      return 450;
+    case 12:
+      return 525;
+    case 13:
+      return 580;
+    default:
+      return 0;
+  }
+}
+
+// The tag of PyTorch's wheel index for a CUDA major version (download.pytorch.org/whl/<tag>):
+// one that recent torch releases are built for.
+std::string torch_wheel_tag_for_cuda(int major) {
+  switch (major) {
+    case 11:
+      return "cu118";
+    case 12:
+      return "cu126";
+    default:
+      return "cu" + std::to_string(major) + "0";
+  }
+}
+
+}  // namespace
+
+std::string cuda_unavailable_text(const CudaAnswers& answers) {
+  std::ostringstream text;
+  text << "device cuda was asked for but ";
+  if (answers.runtime_version == 0) {
+    text << "this LibTorch has no CUDA (a CPU build, such as Debian's libtorch-dev): build "
+         << "against a CUDA LibTorch (launch/build.sh with the venv's torch and a CUDA toolkit), "
+         << "or set run.device: cpu";
+    return text.str();
+  }
+  const std::string runtime = cuda_version_text(answers.runtime_version);
+  const int driver_major = answers.driver_version / 1000;
+  const int runtime_major = answers.runtime_version / 1000;
+  if (answers.driver_version == 0) {
+    text << "no NVIDIA driver is loaded on this machine (cudaDriverGetVersion: 0; LibTorch's "
+         << "CUDA runtime is " << runtime << "): run on a GPU node (nvidia-smi there shows its "
+         << "GPUs and driver), or set run.device: cpu";
+  } else if (driver_major < runtime_major) {
+    // Within a major version a newer runtime still runs on an older driver (CUDA's minor
+    // version compatibility); across majors it does not, and CUDA then sees no device at all.
+    const std::string tag = torch_wheel_tag_for_cuda(driver_major);
+    text << "the NVIDIA driver supports CUDA up to " << cuda_version_text(answers.driver_version)
+         << " and LibTorch's CUDA runtime is " << runtime << ", which needs a newer driver";
+    if (const int branch = minimum_driver_for_cuda(runtime_major))
+      text << " (CUDA " << runtime_major << ": driver " << branch << " or newer)";
+    text << ", so CUDA sees no GPU. Either install a torch built for CUDA " << driver_major
+         << " (NXT_TORCH_INDEX_URL=https://download.pytorch.org/whl/" << tag
+         << " bash launch/python_env.sh, or your site's mirror of PyTorch's " << tag
+         << " wheels) and rebuild with a CUDA " << driver_major << " toolkit, or update the "
+         << "driver (docs/cluster.md, \"An older NVIDIA driver\")";
+  } else {
+    text << "CUDA sees no GPU, though the NVIDIA driver (CUDA "
+         << cuda_version_text(answers.driver_version) << ") runs LibTorch's CUDA runtime ("
+         << runtime << "): check the job's GPU request (Slurm --gpus-per-node), "
+         << "CUDA_VISIBLE_DEVICES ("
+         << (answers.visible_devices ? "'" + *answers.visible_devices + "'" : "unset")
+         << ") and nvidia-smi";
+  }
+  if (!answers.device_count_error.empty())
+    text << " [cudaGetDeviceCount: " << answers.device_count_error << "]";
+  return text.str();
 }
 
 CpuAllowance allowed_cpus() {
@@ -129,8 +225,32 @@ int cpu_threads_per_rank(std::optional<int64_t> configured, const ProcessPlace& 
   return rank_cpu_share(place);
 }
 
-int auto_loader_threads(bool cuda, int rank_cpus) {
-  return cuda ? std::max(1, rank_cpus - 1) : 1;
+// Note [CPU budget of a rank]: below this many CPUs a GPU rank's communication threads share
+// the main thread's CPU, leaving the loader the rest.
+constexpr int kCpusForOwnCommCpu = 4;
+
+CpuBudget cpu_budget(bool gpu, int rank_cpus, std::optional<int64_t> loader_threads,
+                     std::optional<int64_t> intra_op_threads) {
+  CpuBudget budget;
+  budget.cpus = std::max(1, rank_cpus);
+  budget.intra_op = static_cast<int>(intra_op_threads.value_or(gpu ? 1 : budget.cpus));
+  budget.comm = gpu && budget.cpus >= kCpusForOwnCommCpu ? 1 : 0;
+  const int cpus_left = budget.cpus - budget.intra_op - budget.comm;
+  budget.loader = static_cast<int>(loader_threads.value_or(gpu ? std::max(1, cpus_left) : 1));
+  return budget;
+}
+
+int CpuBudget::over() const {
+  return std::max(0, intra_op + comm + loader - cpus);
+}
+
+std::string CpuBudget::text() const {
+  std::ostringstream text;
+  text << "main+autograd+intra_op " << intra_op << ", comm "
+       << (comm > 0 ? std::to_string(comm) : std::string("shared")) << ", loader " << loader
+       << " of " << cpus << " cpus";
+  if (over() > 0) text << " (" << over() << " over)";
+  return text.str();
 }
 
 NumaPlacement numa_placement(const std::string& sys_root, const std::vector<int>& cpus,
@@ -208,13 +328,18 @@ RankCompute configure_rank(const ProcessPlace& place, const RankOptions& options
     c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(compute.device);
 #endif
     torch::globalContext().setBenchmarkCuDNN(options.cudnn_benchmark);
-  } else {
-    torch::set_num_threads(cpu_threads_per_rank(options.compute_threads, place));
   }
+  // Note [CPU budget of a rank]: a GPU rank's intra-op threads are set too (1 unless
+  // configured), else torch sizes them to the machine or OMP_NUM_THREADS beside the loader.
+  const bool gpu = compute.device.is_cuda();
+  const std::optional<int64_t> intra_op =
+      gpu ? options.compute_threads
+          : std::optional<int64_t>(cpu_threads_per_rank(options.compute_threads, place));
+  const CpuBudget budget = cpu_budget(gpu, rank_cpu_share(place), options.loader_threads, intra_op);
+  torch::set_num_threads(budget.intra_op);
+  compute.loader_threads = budget.loader;
   keep_large_buffers_for_reuse();
   single_threaded_opencv();  // the loader parallelises over images instead
-  compute.loader_threads = static_cast<int>(options.loader_threads.value_or(
-      auto_loader_threads(compute.device.is_cuda(), rank_cpu_share(place))));
   if (const NumaPlacement numa = numa_placement_of(compute.device); numa.gpu_far_from_cpus())
     log::warn() << "rank " << place.rank << ": its GPU " << compute.device.str()
                 << " is on NUMA node " << *numa.gpu_node << " but its CPUs (" << allowed_cpus().list
@@ -230,14 +355,18 @@ std::string placement_text(const ProcessPlace& place, const torch::Device& devic
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
   const CpuAllowance cpus = allowed_cpus();
+  const int intra_op = torch::get_num_threads();
+  // The counts in use, passed as configured ones: the budget configure_rank() made, or what
+  // exceeds it.
+  const CpuBudget budget =
+      cpu_budget(device.is_cuda(), rank_cpu_share(place), loader_threads, intra_op);
   std::ostringstream text;
   text << "rank=" << place.rank << " world=" << place.world_size << " host=" << host
        << " local_rank=" << place.local_rank << " local_size=" << place.local_size
        << " cpus=" << cpus.count << " cpu_list=" << cpus.list << " "
-       << numa_placement_of(device).text()
-       << " compute_threads=" << (device.is_cuda() ? 1 : torch::get_num_threads())
+       << numa_placement_of(device).text() << " compute_threads=" << intra_op
        << " loader_threads=" << loader_threads << " device=" << device.str()
-       << " allreduce=" << comm.allreduce_path();
+       << " allreduce=" << comm.allreduce_path() << " budget=" << budget.text();
   return text.str();
 }
 
