@@ -212,7 +212,8 @@ std::vector<ConfigKey> build_schema() {
       choice("run.device", &C::run, &RunConfig::device, kDeviceNames,
              "auto (CUDA when available), cpu or cuda"),
       field("run.threads_per_rank", &C::run, &RunConfig::threads_per_rank,
-            "CPU compute threads per rank, or auto (cores / ranks on the node)",
+            "CPU compute threads per rank, or auto (CPU ranks: cores / ranks on the node; GPU "
+            "ranks: 1, Note [CPU budget of a rank])",
             auto_or_at_least(1)),
       field("run.tensorboard", &C::run, &RunConfig::tensorboard,
             "rank 0 writes TensorBoard event files to the run folder's tb/ (scalars: losses, "
