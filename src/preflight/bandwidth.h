@@ -5,7 +5,6 @@
 #pragma once
 #include <mpi.h>
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -44,19 +43,24 @@ std::vector<AllReduceFigure> all_reduce_sweep(Communicator& comm, torch::Device 
 inline constexpr int64_t kNodeRingBytes = int64_t{64} << 20;
 
 // The all-reduce of one node's ranks alone: kNodeRingBytes of float32 through a second NCCL
-// communicator on GPUs, an MPI communicator (its shared-memory path) on CPUs.
+// communicator on GPUs, an MPI communicator (its shared-memory path) on CPUs. At most a few
+// all-reduces are in flight, each waited for under the preflight's limit (Note [Bounded node
+// ring] in bandwidth.cpp).
 class NodeAllReduce {
  public:
   // Collective over `node_comm` (the ranks of this node; `place` is this rank's in the job):
-  // starts that communicator and its buffer; nothing on a node with one rank.
+  // starts that communicator and its buffer; nothing on a node with one rank. Its waits and
+  // their messages name this rank's place in the job and `limit`.
   NodeAllReduce(MPI_Comm node_comm, const ProcessPlace& place, torch::Device device,
-                CommTimeouts timeouts);
+                PreflightLimit limit);
   ~NodeAllReduce();
   NodeAllReduce(const NodeAllReduce&) = delete;
   NodeAllReduce& operator=(const NodeAllReduce&) = delete;
 
   // Collective over the node's ranks: the all-reduce timed for `budget_s`, as the sweep times
   // each size; nullopt on a node with one rank. `slow`: the test hook stretches this rank's.
+  // Throws an Error naming this rank, the all-reduce and the limit when one does not finish
+  // within the limit (a stuck peer or GPU).
   std::optional<AllReduceFigure> measure(double budget_s, const SlowDown& slow);
 
  private:
@@ -72,8 +76,9 @@ inline constexpr int64_t kLinkBytes = int64_t{64} << 20;
 // leader k+1 (the last to leader 0), each acknowledged, for `budget_s` in all. Links run in 2
 // phases (3 with an odd node count) so that no node sends and receives at once. Returns, on
 // leader k, the rate of link k -> k+1 in bytes/s as its sender measured it (the median over
-// messages); nullopt with one node. Waits are bounded by `timeout` (an Error names the link).
+// messages); nullopt with one node. Waits are bounded by `limit` (an Error names this rank, the
+// link and the limit).
 std::optional<double> link_to_next_node(MPI_Comm leaders, int world_rank, double budget_s,
-                                        const SlowDown& slow, std::chrono::seconds timeout);
+                                        const SlowDown& slow, PreflightLimit limit);
 
 }  // namespace nxt

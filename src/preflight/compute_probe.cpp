@@ -1,17 +1,22 @@
 // Implements the preflight's compute figure (preflight/compute_probe.h).
 #include "preflight/compute_probe.h"
 
-#include <torch/cuda.h>
-
 #include "common/compat.h"
 #include "eval/forward.h"
 #include "model/build.h"
 #include "model/summary.h"
+#if defined(NXT_TORCH_HAS_CUDA)
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "comm/cuda_query.h"
+#endif
 
 namespace nxt {
 
-ComputeProbe::ComputeProbe(const Config& config, int64_t classes, torch::Device device)
-    : device_(device), autocast_(bf16_autocast(config, device)) {
+ComputeProbe::ComputeProbe(const Config& config, int64_t classes, torch::Device device, int rank,
+                           PreflightLimit limit)
+    : device_(device), rank_(rank), limit_(limit), autocast_(bf16_autocast(config, device)) {
   ResNeXtSpec spec = resnext_spec_from_config(config.model, classes);
   spec.blocks.assign(spec.blocks.size(), 1);
   model_ = ResNeXt(spec);
@@ -31,6 +36,19 @@ ComputeProbe::ComputeProbe(const Config& config, int64_t classes, torch::Device 
   labels_ = torch::randint(classes, {figures_.batch}, options.dtype(torch::kLong));
 }
 
+void ComputeProbe::wait_for_device() const {
+#if defined(NXT_TORCH_HAS_CUDA)
+  if (!device_.is_cuda()) return;
+  // Backward runs on the streams its forward ran on, here the current one: its end is this
+  // event's.
+  at::cuda::CUDAEvent done;
+  done.record(c10::cuda::getCurrentCUDAStream(device_.index()));
+  wait_for_cuda_event(
+      done.event(), limit_.seconds, rank_,
+      "the preflight's compute probe (a forward + backward on " + device_.str() + ")", limit_.key);
+#endif
+}
+
 ComputeFigures ComputeProbe::measure(double budget_s, const SlowDown& slow) {
   const CpuWait wait = device_.is_cuda() ? CpuWait::kCounted : CpuWait::kProcess;
   const MeasuredRates rates = measure_rates(budget_s, wait, slow, [&](bool) {
@@ -42,7 +60,7 @@ ComputeFigures ComputeProbe::measure(double budget_s, const SlowDown& slow) {
           torch::nn::functional::cross_entropy(model_->forward(images_).to(torch::kFloat), labels_);
     }
     loss.backward();
-    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+    wait_for_device();
     return StepWork{static_cast<double>(figures_.batch), 0};
   });
   ComputeFigures figures = figures_;

@@ -27,17 +27,28 @@ class ComputeProbe {
  public:
   // Builds the model (`classes`: the fc's size) and random inputs of data.batch_size x 3 x
   // data.image_size^2 on `device`, as the trainer would lay them out: channels-last per
-  // train.channels_last, bf16 autocast per train.amp on a GPU.
-  ComputeProbe(const Config& config, int64_t classes, torch::Device device);
+  // train.channels_last, bf16 autocast per train.amp on a GPU. `rank` (in the job) and `limit`
+  // bound and name the waits for the device.
+  ComputeProbe(const Config& config, int64_t classes, torch::Device device, int rank,
+               PreflightLimit limit);
 
   // Trains (forward, cross-entropy, backward; no optimizer step) for `budget_s` after one
-  // warm-up step; the device is synchronised after each step (Note [Time-bounded measurements]:
-  // on a CPU device the run-queue waits of the process's threads do not count).
+  // warm-up step; the host waits for the device after each step (Note [Time-bounded
+  // measurements]: on a CPU device the run-queue waits of the process's threads do not count).
+  // On a GPU that wait polls an event under the limit: a stuck GPU ends it with an Error naming
+  // the rank, the probe and the limit (a blocking synchronize would wait for ever, and a job of
+  // one rank has no peer whose watchdog could end it).
   ComputeFigures measure(double budget_s, const SlowDown& slow);
 
  private:
+  // GPU: returns once the work queued so far on the current stream is done, or throws after
+  // the limit. CPU: returns at once (the work is done when queued).
+  void wait_for_device() const;
+
   ComputeFigures figures_;  // what measure() fills in, the rest set once
   torch::Device device_;
+  int rank_ = 0;
+  PreflightLimit limit_;
   ResNeXt model_{nullptr};
   torch::Tensor images_, labels_;
   bool autocast_ = false;

@@ -3,19 +3,30 @@
 #pragma once
 #include <mpi.h>
 
-#include "comm/communicator.h"
 #include "comm/node_table.h"
+#include "preflight/timing.h"
 
 namespace nxt {
 
 // The two MPI communicators of the node-level measurements, freed on destruction (not while an
 // exception unwinds: the job is about to be aborted).
+//
+// Note [Node communicators that cannot hang]
+// Making a communicator is a blocking collective in MPI, with no deadline: a rank that never
+// arrives (stuck on its node, SIGSTOPped) would hold its peers there for ever, out of reach of
+// any watchdog. So every rank first waits for all the others in a polled MPI_Ibarrier under the
+// preflight's limit (an Error naming this rank, the wait and the limit when one never comes),
+// and only then, with nothing between that could block, makes its communicators with
+// MPI_Comm_create_group over the ranks the node table names: collective over those ranks alone
+// (a node's, then the leaders), all known to be present. The table's nodes are MPI's
+// (NodeTable::check_matches_mpi, which the preflight runs first), and the leaders' group lists
+// them in node order, so leader k is node k by construction.
 class NodeComms {
  public:
-  // Collective over MPI_COMM_WORLD, after a barrier through `comm` (bounded by its watchdog, so
-  // a rank that never arrives ends the job there rather than in MPI_Comm_split, which has no
-  // deadline). Checks that this node's leader rank is node table's node index.
-  NodeComms(Communicator& comm, const NodeTable& nodes);
+  // Collective over MPI_COMM_WORLD: `rank` is this rank's in the job, `nodes` the job's node
+  // table. Throws an Error naming `rank` and `limit` when a rank does not arrive within
+  // `limit`.
+  NodeComms(const NodeTable& nodes, int rank, PreflightLimit limit);
   ~NodeComms();
   NodeComms(const NodeComms&) = delete;
   NodeComms& operator=(const NodeComms&) = delete;

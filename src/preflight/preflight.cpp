@@ -2,15 +2,17 @@
 // rank 0, and the agreed exit status (preflight/preflight.h).
 #include "preflight/preflight.h"
 
-#include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "comm/communicator.h"
 #include "comm/placement.h"
 #include "common/check.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/test_hooks.h"
 #include "data/image_reader.h"
 #include "data/packed_dataset.h"
 #include "preflight/bandwidth.h"
@@ -83,6 +85,23 @@ PreflightResults gather(Communicator& comm, const NodeTable& nodes, const Comput
   return results;
 }
 
+// Test hooks (common/test_hooks.h) that make a rank stop for good at one point of the
+// preflight, like a rank stuck on its node, so that the tests can show that its peers end the
+// job after the limit (tests/multinode/preflight_rank_never_arriving.sh):
+//  - NXT_HANG_BEFORE_COMM_START_RANK=R: rank R never joins the start-up of the node and leader
+//    communicators (Note [Node communicators that cannot hang] in preflight/nodes.h);
+//  - NXT_HANG_BEFORE_PREFLIGHT_RING_RANK=R: rank R never joins its node's all-reduce, so its
+//    node's other ranks time out in the node communicator (Note [Bounded node ring]).
+bool hooked(const char* hook, int rank) {
+  return test_hook(hook) == rank;
+}
+[[noreturn]] void hang_for_ever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+void hang_if_hooked(const char* hook, int rank) {
+  if (hooked(hook, rank)) hang_for_ever();
+}
+
 // Rank 0: preflight.json in the run folder (atomically, as every report there).
 void write_report_file(const Config& config, const nlohmann::json& report) {
   const std::string dir = config.run.out_dir + "/" + config.run.name;
@@ -112,17 +131,17 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
   const PackedDataset dataset(config.data.path);
   NXT_CHECK(dataset.has_split("train"), "'", config.data.path, "' has no train split to read");
   const ImageReader reader(dataset, "train");
-  const CommTimeouts timeouts{
-      std::min(std::chrono::seconds(config.dist.timeout_s), kPreflightTimeout),
-      std::chrono::seconds(config.dist.rank0_phase_timeout_s)};
+  const PreflightLimit limit = preflight_limit(config.dist.timeout_s);
+  const CommTimeouts timeouts{limit.seconds,
+                              std::chrono::seconds(config.dist.rank0_phase_timeout_s)};
   const std::unique_ptr<Communicator> comm =
       make_communicator(config.dist.backend, device, place, timeouts);
   log::all() << "placement: " << placement_text(place, device, compute.loader_threads, *comm);
   const NodeTable nodes = learn_nodes(*comm);
   nodes.check_matches_mpi("the preflight (its intra-node all-reduce runs over MPI's node)");
   log::info() << "preflight: " << nodes.nodes() << " node(s), " << place.world_size << " rank(s); "
-              << budget << " s per measurement, collectives bounded by "
-              << timeouts.collective.count() << " s";
+              << budget << " s per measurement, collectives and waits bounded by "
+              << limit.seconds.count() << " s (" << limit.key << ")";
 
   log::info() << "preflight: all-reduce sweep (" << comm->allreduce_path() << ")";
   const std::vector<AllReduceFigure> sweep = all_reduce_sweep(*comm, device, budget);
@@ -130,14 +149,17 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
   // Note [Preflight rounds]: each figure is the best of kRounds rounds of budget / kRounds.
   const double round_budget = budget / kRounds;
   ComputeProbe compute_probe(config, config.model.num_classes.value_or(dataset.num_classes()),
-                             device);
+                             device, place.rank, limit);
   ComputeFigures computed;
   ReadFigures read;
   std::optional<AllReduceFigure> ring;
   std::optional<double> link;
   {
-    const NodeComms node_comms(*comm, nodes);
-    NodeAllReduce node_ring(node_comms.node(), place, device, timeouts);
+    log::info() << "preflight: node and leader communicators";
+    hang_if_hooked("NXT_HANG_BEFORE_COMM_START_RANK", place.rank);
+    const NodeComms node_comms(nodes, place.rank, limit);
+    NodeAllReduce node_ring(node_comms.node(), place, device, limit);
+    const bool hang_before_ring = hooked("NXT_HANG_BEFORE_PREFLIGHT_RING_RANK", place.rank);
     for (int round = 1; round <= kRounds; ++round) {
       log::info() << "preflight: round " << round << " of " << kRounds << ": compute on "
                   << device.str() << ", reads of each rank's shard of " << config.data.path
@@ -151,10 +173,11 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
           config.data.drop_last, compute.loader_threads, round_budget, slow);
       if (read_round.mb_per_s > read.mb_per_s) read = read_round;
       comm->barrier();
+      if (hang_before_ring) hang_for_ever();
       const std::optional<AllReduceFigure> ring_round = node_ring.measure(round_budget, slow);
       if (ring_round && (!ring || ring_round->seconds < ring->seconds)) ring = ring_round;
-      const std::optional<double> link_round = link_to_next_node(
-          node_comms.leaders(), place.rank, round_budget, slow, timeouts.collective);
+      const std::optional<double> link_round =
+          link_to_next_node(node_comms.leaders(), place.rank, round_budget, slow, limit);
       if (link_round && (!link || *link_round > *link)) link = link_round;
     }
   }

@@ -6,8 +6,6 @@
 // (preflight/report.h) and writes run.out_dir/run.name/preflight.json; every rank then exits
 // with the same status. docs/cluster.md ("Preflight") says what each figure measures.
 #pragma once
-#include <chrono>
-
 #include "common/config.h"
 #include "common/mpi_env.h"
 
@@ -17,9 +15,6 @@ namespace nxt {
 // under a minute at the default; the largest value allowed keeps it near one.
 inline constexpr double kDefaultPreflightSeconds = 6;
 inline constexpr double kMaxPreflightSeconds = 10;
-// The deadline of the preflight's collectives and waits: dist.timeout_s, but at most this, so
-// that a hung rank ends a one-minute check within a couple of minutes (Note [Watchdog]).
-inline constexpr std::chrono::seconds kPreflightTimeout{120};
 
 struct PreflightOptions {
   double seconds_per_measurement = kDefaultPreflightSeconds;
@@ -29,8 +24,8 @@ struct PreflightOptions {
 // prints the report and writes preflight.json (a failed write is a warning: the printed report
 // and the verdict stand). Returns the exit status every rank reaches from the same gathered
 // figures: 0 when every figure is within kPreflightThreshold of its median,
-// kPreflightBelowMedianStatus (3) when not. Errors (a bad data.path, a rank's failure, a timeout) throw nxt::Error naming the
-// key, file or rank, for run_guarded to end the job.
+// kPreflightBelowMedianStatus (3) when not. Errors (a bad data.path, a rank's failure, a timeout)
+// throw nxt::Error naming the key, file or rank, for run_guarded to end the job.
 int run_preflight(const Config& config, const PreflightOptions& options, const MpiSession& mpi);
 
 }  // namespace nxt

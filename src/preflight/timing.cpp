@@ -17,6 +17,12 @@ double seconds_since(PreflightClock::time_point start) {
   return std::chrono::duration<double>(PreflightClock::now() - start).count();
 }
 
+PreflightLimit preflight_limit(int64_t timeout_s) {
+  if (timeout_s <= kPreflightTimeout.count())
+    return {std::chrono::seconds(timeout_s), "dist.timeout_s"};
+  return {kPreflightTimeout, "the preflight's cap on dist.timeout_s"};
+}
+
 namespace {
 
 // run_delay (ns) of one thread: the second field of its schedstat; -1 when unreadable.

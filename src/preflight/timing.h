@@ -1,5 +1,5 @@
-// The time-bounded measurement loop of the preflight (nxt_ddp --preflight), its statistics and
-// the test hook that makes one rank measure slow on purpose.
+// The time-bounded measurement loop of the preflight (nxt_ddp --preflight), its statistics, the
+// limit on its waits, and the test hook that makes one rank measure slow on purpose.
 //
 // Note [Time-bounded measurements]
 // Every preflight measurement is bounded by time, not by a count of iterations: a step (one
@@ -30,6 +30,21 @@
 namespace nxt {
 
 using PreflightClock = std::chrono::steady_clock;
+
+// The deadline of the preflight's collectives and waits: dist.timeout_s, but at most this, so
+// that a hung rank ends a one-minute check within a couple of minutes (Note [Watchdog] in
+// comm/communicator.h).
+inline constexpr std::chrono::seconds kPreflightTimeout{120};
+
+// The limit on every wait of the preflight, and the name its timeout messages give it.
+struct PreflightLimit {
+  std::chrono::seconds seconds;
+  const char* key;  // "dist.timeout_s", or the name of the cap where the cap applies
+};
+
+// dist.timeout_s = `timeout_s` (> 0), capped at kPreflightTimeout; the key names whichever
+// applies, so that a message never blames dist.timeout_s for the cap.
+PreflightLimit preflight_limit(int64_t timeout_s);
 
 // Seconds from `start` to now.
 double seconds_since(PreflightClock::time_point start);

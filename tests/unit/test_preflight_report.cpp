@@ -1,7 +1,7 @@
 // The preflight's pure parts on made-up figures: the verdict (which nodes and links fall below
 // 80% of the median, and which do not), nccl-tests' bus factor, the median, the node table's
-// rank ranges and its check against MPI's nodes, the printed table and preflight.json, and the
-// time-bounded loop's step count.
+// rank ranges and its check against MPI's nodes, the printed table and preflight.json, the
+// time-bounded loop's step count, and the limit on the preflight's waits and its name.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -88,7 +88,7 @@ TEST(PreflightVerdict, FiguresAt80PercentOrAboveAreNotNamed) {
 
 TEST(PreflightVerdict, ASlowLinkAndASlowIntraNodeRingAreNamedByNode) {
   PreflightResults results = healthy_cluster();
-  results.link_mb_per_s[2] = 300;  // n2 -> n0
+  results.link_mb_per_s[2] = 300;       // n2 -> n0
   results.node_ring[0]->seconds = 0.5;  // 2 GB/s
   const std::vector<PreflightFinding> findings = below_median(results);
   ASSERT_EQ(findings.size(), 2u);
@@ -179,6 +179,20 @@ TEST(PreflightTiming, TheLoopRunsUntilItsBudgetAndAtLeastOnceAndTellsTheLastStep
     return StepWork{1, 0};
   });
   EXPECT_EQ(once.steps, 1);
+}
+
+// dist.timeout_s up to the cap, named as such; above it the cap, named as the cap, so that a
+// timeout message never says dist.timeout_s = 120 to a user who set 600.
+TEST(PreflightLimit, IsDistTimeoutCappedAndNamesWhicheverApplies) {
+  const PreflightLimit below = preflight_limit(5);
+  EXPECT_EQ(below.seconds.count(), 5);
+  EXPECT_STREQ(below.key, "dist.timeout_s");
+  const PreflightLimit at = preflight_limit(kPreflightTimeout.count());
+  EXPECT_EQ(at.seconds, kPreflightTimeout);
+  EXPECT_STREQ(at.key, "dist.timeout_s");
+  const PreflightLimit capped = preflight_limit(600);
+  EXPECT_EQ(capped.seconds, kPreflightTimeout);
+  EXPECT_STREQ(capped.key, "the preflight's cap on dist.timeout_s");
 }
 
 }  // namespace
