@@ -35,7 +35,8 @@ namespace trainer_detail {
 void Trainer::start_epoch(int64_t epoch) {
   set_backbone_frozen(epoch < config_.train.freeze_backbone_epochs);
   set_training_mode();
-  step_timer_ = std::make_unique<StepTimer>(device_);
+  step_timer_ = std::make_unique<StepTimer>(device_, place_.rank,
+                                            std::chrono::seconds(config_.dist.timeout_s));
   telemetry_->restart_timer();
   step_metrics_ = std::make_unique<StepMetrics>(device_);
   steps_at_last_read_ = position_.global_step;

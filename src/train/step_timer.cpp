@@ -4,6 +4,8 @@
 #if defined(NXT_TORCH_HAS_CUDA)
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAStream.h>
+
+#include "comm/cuda_query.h"
 #endif
 
 namespace nxt {
@@ -28,7 +30,8 @@ struct StepTimer::DeviceEvents {
 struct StepTimer::DeviceEvents {};
 #endif
 
-StepTimer::StepTimer(torch::Device device) : device_(device), mark_(Clock::now()) {
+StepTimer::StepTimer(torch::Device device, int rank, std::chrono::seconds timeout)
+    : device_(device), rank_(rank), timeout_(timeout), mark_(Clock::now()) {
 #if defined(NXT_TORCH_HAS_CUDA)
   if (device_.is_cuda()) events_ = std::make_unique<DeviceEvents>();
 #endif
@@ -61,10 +64,13 @@ void StepTimer::end(Phase phase) {
 void StepTimer::collect() {
 #if defined(NXT_TORCH_HAS_CUDA)
   if (!events_) return;
-  for (const auto& interval : events_->pending) {
-    interval.to->synchronize();
+  // Every wait first, then the sums: a wait that throws leaves the timer as it was.
+  for (const auto& interval : events_->pending)
+    wait_for_cuda_event(interval.to->event(), timeout_, rank_,
+                        "the GPU work of the steps since the last metric read (the step "
+                        "timer's events)");
+  for (const auto& interval : events_->pending)
     seconds_[interval.phase] += interval.from->elapsed_time(*interval.to) / 1000.0;
-  }
   events_->pending.clear();
 #endif
 }

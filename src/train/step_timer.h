@@ -4,7 +4,9 @@
 // only enqueues work, so host laps would measure enqueue time: there each boundary records a
 // CUDA event on the compute stream, and the GPU time between events is read in collect(), which
 // the trainer calls right after its metric read (the host has synchronised then anyway): no
-// extra sync per step.
+// extra sync per step. collect() waits for the events by polling them under dist.timeout_s
+// (comm/cuda_query.h), never by a blocking synchronise: on a job of one rank no peer's watchdog
+// would end a wait behind a stuck GPU.
 #pragma once
 #include <array>
 #include <chrono>
@@ -19,14 +21,18 @@ namespace nxt {
 class StepTimer {
  public:
   enum Phase { kData, kCompute, kCommunication, kOptimizer, kPhaseCount };
-  explicit StepTimer(torch::Device device);
+  // `rank` (in the job) and `timeout` (dist.timeout_s) bound and name collect()'s wait.
+  StepTimer(torch::Device device, int rank, std::chrono::seconds timeout);
   ~StepTimer();
   StepTimer(const StepTimer&) = delete;
   StepTimer& operator=(const StepTimer&) = delete;
 
   void start_step();      // the boundary before the step's first phase
   void end(Phase phase);  // `phase` ends here; the next phase starts
-  void collect();         // CUDA: add the recorded intervals up (they must have completed)
+  // CUDA: adds the recorded intervals up, once their events have happened; throws an Error
+  // naming the rank and dist.timeout_s, adding nothing, when they have not within the timeout
+  // (a stuck GPU).
+  void collect();
   // Seconds per phase since construction (after collect() on CUDA).
   const std::array<double, kPhaseCount>& seconds() const { return seconds_; }
   int64_t steps() const { return steps_; }  // start_step() calls since construction
@@ -35,6 +41,8 @@ class StepTimer {
   struct DeviceEvents;  // CUDA events, when on a GPU
   using Clock = std::chrono::steady_clock;
   torch::Device device_;
+  int rank_;
+  std::chrono::seconds timeout_;
   Clock::time_point mark_;
   std::array<double, kPhaseCount> seconds_{};
   int64_t steps_ = 0;
