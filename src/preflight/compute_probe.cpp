@@ -1,16 +1,11 @@
 // Implements the preflight's compute figure (preflight/compute_probe.h).
 #include "preflight/compute_probe.h"
 
+#include "comm/device_wait.h"
 #include "common/compat.h"
 #include "eval/forward.h"
 #include "model/build.h"
 #include "model/summary.h"
-#if defined(NXT_TORCH_HAS_CUDA)
-#include <ATen/cuda/CUDAEvent.h>
-#include <c10/cuda/CUDAStream.h>
-
-#include "comm/cuda_query.h"
-#endif
 
 namespace nxt {
 
@@ -36,19 +31,6 @@ ComputeProbe::ComputeProbe(const Config& config, int64_t classes, torch::Device 
   labels_ = torch::randint(classes, {figures_.batch}, options.dtype(torch::kLong));
 }
 
-void ComputeProbe::wait_for_device() const {
-#if defined(NXT_TORCH_HAS_CUDA)
-  if (!device_.is_cuda()) return;
-  // Backward runs on the streams its forward ran on, here the current one: its end is this
-  // event's.
-  at::cuda::CUDAEvent done;
-  done.record(c10::cuda::getCurrentCUDAStream(device_.index()));
-  wait_for_cuda_event(
-      done.event(), limit_.seconds, rank_,
-      "the preflight's compute probe (a forward + backward on " + device_.str() + ")", limit_.key);
-#endif
-}
-
 ComputeFigures ComputeProbe::measure(double budget_s, const SlowDown& slow) {
   const CpuWait wait = device_.is_cuda() ? CpuWait::kCounted : CpuWait::kProcess;
   const MeasuredRates rates = measure_rates(budget_s, wait, slow, [&](bool) {
@@ -60,7 +42,10 @@ ComputeFigures ComputeProbe::measure(double budget_s, const SlowDown& slow) {
           torch::nn::functional::cross_entropy(model_->forward(images_).to(torch::kFloat), labels_);
     }
     loss.backward();
-    wait_for_device();
+    // Backward runs on the streams its forward ran on, here the current one.
+    wait_for_device(
+        device_, {rank_, limit_.seconds, limit_.key},
+        "the preflight's compute probe (a forward + backward on " + device_.str() + ")");
     return StepWork{static_cast<double>(figures_.batch), 0};
   });
   ComputeFigures figures = figures_;

@@ -41,10 +41,6 @@ class ComputeProbe {
   ComputeFigures measure(double budget_s, const SlowDown& slow);
 
  private:
-  // GPU: returns once the work queued so far on the current stream is done, or throws after
-  // the limit. CPU: returns at once (the work is done when queued).
-  void wait_for_device() const;
-
   ComputeFigures figures_;  // what measure() fills in, the rest set once
   torch::Device device_;
   int rank_ = 0;

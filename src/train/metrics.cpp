@@ -20,7 +20,8 @@ size_t separators(const std::string& row) {
 }
 }  // namespace
 
-StepMetrics::StepMetrics(torch::Device device) {
+StepMetrics::StepMetrics(torch::Device device, DeviceWaitLimit limit)
+    : device_(device), limit_(limit) {
   const auto on_device = torch::TensorOptions(device);
   loss_sum_ = torch::zeros({}, on_device.dtype(torch::kDouble));
   step_loss_sum_ = torch::zeros({}, on_device.dtype(torch::kDouble));
@@ -47,13 +48,19 @@ void StepMetrics::commit() {
   pending_seen_ += step_seen_;
 }
 
+void StepMetrics::wait_for_values(const char* what) const {
+  wait_for_device(device_, limit_, what);
+}
+
 double StepMetrics::step_loss_sum() {
   ++g_host_reads;
+  wait_for_values("the step's loss (a host read of the GPU's value)");
   return step_loss_sum_.item<double>();
 }
 
 StepMetrics::Read StepMetrics::read() {
   ++g_host_reads;
+  wait_for_values("the training metrics since the last read (a host read of the GPU's values)");
   const double loss_sum = loss_sum_.item<double>();
   Read result;
   result.finite = std::isfinite(loss_sum);

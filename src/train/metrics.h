@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/device_wait.h"
 #include "common/torch_pch.h"
 #include "eval/totals.h"
 
@@ -18,7 +19,9 @@ namespace nxt {
 // counts them, so a test can check that a step makes none of its own.
 class StepMetrics {
  public:
-  explicit StepMetrics(torch::Device device);
+  // `limit`: how long a read waits for the device before it ends the rank
+  // (comm/device_wait.h).
+  StepMetrics(torch::Device device, DeviceWaitLimit limit);
   void start_step();
   // A micro-batch: its mean loss, logits and labels (all on the device).
   void add(const torch::Tensor& mean_loss, const torch::Tensor& logits,
@@ -35,6 +38,11 @@ class StepMetrics {
   static int64_t host_reads();
 
  private:
+  // Waits (bounded) for the device's queued work before a host read.
+  void wait_for_values(const char* what) const;
+
+  torch::Device device_;
+  DeviceWaitLimit limit_;
   torch::Tensor step_loss_sum_, step_correct_, loss_sum_, correct_;  // device scalars
   int64_t step_seen_ = 0, pending_seen_ = 0;
 };

@@ -9,12 +9,12 @@
 #include <limits>
 #include <thread>
 
+#include "comm/replicas.h"
 #include "common/check.h"
 #include "common/compat.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/nvtx.h"
-#include "comm/replicas.h"
 #include "data/mix.h"
 #include "data/resolution.h"
 #include "train/grad_clip.h"
@@ -35,10 +35,9 @@ namespace trainer_detail {
 void Trainer::start_epoch(int64_t epoch) {
   set_backbone_frozen(epoch < config_.train.freeze_backbone_epochs);
   set_training_mode();
-  step_timer_ = std::make_unique<StepTimer>(device_, place_.rank,
-                                            std::chrono::seconds(config_.dist.timeout_s));
+  step_timer_ = std::make_unique<StepTimer>(device_, device_wait_limit());
   telemetry_->restart_timer();
-  step_metrics_ = std::make_unique<StepMetrics>(device_);
+  step_metrics_ = std::make_unique<StepMetrics>(device_, device_wait_limit());
   steps_at_last_read_ = position_.global_step;
   epoch_steps_ = 0;
   host_reads_at_epoch_start_ = StepMetrics::host_reads();
@@ -183,6 +182,9 @@ torch::Tensor Trainer::training_loss(const DeviceBatch& input, const Batch& batc
 // travels in this same all-reduce, and every rank skips the same steps and keeps the same scale.
 StepFlags Trainer::agree_on_step() {
   const torch::Tensor found_inf = loss_scaler_.unscale_and_check(model_->parameters());
+  if (found_inf.defined())
+    wait_for_device(device_, device_wait_limit(),
+                    "the fp16 overflow flag (a host read of the GPU's value)");
   const bool grad_overflow = found_inf.defined() && found_inf.item<float>() != 0;
   const bool nonfinite =
       config_.train.skip_nonfinite && !std::isfinite(step_metrics_->step_loss_sum());
@@ -190,10 +192,10 @@ StepFlags Trainer::agree_on_step() {
   if (is_rank0() && inject_stop_at_step_ > 0 && position_.global_step + 1 == inject_stop_at_step_)
     stop_request = SIGUSR2;  // as if Slurm had signalled
   const double every_minutes = config_.train.checkpoint_every_minutes;
-  const bool checkpoint_due =
-      is_rank0() && every_minutes > 0 && !checkpoint_writer_.busy() &&  // due once it is done
-      Clock::now() - last_checkpoint_time_ >=
-          std::chrono::duration<double, std::ratio<60>>(every_minutes);
+  const bool checkpoint_due = is_rank0() && every_minutes > 0 &&
+                              !checkpoint_writer_.busy() &&  // due once it is done
+                              Clock::now() - last_checkpoint_time_ >=
+                                  std::chrono::duration<double, std::ratio<60>>(every_minutes);
   const auto agreed = comm_->all_reduce_integers(
       {stop_request, nonfinite, checkpoint_due, grad_overflow}, ReduceOp::kMax);
   const StepFlags flags{static_cast<int>(agreed[0]), agreed[1] != 0, agreed[2] != 0,

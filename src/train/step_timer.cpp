@@ -30,8 +30,8 @@ struct StepTimer::DeviceEvents {
 struct StepTimer::DeviceEvents {};
 #endif
 
-StepTimer::StepTimer(torch::Device device, int rank, std::chrono::seconds timeout)
-    : device_(device), rank_(rank), timeout_(timeout), mark_(Clock::now()) {
+StepTimer::StepTimer(torch::Device device, DeviceWaitLimit limit)
+    : device_(device), limit_(limit), mark_(Clock::now()) {
 #if defined(NXT_TORCH_HAS_CUDA)
   if (device_.is_cuda()) events_ = std::make_unique<DeviceEvents>();
 #endif
@@ -66,9 +66,10 @@ void StepTimer::collect() {
   if (!events_) return;
   // Every wait first, then the sums: a wait that throws leaves the timer as it was.
   for (const auto& interval : events_->pending)
-    wait_for_cuda_event(interval.to->event(), timeout_, rank_,
+    wait_for_cuda_event(interval.to->event(), limit_.timeout, limit_.rank,
                         "the GPU work of the steps since the last metric read (the step "
-                        "timer's events)");
+                        "timer's events)",
+                        limit_.key);
   for (const auto& interval : events_->pending)
     seconds_[interval.phase] += interval.from->elapsed_time(*interval.to) / 1000.0;
   events_->pending.clear();

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "comm/device_wait.h"
 #include "common/torch_pch.h"
 
 namespace nxt {
@@ -21,8 +22,8 @@ namespace nxt {
 class StepTimer {
  public:
   enum Phase { kData, kCompute, kCommunication, kOptimizer, kPhaseCount };
-  // `rank` (in the job) and `timeout` (dist.timeout_s) bound and name collect()'s wait.
-  StepTimer(torch::Device device, int rank, std::chrono::seconds timeout);
+  // `limit` (the rank in the job, dist.timeout_s) bounds and names collect()'s wait.
+  StepTimer(torch::Device device, DeviceWaitLimit limit);
   ~StepTimer();
   StepTimer(const StepTimer&) = delete;
   StepTimer& operator=(const StepTimer&) = delete;
@@ -41,8 +42,7 @@ class StepTimer {
   struct DeviceEvents;  // CUDA events, when on a GPU
   using Clock = std::chrono::steady_clock;
   torch::Device device_;
-  int rank_;
-  std::chrono::seconds timeout_;
+  DeviceWaitLimit limit_;
   Clock::time_point mark_;
   std::array<double, kPhaseCount> seconds_{};
   int64_t steps_ = 0;

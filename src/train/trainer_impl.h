@@ -20,6 +20,7 @@
 #include "checkpoint/async_writer.h"
 #include "checkpoint/checkpoint.h"
 #include "comm/communicator.h"
+#include "comm/device_wait.h"
 #include "comm/placement.h"
 #include "comm/reducer.h"
 #include "comm/replicas.h"
@@ -108,6 +109,10 @@ class Trainer {
   // 0 when it ran to its end, else the stop signal the ranks agreed on.
   int train_epoch(int64_t epoch);
   void start_epoch(int64_t epoch);
+  // How long a host read of a device value may wait (dist.timeout_s), and who waits.
+  DeviceWaitLimit device_wait_limit() const {
+    return {place_.rank, std::chrono::seconds(config_.dist.timeout_s)};
+  }
   // The steps of one optimizer step, in the order train_epoch() calls them:
   void forward_backward(EpochLoader& loader, int64_t epoch);
   torch::Tensor training_loss(const DeviceBatch& input, const Batch& batch, int64_t epoch,
@@ -175,9 +180,9 @@ class Trainer {
   // Rank 0's reports in the run folder.
   std::unique_ptr<MetricsCsv> csv_;
   std::unique_ptr<CurvePlotter> curves_;
-  std::unique_ptr<TrainLog> train_log_;              // null when train.log_every_steps is 0
+  std::unique_ptr<TrainLog> train_log_;             // null when train.log_every_steps is 0
   std::unique_ptr<TensorBoardWriter> tensorboard_;  // null when run.tensorboard is false
-  Clock::time_point last_log_time_;  // the previous step record's time and step
+  Clock::time_point last_log_time_;                 // the previous step record's time and step
   int64_t last_log_step_ = 0;
   CheckpointWriter checkpoint_writer_;  // rank 0's (Note [Background checkpoints])
   // The last checkpoint's time, for train.checkpoint_every_minutes (read on rank 0).
@@ -189,8 +194,8 @@ class Trainer {
   std::unique_ptr<StepMetrics> step_metrics_;  // this rank's, not read yet
   int64_t steps_at_last_read_ = 0;             // global_step at the last read
   int64_t metrics_every_ = 1;
-  int64_t log_every_ = 0;        // step records (0: none)
-  double last_loss_ = 0;         // mean loss at the last read, for the progress line
+  int64_t log_every_ = 0;  // step records (0: none)
+  double last_loss_ = 0;   // mean loss at the last read, for the progress line
   double lr_ = 0;
   // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
   std::unique_ptr<StepTimer> step_timer_;
@@ -200,10 +205,10 @@ class Trainer {
   std::unique_ptr<StepTelemetry> telemetry_;
   Clock::time_point last_straggler_line_ = Clock::now();
   int64_t straggler_window_from_step_ = 0;
-  bool autocast_bf16_ = false;  // train.amp on a GPU
-  bool autocast_fp16_ = false;  // train.amp fp16 on a GPU, with loss_scaler_ enabled
-  LossScaler loss_scaler_;      // disabled unless fp16 (train/loss_scaler.h)
-  bool skip_scaled_step_ = false;  // this step's gradients overflowed on some rank (fp16)
+  bool autocast_bf16_ = false;      // train.amp on a GPU
+  bool autocast_fp16_ = false;      // train.amp fp16 on a GPU, with loss_scaler_ enabled
+  LossScaler loss_scaler_;          // disabled unless fp16 (train/loss_scaler.h)
+  bool skip_scaled_step_ = false;   // this step's gradients overflowed on some rank (fp16)
   std::unique_ptr<WeightEma> ema_;  // train.ema_decay (train/ema.h); null when off
   // The interrupted epoch's node layout, when resumed mid-epoch (continue_position()).
   std::optional<NodeLayout> resumed_layout_;

@@ -131,7 +131,7 @@ TEST(OptimizerState, IsRestoredAndMovedOntoTheGivenDevice) {
 // skip_nonfinite) do, and each is counted. Skipped steps do not reach the totals; the loss is
 // kept in fixed point (MetricTotals::kLossUnit) only at the read.
 TEST(StepMetrics, StepsAccumulateOnTheDeviceAndOnlyReadsSync) {
-  StepMetrics metrics(torch::kCPU);
+  StepMetrics metrics(torch::kCPU, DeviceWaitLimit{});
   const int64_t reads_before = StepMetrics::host_reads();
   const torch::Tensor labels = torch::tensor({0, 1, 1, 2}, torch::kLong);
   const torch::Tensor logits = torch::eye(3).index_select(0, torch::tensor({0, 1, 0, 2}));
@@ -164,8 +164,7 @@ TEST(StepMetrics, StepsAccumulateOnTheDeviceAndOnlyReadsSync) {
 // callback API is the same in LibTorch 1.13 and 2.x.)
 class ScalarReads {
  public:
-  ScalarReads()
-      : handle_(at::addThreadLocalCallback(at::RecordFunctionCallback(&on_start))) {
+  ScalarReads() : handle_(at::addThreadLocalCallback(at::RecordFunctionCallback(&on_start))) {
     count() = 0;
   }
   ~ScalarReads() { at::removeCallback(handle_); }
