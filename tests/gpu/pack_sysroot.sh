@@ -4,10 +4,16 @@
 # Protocol Buffers or Boost: headers, CMake files and the shared libraries (with their own
 # dependencies, glibc and the compiler's runtime excepted), Open MPI's and PMIx's plugin trees
 # and launchers, protoc (run by the build), and of Boost only the headers <boost/crc.hpp> pulls
-# in. Symlinks that point outside the tree (Debian's /etc/alternatives) are replaced by their
+# in, ninja (the device may have none; check.sh prefers the machine's own), and the CUDA
+# toolkit's include/crt headers (under usr/share/nxt-sysroot/cuda/include: torch's CUDA wheels
+# lack them, and a device without nvcc builds against those wheels' headers, cuda_from_wheel.sh).
+# Symlinks that point outside the tree (Debian's /etc/alternatives) are replaced by their
 # targets. usr/bin/protoc is a wrapper that runs Debian's protoc (usr/bin/protoc.bin) with the
 # sysroot's libprotoc/libprotobuf, wherever the sysroot is unpacked and whatever the caller's
 # LD_LIBRARY_PATH: the device has neither library, or other versions.
+# usr/share/nxt-sysroot/requires records the newest glibc and libstdc++ (GLIBCXX) symbol versions
+# the carried programs and libraries need (tests/gpu/elf_versions.py, which also makes libevent's
+# glibc 2.36 need for arc4random weak): check.sh compares them with the device's.
 # None of glibc's libraries is carried (libc, libm, libpthread, libdl, librt, libresolv,
 # libnss_*, libanl, libutil, ld-linux, ...): put on LD_LIBRARY_PATH next to the device's own
 # glibc, one of them would load into processes built against another version and crash them
@@ -29,14 +35,15 @@ trees=(
   /usr/include/x86_64-linux-gnu/opencv4 /usr/include/gtest /usr/include/gmock "$L/cmake/yaml-cpp" "$L/cmake/GTest"
   "$L/hdf5/serial" "$L/openmpi" "$L/pmix2" /usr/share/openmpi /usr/share/pmix /etc/openmpi
   /usr/bin/orted /usr/bin/orterun /usr/bin/mpirun /usr/bin/mpirun.openmpi /usr/bin/mpiexec
-  /usr/bin/mpiexec.openmpi /usr/bin/ompi_info
+  /usr/bin/mpiexec.openmpi /usr/bin/ompi_info /usr/bin/ninja
   "$L/libgtest.a" "$L/libgtest_main.a" "$L/libgmock.a" "$L/libgmock_main.a"
   /usr/include/turbojpeg.h /usr/include/google/protobuf
 )
 # The shared libraries our programs and the launchers load, found with ldd.
 roots=("$L/libopencv_core.so.406" "$L/libopencv_imgproc.so.406" "$L/libhdf5_serial.so.103"
        "$L/libmpi.so.40" "$L/libyaml-cpp.so.0.7" "$L/libpmix.so.2" /usr/bin/orted /usr/bin/orterun
-       "$L/libturbojpeg.so.0" "$L/libprotobuf-lite.so.32" "$L/libprotobuf.so.32" /usr/bin/protoc)
+       "$L/libturbojpeg.so.0" "$L/libprotobuf-lite.so.32" "$L/libprotobuf.so.32" /usr/bin/protoc
+       /usr/bin/ninja)
 roots+=("$L"/openmpi/lib/openmpi3/*.so "$L"/pmix2/lib/pmix/*.so)
 # Present on any machine that can build C++: every library of glibc, the compiler's runtime, zlib.
 glibc='libc|libm|libmvec|libdl|librt|libpthread|libresolv|libnss_[a-z0-9_]+|libanl|libutil|libBrokenLocale|libthread_db|libc_malloc_debug|libmemusage|libpcprofile|libSegFault|ld-linux-x86-64'
@@ -73,6 +80,11 @@ copy() {  # copies a path into the stage with its parents, keeping relative syml
 }
 
 for tree in "${trees[@]}"; do copy "$tree"; done
+crt=$(readlink -f "${CUDA_HOME:-/usr/local/cuda}")/include/crt
+[[ -f "$crt/host_defines.h" ]] ||
+  { echo "pack_sysroot: no CUDA toolkit headers in $crt (CUDA_HOME names the toolkit)" >&2; exit 1; }
+mkdir -p "$stage/usr/share/nxt-sysroot/cuda/include"
+cp -r "$crt" "$stage/usr/share/nxt-sysroot/cuda/include/crt"
 boost=$(boost_headers)
 grep -qx /usr/include/boost/crc.hpp <<<"$boost" ||
   { echo "pack_sysroot: boost/crc.hpp not found (apt-get install libboost-dev)" >&2; exit 1; }
@@ -111,7 +123,13 @@ if [[ -n "$leaked" ]]; then
   echo "$leaked" >&2
   exit 1
 fi
+# Debian 12's libevent asks glibc 2.36 for arc4random alone: that need is made weak (the device
+# may have glibc 2.35; check.sh then provides arc4random), and what the rest needs is recorded.
+python3 tests/gpu/elf_versions.py weaken "$stage"
+mkdir -p "$stage/usr/share/nxt-sysroot"
+python3 tests/gpu/elf_versions.py requires "$stage" >"$stage/usr/share/nxt-sysroot/requires"
 mkdir -p "$out"
 tar -C "$stage" -cJf "$out/sysroot.tar.xz" .
 echo "pack_sysroot: $out/sysroot.tar.xz: $(du -h "$out/sysroot.tar.xz" | cut -f1)," \
-  "$(find "$stage" -type f | wc -l) files, $(du -sh "$stage" | cut -f1) unpacked"
+  "$(find "$stage" -type f | wc -l) files, $(du -sh "$stage" | cut -f1) unpacked; needs" \
+  "$(tr '\n' ' ' <"$stage/usr/share/nxt-sysroot/requires")"
