@@ -15,15 +15,19 @@
 namespace nxt {
 
 NcclComm::NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap,
-                   std::chrono::seconds timeout)
-    : rank_(rank), device_(device), timeout_(timeout) {
+                   std::chrono::seconds timeout, Names names)
+    : rank_(rank),
+      message_rank_(names.rank_in_job >= 0 ? names.rank_in_job : rank),
+      timeout_key_(names.timeout_key),
+      device_(device),
+      timeout_(timeout) {
   NXT_CUDA_CHECK(cudaSetDevice(device));
   ncclUniqueId id{};
   if (rank == 0) NXT_NCCL_CHECK(ncclGetUniqueId(&id));
   std::vector<MPI_Request> request(1);
   NXT_MPI_CHECK(MPI_Ibcast(&id, sizeof id, MPI_BYTE, 0, bootstrap, request.data()));
-  wait_for_requests(request, std::chrono::microseconds(200), timeout_, rank_,
-                    "the NCCL bootstrap (MPI broadcast of the unique id)");
+  wait_for_requests(request, std::chrono::microseconds(200), timeout_, message_rank_,
+                    "the NCCL bootstrap (MPI broadcast of the unique id)", timeout_key_);
 #if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
@@ -42,8 +46,9 @@ void NcclComm::settle(ncclResult_t rc, const char* call) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (waited > static_cast<double>(timeout_.count())) {
       abort();
-      throw_collective_timeout(rank_, std::string(call) + " (NCCL_SOCKET_IFNAME? a missing peer?)",
-                               waited, timeout_);
+      throw_collective_timeout(message_rank_,
+                               std::string(call) + " (NCCL_SOCKET_IFNAME? a missing peer?)", waited,
+                               timeout_, timeout_key_);
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
     NXT_CHECK(!aborted_, call, ": the NCCL communicator was aborted (by the watchdog?)");
@@ -63,7 +68,7 @@ NcclComm::~NcclComm() {
   try {
     settle(calls_.run([&] { return ncclCommFinalize(comm_); }), "ncclCommFinalize");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "[rank %d] %s\n", rank_, e.what());  // aborted by settle()
+    std::fprintf(stderr, "[rank %d] %s\n", message_rank_, e.what());  // aborted by settle()
     return;
   }
 #endif
@@ -80,7 +85,7 @@ void NcclComm::abort() {
                  "[rank %d] ncclCommAbort skipped: another thread has been inside an NCCL call "
                  "for over %lld ms (a launch blocked behind a stuck collective or a wedged GPU); "
                  "the job ends without it\n",
-                 rank_, static_cast<long long>(kAbortPatience.count()));
+                 message_rank_, static_cast<long long>(kAbortPatience.count()));
 }
 
 ncclResult_t NcclComm::async_state_locked() {
@@ -144,7 +149,7 @@ void NcclComm::broadcast(void* data, size_t count, ncclDataType_t type, int root
 void NcclComm::wait_event(cudaEvent_t done, const std::string& what, std::chrono::seconds timeout,
                           const char* timeout_key) {
   try {
-    wait_for_cuda_event(done, timeout, rank_, "NCCL " + what + " (communicator aborted)",
+    wait_for_cuda_event(done, timeout, message_rank_, "NCCL " + what + " (communicator aborted)",
                         timeout_key, [this] { check_async_error(); });
   } catch (...) {
     abort();

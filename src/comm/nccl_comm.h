@@ -26,9 +26,19 @@
 
 namespace nxt {
 
+// How an NcclComm's messages name its rank and limit, where they differ from the
+// communicator's rank and dist.timeout_s (the preflight's node ring: the rank in the job, the
+// preflight's cap).
+struct NcclCommNames {
+  int rank_in_job = -1;  // -1: the communicator's rank
+  const char* timeout_key = "dist.timeout_s";
+};
+
 class NcclComm {
  public:
-  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap, std::chrono::seconds timeout);
+  using Names = NcclCommNames;
+  NcclComm(int rank, int world_size, int device, MPI_Comm bootstrap, std::chrono::seconds timeout,
+           Names names = {});
   // Tears down with ncclCommFinalize + ncclCommDestroy (bounded by the timeout, then aborted)
   // on a normal exit; while an exception unwinds, with ncclCommAbort alone: the error may be a
   // stuck collective, which destroy would wait for.
@@ -73,7 +83,9 @@ class NcclComm {
   ncclResult_t async_state();
 
   ncclComm_t comm_ = nullptr;
-  int rank_ = 0;
+  int rank_ = 0;          // in this communicator
+  int message_rank_ = 0;  // in the job, for messages
+  const char* timeout_key_ = "dist.timeout_s";
   int device_ = 0;
   std::chrono::seconds timeout_;
   // Every NCCL call on comm_ (Note [One call at a time]).

@@ -2,7 +2,8 @@
 // NXT_CRASH_AT_STEP, NXT_NAN_AT_STEP, NXT_HANG_BEFORE_COMM_START_RANK,
 // NXT_PAUSE_IN_CHECKPOINT_WRITE_S, NXT_ASSUME_NO_CPU_CACHE_INFO, NXT_STALL_AT_STEP,
 // NXT_SLOW_RANK0_EVAL_S, NXT_CPU_LOSS_SCALE_GROWTH_INTERVAL, NXT_SLOW_DATA_RANK,
-// NXT_SLOW_COMPUTE_RANK, NXT_SLOW_RANK_MS, NXT_SLOW_PREFLIGHT_RANK) that make a rank stop,
+// NXT_SLOW_COMPUTE_RANK, NXT_SLOW_RANK_MS, NXT_SLOW_PREFLIGHT_RANK,
+// NXT_HANG_BEFORE_PREFLIGHT_RING_RANK) that make a rank stop,
 // crash, produce a NaN, hang, pause, stall with collectives in flight, evaluate slowly, act as on
 // a CPU without cache sizes, straggle or measure slow in the preflight on purpose, so that the
 // tests can show what nxt does then. NXT_SLOW_DATA_RANK=R / NXT_SLOW_COMPUTE_RANK=R make rank R
@@ -10,7 +11,10 @@
 // straggler report names it and the phase (tests/e2e/train_straggler_report.sh).
 // NXT_SLOW_PREFLIGHT_RANK=R makes rank R's preflight compute steps, reads and sends take 4x as
 // long (SlowDown in preflight/timing.h), so that its node is named
-// (tests/multinode/preflight_names_slow_node.sh).
+// (tests/multinode/preflight_names_slow_node.sh). The preflight reads
+// NXT_HANG_BEFORE_COMM_START_RANK (before its node communicators) and
+// NXT_HANG_BEFORE_PREFLIGHT_RING_RANK (before its node's all-reduce) too
+// (tests/multinode/preflight_rank_never_arriving.sh).
 //
 // They live in the shipped programs (the tests run those), and NXT_* variables reach every rank
 // (launch/forward_env.sh), so one left set in a user's environment would change a real job. So

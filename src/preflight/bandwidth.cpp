@@ -184,8 +184,9 @@ NodeAllReduce::NodeAllReduce(MPI_Comm node_comm, const ProcessPlace& place, torc
 #if defined(NXT_HAVE_NCCL) && defined(NXT_TORCH_HAS_CUDA)
   // Bootstrapped over `node_comm`; the host agrees on iterations and times by polled MPI
   // all-reduces over the same ranks.
-  path.nccl = std::make_unique<NcclComm>(place.local_rank, place.local_size, device.index(),
-                                         node_comm, limit.seconds);
+  path.nccl =
+      std::make_unique<NcclComm>(place.local_rank, place.local_size, device.index(), node_comm,
+                                 limit.seconds, NcclComm::Names{place.rank, limit.key});
   const std::string what = "the preflight's intra-node all-reduce (NCCL, " +
                            std::to_string(kNodeRingBytes >> 20) + " MB)";
   path.runner.ranks = place.local_size;
