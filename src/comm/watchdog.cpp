@@ -81,6 +81,9 @@ std::vector<CollectiveWatchdog*>& live_watchdogs() {
   return *watchdogs;
 }
 
+// What the watchdog does between its checks: not a stall, however long a tick is.
+constexpr const char* kWaitingForNextCheck = "waiting for its next check";
+
 FlightEntry::Clock::rep ticks_now() {
   return FlightEntry::Clock::now().time_since_epoch().count();
 }
@@ -137,8 +140,10 @@ void CollectiveWatchdog::set_record_dir(const std::string& dir) {
 }
 
 void CollectiveWatchdog::beat(const char* doing) {
-  doing_ = doing;
+  // The time first: the monitor reads doing_ first, so it never pairs a new step with the
+  // previous step's time.
   last_beat_ = ticks_now();
+  doing_ = doing;
 }
 
 void CollectiveWatchdog::run() {
@@ -146,7 +151,7 @@ void CollectiveWatchdog::run() {
   if (hooks_.on_thread_start) hooks_.on_thread_start();
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    beat("waiting for its next check");
+    beat(kWaitingForNextCheck);
     if (stop_requested_.wait_for(lock, tick_, [&] { return stopping_; })) return;
     lock.unlock();
     const auto now = FlightEntry::Clock::now();
@@ -190,7 +195,8 @@ void CollectiveWatchdog::monitor() {
       std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_requested_.wait_for(lock, check_every, [&] { return monitor_stopping_; })) {
-    if (firing_) continue;  // the reaper bounds it
+    if (firing_) continue;                         // the reaper bounds it
+    if (doing_ == kWaitingForNextCheck) continue;  // a tick may be longer than the limit
     const auto stalled = FlightEntry::Clock::now() -
                          FlightEntry::Clock::time_point(FlightEntry::Clock::duration(last_beat_));
     if (stalled <= stall_limit_) continue;
