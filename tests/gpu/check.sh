@@ -39,7 +39,8 @@
 # NXT_CHECK_DEVICE (cuda; cpu rehearses), NXT_CHECK_PYTHON (python3), NXT_CHECK_JOBS (build
 # jobs, default nproc), NXT_CHECK_BUILD (build folder, default build-gpu; the sysroot, the
 # dataset and the runs are kept in it, so a second run reuses them), NXT_CHECK_BUDGET_S (520),
-# NXT_CHECK_BUILD_CAP_S (360: the first build's own cap), NXT_CHECK_ARC4RANDOM (1: provide
+# NXT_CHECK_BUILD_CAP_S (360: the first build's own cap), NXT_CHECK_CAP_SCALE (1: the factor of
+# every phase's cap; a 2-core rehearsal builds ~8x slower), NXT_CHECK_ARC4RANDOM (1: provide
 # arc4random whatever the glibc, to rehearse that path).
 # Output, in $OUT (or /tmp/nxt_gpu_check), 6 files (the device tool brings back at most 8):
 # check.txt (versions, tools, progress, every table row the moment it is measured: a run cut
@@ -102,10 +103,11 @@ finish() {
 trap finish EXIT
 
 # phase NAME CAP_S RESERVE_S FUNCTION: runs FUNCTION (exported; in its own bash -euo pipefail,
-# so a phase cannot end the script) under min(CAP_S, time to the deadline less RESERVE_S, the
-# time kept for the phases after it); records its time and status for the summary.
+# so a phase cannot end the script) under min(CAP_S x NXT_CHECK_CAP_SCALE, time to the deadline
+# less RESERVE_S, the time kept for the phases after it); records its time and status.
 phase() {
   local name=$1 cap=$2 reserve=$3 fn=$4 left limit rc=0 t0 took status=""
+  cap=$((cap * ${NXT_CHECK_CAP_SCALE:-1}))
   left=$((deadline - reserve - $(date +%s)))
   limit=$((cap < left ? cap : left))
   if ((limit < 5)); then
@@ -187,7 +189,15 @@ export sysroot=$build/_sysroot  # a fixed path: CMake's cache remembers it betwe
 if [[ -f .gpu_deps/sysroot.tar.xz ]]; then
   stamp=$(stat -c '%s %Y' .gpu_deps/sysroot.tar.xz)
   if [[ "$(cat "$sysroot/.stamp" 2>/dev/null)" != "$stamp" ]]; then
-    rm -rf "$sysroot" && mkdir -p "$sysroot" && tar -xJf .gpu_deps/sysroot.tar.xz -C "$sysroot"
+    rm -rf "$sysroot" && mkdir -p "$sysroot"
+    if type -P xz >/dev/null; then
+      tar -xJf .gpu_deps/sysroot.tar.xz -C "$sysroot"
+    else  # tar -J runs xz, which a minimal image may lack; Python reads xz by itself
+      "$py" -c 'import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    t.extractall(sys.argv[2], **({"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}))' \
+        .gpu_deps/sysroot.tar.xz "$sysroot"
+    fi
     echo "$stamp" >"$sysroot/.stamp"
   fi
   # Its libraries were built against some glibc and libstdc++ (pack_sysroot.sh records which
@@ -333,7 +343,7 @@ print(torch.utils.cmake_prefix_path + ";" + os.path.dirname(torch.__file__))')
   build_targets nxt_ddp
   # Every library nxt_ddp needs is found, and from where (the sysroot, torch, the machine).
   local missing
-  missing=$(nxt_env ldd "$bin/nxt_ddp" | grep 'not found' || true)
+  missing=$(nxt_env ldd "$bin/nxt_ddp" | grep '=> not found' || true)
   [[ -z "$missing" ]] || { row "nxt_ddp libraries" "NOT FOUND: ${missing//$'\n'/;}"; return 1; }
   nxt_env ldd "$bin/nxt_ddp" | awk -v sysroot="$sysroot/" '
     $3 ~ /^\// && index($3, sysroot) != 1 && $3 !~ /\/site-packages\// {
