@@ -82,8 +82,9 @@ def ratio(nxt_rows, ref_rows):
            "%.3f" % (images_per_s(nxt_rows, NXT_IPS) / images_per_s(ref_rows, REF_IPS)))])
 
 
-GTEST_END = re.compile(r"^\[ +(OK|FAILED|SKIPPED) +\] (\w+\.\w+)(?: \((\d+) ms\))?$")
+GTEST_END = re.compile(r"^\[ +(OK|FAILED|SKIPPED) +\] (\S+)(?: \((\d+) ms\))?$")
 NO_GPU = ("no CUDA device", "built without CUDA", "no GPU")
+NO_CODECS = "NXT_WITH_IMAGE_CODECS=OFF"  # the check's build has no image codecs
 
 
 def gtest_results(path):
@@ -106,7 +107,16 @@ def gtest_results(path):
 def gtest(path, label, *pairs):
     results, running = gtest_results(path)
     count = {s: [t for t, r in results.items() if r[0] == s] for s in ("OK", "FAILED", "SKIPPED")}
+    # Failures for want of a GPU or of image codecs are counted apart: they say what is missing.
+    wants = {"a GPU": [], "image codecs": []}
+    for test in list(count["FAILED"]):
+        why = " ".join(results[test][2])
+        want = "a GPU" if any(s in why for s in NO_GPU) else "image codecs" if NO_CODECS in why else None
+        if want:
+            wants[want].append(test)
+            count["FAILED"].remove(test)
     text = "%d passed, %d failed, %d skipped" % tuple(len(count[s]) for s in ("OK", "FAILED", "SKIPPED"))
+    text += "".join(", %d failed for want of %s" % (len(t), w) for w, t in wants.items() if t)
     if count["FAILED"]:
         text += " (failed: %s%s)" % (", ".join(count["FAILED"][:6]),
                                      ", ..." if len(count["FAILED"]) > 6 else "")

@@ -98,7 +98,7 @@ headers='include/(hdf5|opencv4|yaml-cpp|CLI|nlohmann|gtest|gmock|turbojpeg\.h|go
 libraries='lib/x86_64-linux-gnu/(openmpi|hdf5|pmix|lib(mpi|hdf5|opencv|yaml|turbojpeg|protobuf|gtest|gmock|event|hwloc))'
 machine_paths=$(cat "$clone"/build-gpu/{compile_commands.json,build.ninja} 2>/dev/null |
   grep -oE "(^|[ ;:=\"'])/usr/($headers|$libraries|local/cuda|bin/protoc)[^ ;:\"']*" | sort -u || true)
-base='^(libc|libm|libmvec|libdl|librt|libpthread|libresolv|libstdc\+\+|libgcc_s|libgomp|libz|ld-linux-x86-64)\.so'
+base='^(libc|libm|libmvec|libdl|librt|libpthread|libresolv|libutil|libanl|libnss_[a-z]+|libstdc\+\+|libgcc_s|libgomp|libz|ld-linux-x86-64)\.so'
 machine_libs=$(sed -n 's/^nxt_ddp libraries from the machine (not the sysroot, not torch)://p' "$OUT/check.txt" |
   tr ' ' '\n' | grep . | grep -vE "$base" || true)
 if [[ ! -f "$clone/build-gpu/compile_commands.json" ]]; then
