@@ -87,11 +87,19 @@ NO_GPU = ("no CUDA device", "built without CUDA", "no GPU")
 NO_CODECS = "NXT_WITH_IMAGE_CODECS=OFF"  # the check's build has no image codecs
 
 
+SUITE_SETUP_FAILED = re.compile(r"^\[  FAILED  \] (\S+): SetUpTestSuite or TearDownTestSuite$")
+
+
 def gtest_results(path):
-    """{test: (status, ms, message lines)} in run order, and the test running when the log ends."""
-    results, running, message = {}, None, []
+    """{test: (status, ms, message lines)} in run order, the test running when the log ends, and
+    the suites whose set-up failed (their tests are reported skipped)."""
+    results, running, message, suites = {}, None, [], []
     for line in open(path, errors="replace").read().splitlines():
         line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        suite = SUITE_SETUP_FAILED.match(line)
+        if suite:
+            suites.append(suite.group(1))
+            continue
         if line.startswith("[ RUN      ] "):
             running, message = line[13:].strip(), []
             continue
@@ -101,11 +109,11 @@ def gtest_results(path):
             running = None
         elif running and line.strip() and not re.search(r"(: (Failure|Skipped)|^Failed)$", line):
             message.append(line.strip())
-    return results, running
+    return results, running, suites
 
 
 def gtest(path, label, *pairs):
-    results, running = gtest_results(path)
+    results, running, suites = gtest_results(path)
     count = {s: [t for t, r in results.items() if r[0] == s] for s in ("OK", "FAILED", "SKIPPED")}
     # Failures for want of a GPU or of image codecs are counted apart: they say what is missing.
     wants = {"a GPU": [], "image codecs": []}
@@ -120,6 +128,9 @@ def gtest(path, label, *pairs):
     if count["FAILED"]:
         text += " (failed: %s%s)" % (", ".join(count["FAILED"][:6]),
                                      ", ..." if len(count["FAILED"]) > 6 else "")
+    if suites:
+        text += "; %d suite(s) failed to set up, their tests skipped: %s%s" % (
+            len(suites), ", ".join(suites[:4]), ", ..." if len(suites) > 4 else "")
     if running:
         text += "; the log ends inside %s (cut short)" % running
     elif not results:
