@@ -65,7 +65,7 @@ struct EpochRecord {
 std::string notebook_line(const EpochRecord& record);
 
 // metrics.csv: the header, then one row per epoch; rewritten atomically after each epoch. New
-// columns go last (readers take columns by position: tests/gpu/check.sh, the multinode tests);
+// columns go last (the multinode tests read columns by position; tests/gpu/check.sh by name);
 // val_top5 is empty with 5 classes or fewer, val_acc_ema and val_loss_ema without the EMA.
 class MetricsCsv {
  public:
