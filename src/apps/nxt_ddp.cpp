@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/config.h"
+#include "common/config_schema.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
@@ -27,6 +28,7 @@ struct CommandLine {
   bool summary = false;
   bool print_config = false;
   bool list_keys = false;
+  bool keys_markdown = false;
   bool preflight = false;
   double preflight_seconds = nxt::kDefaultPreflightSeconds;
 };
@@ -95,6 +97,8 @@ int main(int argc, char** argv) {
     app.add_option("--write-config", cli.write_config_path,
                    "write the resolved config to FILE and exit");
     app.add_flag("--keys", cli.list_keys, "list every config key with its meaning and exit");
+    app.add_flag("--keys-markdown", cli.keys_markdown,
+                 "print the config reference, docs/config.md, and exit");
     CLI::Option* preflight =
         app.add_flag("--preflight", cli.preflight,
                      "check every node's compute, reads, intra-node all-reduce and links (under "
@@ -108,6 +112,10 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     if (cli.list_keys) return list_keys();
+    if (cli.keys_markdown) {
+      std::cout << nxt::config_reference_markdown();
+      return 0;
+    }
     if (cli.summary || cli.print_config || !cli.write_config_path.empty()) {
       const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
       if (cli.print_config) std::cout << nxt::to_yaml(config);

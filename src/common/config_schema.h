@@ -23,4 +23,9 @@ struct ConfigKey {
 
 const std::vector<ConfigKey>& config_schema();
 
+// docs/config.md, whole: a header that says it is generated and how to regenerate it, then one
+// table per section (run, data, ...) of every key with its default and help text, in schema
+// order. `nxt_ddp --keys-markdown` prints it; a unit test compares it with the file.
+std::string config_reference_markdown();
+
 }  // namespace nxt

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/check.h"
 #include "common/config.h"
@@ -287,11 +288,34 @@ TEST(Config, ImagenetYamlDecodesToTheRecipe) {
   EXPECT_EQ(c.eval.mode, EvalMode::kSharded);
 }
 
-TEST(Config, ReadmeDocumentsEveryKey) {
-  const std::string readme = read_file_text(std::string(NXT_SOURCE_DIR) + "/README.md");
+// docs/config.md is generated from the schema; a key added or reworded without regenerating it
+// fails here, at the first line that differs.
+TEST(Config, DocsConfigReferenceIsGenerated) {
+  const std::string path = std::string(NXT_SOURCE_DIR) + "/docs/config.md";
+  const std::string on_disk = read_file_text(path);
+  const std::string rendered = config_reference_markdown();
+  if (on_disk == rendered) return;
+  std::istringstream disk_lines(on_disk), rendered_lines(rendered);
+  std::string disk_line, rendered_line;
+  int line = 0;
+  bool disk_more = true, rendered_more = true;
+  while (disk_more || rendered_more) {
+    ++line;
+    disk_more = static_cast<bool>(std::getline(disk_lines, disk_line));
+    rendered_more = static_cast<bool>(std::getline(rendered_lines, rendered_line));
+    if (!disk_more) disk_line = "(end of file)";
+    if (!rendered_more) rendered_line = "(end of file)";
+    if (disk_line != rendered_line) break;
+  }
+  ADD_FAILURE() << path << " is not what the config schema renders (first difference at line "
+                << line << ":\n  file:     " << disk_line << "\n  rendered: " << rendered_line
+                << "\n). Regenerate it: ./build/bin/nxt_ddp --keys-markdown > docs/config.md";
+}
+
+TEST(Config, DocsConfigReferenceHasEveryKey) {
+  const std::string rendered = config_reference_markdown();
   for (const auto& [key, help] : config_key_help())
-    EXPECT_NE(readme.find("| `" + key + "` |"), std::string::npos)
-        << "README's config reference lacks " << key;
+    EXPECT_NE(rendered.find("| `" + key + "` |"), std::string::npos) << key;
 }
 
 }  // namespace
