@@ -4,22 +4,19 @@
 #include <sstream>
 
 #include "common/check.h"
+#include "common/fault_injector.h"
 #include "common/fs.h"
 #include "common/hash.h"
-#include "common/test_hooks.h"
 
 namespace nxt {
 namespace {
 
-// Test hook NXT_PAUSE_IN_CHECKPOINT_WRITE_S (read once): every checkpoint write sleeps that long
-// between its complete temp file and the rename, so that a test can kill rank 0 while the temp
-// file exists (tests/e2e/train_kill_during_checkpoint.sh) or signal it twice while it writes
-// (tests/e2e/train_stop_signals.sh).
+// Test hook NXT_PAUSE_IN_CHECKPOINT_WRITE_S (common/fault_injector.h): every checkpoint write
+// sleeps that long between its complete temp file and the rename, so that a test can kill rank
+// 0 while the temp file exists (tests/e2e/train_kill_during_checkpoint.sh) or signal it twice
+// while it writes (tests/e2e/train_stop_signals.sh).
 double pause_before_publish_s() {
-  static const double seconds = [] {
-    return static_cast<double>(test_hook("NXT_PAUSE_IN_CHECKPOINT_WRITE_S").value_or(0));
-  }();
-  return seconds;
+  return FaultInjector::process().checkpoint_publish_pause_s();
 }
 
 torch::Tensor bytes_tensor(const std::vector<char>& bytes) {

@@ -10,7 +10,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "common/test_hooks.h"
+#include "common/fault_injector.h"
 
 namespace nxt {
 
@@ -26,7 +26,7 @@ void single_threaded_opencv() {
 
 namespace {
 bool cpu_reports_cache_sizes() {
-  if (test_hook("NXT_ASSUME_NO_CPU_CACHE_INFO") == 1) return false;
+  if (FaultInjector::process().hides_cpu_cache_info()) return false;
   std::error_code ignored;
   return sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0 && sysconf(_SC_LEVEL2_CACHE_SIZE) > 0 &&
          std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0", ignored);

@@ -3,16 +3,14 @@
 #include "preflight/preflight.h"
 
 #include <chrono>
-#include <iostream>
 #include <optional>
-#include <thread>
 
 #include "comm/communicator.h"
 #include "comm/placement.h"
 #include "common/check.h"
+#include "common/fault_injector.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/test_hooks.h"
 #include "data/image_reader.h"
 #include "data/packed_dataset.h"
 #include "preflight/bandwidth.h"
@@ -85,23 +83,6 @@ PreflightResults gather(Communicator& comm, const NodeTable& nodes, const Comput
   return results;
 }
 
-// Test hooks (common/test_hooks.h) that make a rank stop for good at one point of the
-// preflight, like a rank stuck on its node, so that the tests can show that its peers end the
-// job after the limit (tests/multinode/preflight_rank_never_arriving.sh):
-//  - NXT_HANG_BEFORE_COMM_START_RANK=R: rank R never joins the start-up of the node and leader
-//    communicators (Note [Node communicators that cannot hang] in preflight/nodes.h);
-//  - NXT_HANG_BEFORE_PREFLIGHT_RING_RANK=R: rank R never joins its node's all-reduce, so its
-//    node's other ranks time out in the node communicator (Note [Bounded node ring]).
-bool hooked(const char* hook, int rank) {
-  return test_hook(hook) == rank;
-}
-[[noreturn]] void hang_for_ever() {
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-}
-void hang_if_hooked(const char* hook, int rank) {
-  if (hooked(hook, rank)) hang_for_ever();
-}
-
 // Rank 0: preflight.json in the run folder (atomically, as every report there).
 void write_report_file(const Config& config, const nlohmann::json& report) {
   const std::string dir = config.run.out_dir + "/" + config.run.name;
@@ -119,7 +100,8 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
             " is not in (0, ", kMaxPreflightSeconds, "]: it is the time of each of the five ",
             "measurements, and a rank's whole preflight must stay near a minute");
   const ProcessPlace place = mpi.place();
-  const SlowDown slow = SlowDown::for_rank(place.rank);
+  const FaultInjector faults = FaultInjector::process().for_rank(place.rank, place.world_size);
+  const SlowDown slow(faults.slows_preflight());
   const RankCompute compute =
       configure_rank(place, {config.run.device, config.run.threads_per_rank,
                              config.data.loader_threads, config.train.cudnn_benchmark});
@@ -156,10 +138,14 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
   std::optional<double> link;
   {
     log::info() << "preflight: node and leader communicators";
-    hang_if_hooked("NXT_HANG_BEFORE_COMM_START_RANK", place.rank);
+    // Test hooks (common/fault_injector.h): a rank that never joins the start-up of the node
+    // and leader communicators (Note [Node communicators that cannot hang] in
+    // preflight/nodes.h), or its node's all-reduce, so that its node's other ranks time out in
+    // the node communicator (Note [Bounded node ring]); its peers must end the job after the
+    // limit (tests/multinode/preflight_rank_never_arriving.sh).
+    faults.before_comm_start();
     const NodeComms node_comms(nodes, place.rank, limit);
     NodeAllReduce node_ring(node_comms.node(), place, device, limit);
-    const bool hang_before_ring = hooked("NXT_HANG_BEFORE_PREFLIGHT_RING_RANK", place.rank);
     for (int round = 1; round <= kRounds; ++round) {
       log::info() << "preflight: round " << round << " of " << kRounds << ": compute on "
                   << device.str() << ", reads of each rank's shard of " << config.data.path
@@ -173,7 +159,7 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
           config.data.drop_last, compute.loader_threads, round_budget, slow);
       if (read_round.mb_per_s > read.mb_per_s) read = read_round;
       comm->barrier();
-      if (hang_before_ring) hang_for_ever();
+      faults.before_node_ring();
       const std::optional<AllReduceFigure> ring_round = node_ring.measure(round_budget, slow);
       if (ring_round && (!ring || ring_round->seconds < ring->seconds)) ring = ring_round;
       const std::optional<double> link_round =
@@ -205,7 +191,7 @@ int run_preflight(const Config& config, const PreflightOptions& options, const M
     results.read_access = read.access;
     results.data_path = config.data.path;
     results.budget_s = budget;
-    std::cout << format_report(results, findings) << std::flush;
+    log::print_out(format_report(results, findings));  // one block: it arrives whole
     try {
       write_report_file(config, report_json(results, findings));
     } catch (const std::exception& e) {

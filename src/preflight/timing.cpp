@@ -9,8 +9,6 @@
 #include <string>
 #include <thread>
 
-#include "common/test_hooks.h"
-
 namespace nxt {
 
 double seconds_since(PreflightClock::time_point start) {
@@ -66,12 +64,6 @@ double CpuWaitProbe::waited_s() const {
     if (since >= 0) longest = std::max(longest, delay - since);
   }
   return static_cast<double>(longest) / 1e9;
-}
-
-SlowDown SlowDown::for_rank(int rank) {
-  SlowDown slow;
-  slow.active_ = test_hook("NXT_SLOW_PREFLIGHT_RANK") == rank;
-  return slow;
 }
 
 void SlowDown::after_step(double step_seconds) const {

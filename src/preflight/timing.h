@@ -49,15 +49,16 @@ PreflightLimit preflight_limit(int64_t timeout_s);
 // Seconds from `start` to now.
 double seconds_since(PreflightClock::time_point start);
 
-// Test hook NXT_SLOW_PREFLIGHT_RANK=R (common/test_hooks.h): rank R's compute steps, reads and
-// sends (intra-node all-reduces, inter-node messages) take kFactor times as long, by sleeping
-// (kFactor - 1) x each step's own time after it, so that rank measures slow on any machine.
+// Test hook NXT_SLOW_PREFLIGHT_RANK=R (common/fault_injector.h): rank R's compute steps, reads
+// and sends (intra-node all-reduces, inter-node messages) take kFactor times as long, by
+// sleeping (kFactor - 1) x each step's own time after it, so that rank measures slow on any
+// machine.
 class SlowDown {
  public:
   static constexpr double kFactor = 4;
   SlowDown() = default;
-  // Reads the hook (warning when set) and applies it when it names `rank`.
-  static SlowDown for_rank(int rank);
+  // `active`: this rank is the one the hook names (FaultInjector::slows_preflight()).
+  explicit SlowDown(bool active) : active_(active) {}
   bool active() const { return active_; }
   // Sleeps (kFactor - 1) x `step_seconds` when active; returns at once otherwise.
   void after_step(double step_seconds) const;

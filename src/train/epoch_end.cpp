@@ -1,9 +1,6 @@
 // Implements the end of an epoch on every rank: rank 0's BatchNorm statistics broadcast, the
 // val evaluation (and the EMA's), the best model, the notebook line, metrics.csv and TensorBoard,
 // checkpoints (best.pt, last.pt; Note [Background checkpoints] in checkpoint/async_writer.h).
-#include <chrono>
-#include <thread>
-
 #include "common/log.h"
 #include "eval/totals.h"
 #include "model/state_dict_io.h"
@@ -27,10 +24,7 @@ MetricTotals Trainer::evaluate_split(const ImageReader& reader, EvalDetails* det
   if (!buffers_.empty()) broadcast_from_rank0(buffers_, *comm_);
   // eval.mode rank0: the others wait in evaluate()'s final all-reduce (Note [Watchdog]).
   const Communicator::Rank0Phase rank0_phase(*comm_);
-  if (is_rank0() && inject_slow_eval_s_ > 0) {
-    log::warn() << "test hook: rank 0's evaluation is slowed by " << inject_slow_eval_s_ << " s";
-    std::this_thread::sleep_for(std::chrono::seconds(inject_slow_eval_s_));
-  }
+  faults_.before_evaluation();
   EvalSetup eval;
   eval.reader = &reader;
   eval.loader = data_->loader_options();

@@ -5,9 +5,6 @@
 // when due. Also the step reports: train_log.jsonl, TensorBoard and the straggler report.
 #include <chrono>
 #include <cmath>
-#include <csignal>
-#include <limits>
-#include <thread>
 
 #include "comm/replicas.h"
 #include "common/check.h"
@@ -25,12 +22,6 @@
 
 namespace nxt {
 namespace trainer_detail {
-
-// The NXT_STALL_AT_STEP test hook: this thread blocks for good outside any host wait.
-[[noreturn]] void stall_for_ever(const char* where) {
-  log::all() << "test hook NXT_STALL_AT_STEP: this rank's main thread stalls " << where;
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-}
 
 void Trainer::start_epoch(int64_t epoch) {
   set_backbone_frozen(epoch < config_.train.freeze_backbone_epochs);
@@ -90,10 +81,7 @@ int Trainer::train_epoch(int64_t epoch) {
       const NvtxRange range("checkpoint");
       save_last(/*before_exit=*/flags.stop_signal != 0);
     }
-    if (is_rank0() && done == inject_crash_at_step_) {
-      checkpoint_writer_.wait();  // the hook's promise: this step's checkpoint is on disk
-      std::raise(SIGKILL);
-    }
+    faults_.after_step_saved(done, [this] { checkpoint_writer_.wait(); });
     if (flags.stop_signal != 0) {
       progress.finish();
       return flags.stop_signal;
@@ -110,18 +98,18 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
   const int64_t micro_batches = config_.train.grad_accum;
   step_metrics_->start_step();
   step_timer_->start_step();
-  const bool stall = position_.global_step + 1 == inject_stall_at_step_;
-  if (stall && place_.rank == place_.world_size - 1) stall_for_ever("before its backward");
+  const int64_t step = position_.global_step + 1;
+  faults_.at_step_start(step);
   for (int64_t micro = 0; micro < micro_batches; ++micro) {
     std::optional<Batch> batch;
     std::optional<DeviceBatch> input;
     {
       const NvtxRange range("data");
-      inject_delay(inject_slow_data_rank_);
+      faults_.before_batch_read();
       batch = loader.next();
       NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
                 position_.step_in_epoch);
-      if (sample_trace_.is_open()) trace_samples(epoch, *batch);
+      trace_samples(epoch, *batch);
       input = to_device(*batch, data_->normalizer(), config_.train.channels_last);
     }
     step_timer_->end(StepTimer::kData);
@@ -131,17 +119,16 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
       const NvtxRange range("forward");
       loss = training_loss(*input, *batch, epoch, &logits);
     }
-    if (position_.global_step + 1 == inject_nan_at_step_ && place_.rank == place_.world_size - 1)
-      loss = loss * std::numeric_limits<double>::quiet_NaN();
+    faults_.corrupt_loss(step, loss);
     {
       const NvtxRange range("backward");  // the buckets' all-reduce ranges nest inside
       loss_scaler_.scale_loss(loss / static_cast<double>(micro_batches)).backward();
     }
     step_metrics_->add(loss, logits, input->labels);
-    inject_delay(inject_slow_compute_rank_);
+    faults_.after_backward();
     step_timer_->end(StepTimer::kCompute);
   }
-  if (stall && is_rank0()) stall_for_ever("with its gradient buckets in flight");
+  faults_.before_gradient_wait(step);
   {
     const NvtxRange range("all-reduce wait");
     reducer_->finish_backward();
@@ -188,9 +175,8 @@ StepFlags Trainer::agree_on_step() {
   const bool grad_overflow = found_inf.defined() && found_inf.item<float>() != 0;
   const bool nonfinite =
       config_.train.skip_nonfinite && !std::isfinite(step_metrics_->step_loss_sum());
-  int64_t stop_request = stop_signal_number();
-  if (is_rank0() && inject_stop_at_step_ > 0 && position_.global_step + 1 == inject_stop_at_step_)
-    stop_request = SIGUSR2;  // as if Slurm had signalled
+  const int64_t stop_request =
+      faults_.stop_request(position_.global_step + 1, stop_signal_number());
   const double every_minutes = config_.train.checkpoint_every_minutes;
   const bool checkpoint_due = is_rank0() && every_minutes > 0 &&
                               !checkpoint_writer_.busy() &&  // due once it is done
@@ -339,13 +325,8 @@ void Trainer::log_stragglers_when_due() {
   straggler_window_from_step_ = position_.global_step;
 }
 
-// NXT_SLOW_DATA_RANK / NXT_SLOW_COMPUTE_RANK: this rank sleeps, a straggler on purpose.
-void Trainer::inject_delay(int64_t hook_rank) const {
-  if (hook_rank == place_.rank)
-    std::this_thread::sleep_for(std::chrono::milliseconds(inject_slow_ms_));
-}
-
 void Trainer::trace_samples(int64_t epoch, const Batch& batch) {
+  if (!sample_trace_.is_open()) return;
   for (size_t k = 0; k < batch.sample_indices.size(); ++k)
     sample_trace_ << epoch << " " << batch.sample_positions[k] << " " << batch.sample_indices[k]
                   << "\n";

@@ -4,8 +4,6 @@
 #include "train/trainer.h"
 
 #include <chrono>
-#include <cstdlib>
-#include <thread>
 
 #include "comm/backends.h"
 #include "common/check.h"
@@ -13,7 +11,6 @@
 #include "common/fs.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/test_hooks.h"
 #include "data/class_balance.h"
 #include "model/build.h"
 #include "train/run_reports.h"
@@ -26,6 +23,7 @@ namespace trainer_detail {
 Trainer::Trainer(const Config& config, const MpiSession& mpi)
     : config_(config),
       place_(mpi.place()),
+      faults_(FaultInjector::process().for_rank(place_.rank, place_.world_size)),
       compute_(configure_rank(place_, {config.run.device, config.run.threads_per_rank,
                                        config.data.loader_threads, config.train.cudnn_benchmark})),
       device_(compute_.device) {}
@@ -36,7 +34,7 @@ void Trainer::set_up_compute() {
   autocast_fp16_ = on_cuda() && config_.train.amp == AmpMode::kFp16;
   // Test hook NXT_CPU_LOSS_SCALE_GROWTH_INTERVAL: fp16's loss scaling also on a CPU run (no
   // autocast), with that growth interval, so that the e2e tests reach its flag and checkpoint.
-  const std::optional<long long> cpu_scaling = test_hook("NXT_CPU_LOSS_SCALE_GROWTH_INTERVAL");
+  const std::optional<int64_t> cpu_scaling = faults_.cpu_loss_scale_growth_interval();
   if (autocast_fp16_ || (cpu_scaling && !on_cuda())) {
     LossScalerOptions scaling;
     if (cpu_scaling && !on_cuda()) scaling.growth_interval = *cpu_scaling;
@@ -61,23 +59,14 @@ void Trainer::set_up_compute() {
   // A log line reads the metrics: by default only on steps that read them anyway.
   log_every_ = config_.train.log_every_steps.value_or(metrics_every_ *
                                                       ((10 + metrics_every_ - 1) / metrics_every_));
-  read_test_hooks();
+  open_sample_trace();
 }
 
-void Trainer::read_test_hooks() {
-  if (const char* dir = std::getenv("NXT_TRACE_SAMPLES")) {
-    sample_trace_.open(std::string(dir) + "/samples.rank" + std::to_string(place_.rank) + ".txt",
-                       std::ios::app);
-    NXT_CHECK(sample_trace_.good(), "NXT_TRACE_SAMPLES: cannot write to '", dir, "'");
-  }
-  inject_stop_at_step_ = test_hook("NXT_STOP_AT_STEP").value_or(0);
-  inject_crash_at_step_ = test_hook("NXT_CRASH_AT_STEP").value_or(0);
-  inject_nan_at_step_ = test_hook("NXT_NAN_AT_STEP").value_or(0);
-  inject_stall_at_step_ = test_hook("NXT_STALL_AT_STEP").value_or(0);
-  inject_slow_eval_s_ = test_hook("NXT_SLOW_RANK0_EVAL_S").value_or(0);
-  if (const auto rank = test_hook("NXT_SLOW_DATA_RANK")) inject_slow_data_rank_ = *rank;
-  if (const auto rank = test_hook("NXT_SLOW_COMPUTE_RANK")) inject_slow_compute_rank_ = *rank;
-  inject_slow_ms_ = test_hook("NXT_SLOW_RANK_MS").value_or(inject_slow_ms_);
+void Trainer::open_sample_trace() {
+  const std::string& dir = faults_.sample_trace_dir();
+  if (dir.empty()) return;
+  sample_trace_.open(dir + "/samples.rank" + std::to_string(place_.rank) + ".txt", std::ios::app);
+  NXT_CHECK(sample_trace_.good(), "NXT_TRACE_SAMPLES: cannot write to '", dir, "'");
 }
 
 // Before any communicator exists, so that a wrong data.path fails fast.
@@ -88,12 +77,9 @@ void Trainer::open_data() {
 
 // After the dataset checks, so that a wrong data.path fails before NCCL or MPI windows start.
 void Trainer::start_communicator() {
-  // Fault injection (tests/multinode/rank_never_joining_ends_start_up.sh):
-  // NXT_HANG_BEFORE_COMM_START_RANK=R makes rank R never join the communicator's start-up, like
-  // a rank stuck on its node; the others' start-up must then end the job after dist.timeout_s
-  // (Note [Watchdog]).
-  if (test_hook("NXT_HANG_BEFORE_COMM_START_RANK") == place_.rank)
-    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  // A rank that never joins (tests/multinode/rank_never_joining_ends_start_up.sh): the others'
+  // start-up must end the job after dist.timeout_s (Note [Watchdog]).
+  faults_.before_comm_start();
   comm_ = make_communicator(config_.dist.backend, device_, place_,
                             {std::chrono::seconds(config_.dist.timeout_s),
                              std::chrono::seconds(config_.dist.rank0_phase_timeout_s)});

@@ -25,6 +25,7 @@
 #include "comm/reducer.h"
 #include "comm/replicas.h"
 #include "common/config.h"
+#include "common/fault_injector.h"
 #include "common/mpi_env.h"
 #include "data/loader.h"
 #include "eval/evaluate.h"
@@ -89,7 +90,7 @@ class Trainer {
  private:
   // --- the run's lifecycle (trainer.cpp)
   void set_up_compute();
-  void read_test_hooks();
+  void open_sample_trace();  // NXT_TRACE_SAMPLES (common/fault_injector.h)
   void open_data();
   void start_communicator();
   // `load_pretrained`: false when a checkpoint will replace every weight (a resumed run must not
@@ -128,8 +129,7 @@ class Trainer {
   void read_metrics(int64_t epoch);
   void log_stragglers_when_due();
   void log_step_line(int64_t epoch, double epoch_fraction);
-  void trace_samples(int64_t epoch, const Batch& batch);
-  void inject_delay(int64_t hook_rank) const;
+  void trace_samples(int64_t epoch, const Batch& batch);  // when NXT_TRACE_SAMPLES is set
 
   // --- the end of an epoch (epoch_end.cpp)
   // `trained`: samples this process trained in the epoch (a resumed epoch counts only those).
@@ -165,6 +165,8 @@ class Trainer {
 
   Config config_;
   ProcessPlace place_;
+  // This rank's test hooks, read before anything else (common/fault_injector.h).
+  FaultInjector faults_;
   RankCompute compute_;
   torch::Device device_;
   std::unique_ptr<TrainingData> data_;
@@ -213,22 +215,7 @@ class Trainer {
   // The interrupted epoch's node layout, when resumed mid-epoch (continue_position()).
   std::optional<NodeLayout> resumed_layout_;
 
-  // Test hooks (common/test_hooks.h): NXT_TRACE_SAMPLES (a folder: every trained sample, per
-  // rank), NXT_STOP_AT_STEP (rank 0 acts as if signalled after that global step),
-  // NXT_CRASH_AT_STEP (rank 0 dies by SIGKILL once that global step is logged and
-  // checkpointed, as a lost node would: train_log.jsonl then has lines past last.pt) and
-  // NXT_NAN_AT_STEP (the last rank's loss, and so every gradient after the all-reduce, is NaN
-  // at that global step).
-  std::ofstream sample_trace_;
-  int64_t inject_stop_at_step_ = 0, inject_crash_at_step_ = 0, inject_nan_at_step_ = 0;
-  // NXT_STALL_AT_STEP (at that global step the last rank never starts its backward, and rank
-  // 0's main thread blocks after issuing its gradient buckets, not in a host wait, as behind a
-  // full CUDA launch queue: only the watchdog thread can end the job) and NXT_SLOW_RANK0_EVAL_S
-  // (rank 0's evaluations take that much longer, a rank-0 phase beyond dist.timeout_s).
-  int64_t inject_stall_at_step_ = 0, inject_slow_eval_s_ = 0;
-  // NXT_SLOW_DATA_RANK / NXT_SLOW_COMPUTE_RANK: that rank sleeps NXT_SLOW_RANK_MS (100) per
-  // micro-batch before reading its batch / after its backward, a straggler for the report.
-  int64_t inject_slow_data_rank_ = -1, inject_slow_compute_rank_ = -1, inject_slow_ms_ = 100;
+  std::ofstream sample_trace_;  // NXT_TRACE_SAMPLES: every trained sample of this rank
 };
 
 }  // namespace trainer_detail
