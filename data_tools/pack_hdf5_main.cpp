@@ -5,9 +5,11 @@
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "common/check.h"
+#include "common/log.h"
 #include "common/process_tuning.h"
 #include "inspect.h"
 #include "packer.h"
@@ -32,22 +34,27 @@ void parse_size(const std::string& text, int* height, int* width) {
   if (*height < 1 || *width < 1) throw nxt::Error("--size must be positive, got '" + text + "'");
 }
 
+// Each block is built whole and written at once (Note [Output arrives whole] in common/log.h).
 void print_report(const nxt::PackReport& report, const std::string& output) {
+  std::string skipped_lines;
   for (const auto& skipped : report.skipped)
-    std::cerr << "pack_hdf5: skipped '" << skipped.relative << "': " << skipped.reason << "\n";
-  std::cout << "pack_hdf5: wrote " << output << ": " << report.classes.size() << " classes, "
-            << report.train_images << " train + " << report.val_images << " val";
-  if (report.has_test) std::cout << " + " << report.test_images << " test";
+    skipped_lines += "pack_hdf5: skipped '" + skipped.relative + "': " + skipped.reason + "\n";
+  nxt::log::print_err(skipped_lines);
+  std::ostringstream out;
+  out << "pack_hdf5: wrote " << output << ": " << report.classes.size() << " classes, "
+      << report.train_images << " train + " << report.val_images << " val";
+  if (report.has_test) out << " + " << report.test_images << " test";
   const size_t images = report.train_images + report.val_images + report.test_images;
-  std::cout << " images, " << report.skipped.size() << " skipped, in " << report.seconds << " s ("
-            << images / std::max(report.seconds, 1e-9) << " img/s)\n";
-  std::cout << "pack_hdf5: train mean " << report.mean[0] << " " << report.mean[1] << " "
-            << report.mean[2] << ", std " << report.stddev[0] << " " << report.stddev[1] << " "
-            << report.stddev[2] << "\n";
+  out << " images, " << report.skipped.size() << " skipped, in " << report.seconds << " s ("
+      << images / std::max(report.seconds, 1e-9) << " img/s)\n";
+  out << "pack_hdf5: train mean " << report.mean[0] << " " << report.mean[1] << " "
+      << report.mean[2] << ", std " << report.stddev[0] << " " << report.stddev[1] << " "
+      << report.stddev[2] << "\n";
   if (report.stored_bytes > 0)
-    std::cout << "pack_hdf5: stored " << report.stored_bytes / 1e6 << " MB of images, "
-              << report.stored_bytes / 1e3 / std::max<size_t>(images, 1) << " KB per image, "
-              << report.jpeg_images << " as JPEG\n";
+    out << "pack_hdf5: stored " << report.stored_bytes / 1e6 << " MB of images, "
+        << report.stored_bytes / 1e3 / std::max<size_t>(images, 1) << " KB per image, "
+        << report.jpeg_images << " as JPEG\n";
+  nxt::log::print_out(out.str());
 }
 
 // The flags that exclude each other on the command line (pack_image_folder checks the rest:

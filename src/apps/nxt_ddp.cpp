@@ -43,12 +43,14 @@ int print_summary(const nxt::Config& config) {
   const nxt::ModelSummary summary = nxt::summarize(model, config.data.image_size);
   const std::string title = std::string(nxt::name_of(config.model.arch, nxt::kArchNames)) + " (" +
                             std::to_string(summary_classes(config)) + " classes)";
-  std::cout << nxt::format_summary(summary, title);
+  nxt::log::print_out(nxt::format_summary(summary, title));
   return 0;
 }
 
 int list_keys() {
-  for (const auto& [key, help] : nxt::config_key_help()) std::cout << key << "\t" << help << "\n";
+  std::string text;
+  for (const auto& [key, help] : nxt::config_key_help()) text += key + "\t" + help + "\n";
+  nxt::log::print_out(text);
   return 0;
 }
 
@@ -118,7 +120,7 @@ int main(int argc, char** argv) {
     }
     if (cli.summary || cli.print_config || !cli.write_config_path.empty()) {
       const nxt::Config config = nxt::load_config(cli.config_path, cli.overrides);
-      if (cli.print_config) std::cout << nxt::to_yaml(config);
+      if (cli.print_config) nxt::log::print_out(nxt::to_yaml(config));
       if (!cli.write_config_path.empty())
         nxt::write_file_atomic(cli.write_config_path, nxt::to_yaml(config));
       return cli.summary ? print_summary(config) : 0;

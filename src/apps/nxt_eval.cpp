@@ -6,8 +6,6 @@
 // checkpoint's centre-crop ratio, version 2 files with its Resize(shorter side) + CenterCrop.
 #include <CLI/CLI.hpp>
 
-#include <iostream>
-
 #include "comm/communicator.h"
 #include "comm/placement.h"
 #include "common/check.h"
@@ -128,12 +126,12 @@ int run(int argc, char** argv, const CommandLine& cli) {
     if (nxt::reports_top5(static_cast<int64_t>(model.classes.size())))
       report.top5_correct = totals.top5_correct;  // Note [top-5 with few classes]
     report.tta = model.tta;
-    std::cout << nxt::format_report(report) << std::flush;
+    nxt::log::print_out(nxt::format_report(report));
     if (!cli.out_dir.empty()) {
       nxt::write_report_files(report, cli.out_dir);
-      std::cout << "wrote metrics.json, per_class.csv, confusion.csv, confusion.png, "
-                   "predictions.csv to "
-                << cli.out_dir << "\n";
+      nxt::log::print_out(
+          "wrote metrics.json, per_class.csv, confusion.csv, confusion.png, predictions.csv to " +
+          cli.out_dir + "\n");
     }
   }
   comm->barrier();  // a rank-0 failure writing files aborts the job, not a silent exit 0

@@ -11,6 +11,7 @@
 
 #include "comm/placement.h"
 #include "common/check.h"
+#include "common/log.h"
 #include "infer/image_files.h"
 #include "infer/inference_model.h"
 #include "infer/prediction_writer.h"
@@ -48,11 +49,11 @@ int run(CommandLine& cli) {
     writer.write(prediction);
     if (prediction.error.empty()) return;
     ++failed;
-    std::cerr << "nxt_predict: '" << prediction.path << "': " << prediction.error << "\n";
+    nxt::log::print_err("nxt_predict: '" + prediction.path + "': " + prediction.error + "\n");
   });
-  std::cerr << "nxt_predict: " << files.size() - failed << " of " << files.size()
-            << " file(s) classified" << (failed ? ", " + std::to_string(failed) + " failed" : "")
-            << "\n";
+  nxt::log::print_err("nxt_predict: " + std::to_string(files.size() - failed) + " of " +
+                      std::to_string(files.size()) + " file(s) classified" +
+                      (failed ? ", " + std::to_string(failed) + " failed" : "") + "\n");
   return failed ? kSomeFilesFailed : 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/check.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/mpi_env.h"
 
 namespace nxt {
@@ -214,8 +215,7 @@ bool CollectiveWatchdog::leave_record(const std::string& why) {
   if (record_left_.exchange(true)) return false;
   const std::string text =
       "[rank " + std::to_string(rank_) + "] " + why + "; " + recorder_->to_text(rank_);
-  std::fwrite(text.data(), 1, text.size(), stderr);  // one write: the lines arrive whole
-  std::fflush(stderr);
+  log::print_err(text);  // the table as one block: Note [Output arrives whole]
   std::string dir;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -233,7 +233,7 @@ bool CollectiveWatchdog::leave_record(const std::string& why) {
     result = "could not write " + path + ": " + e.what();
   }
   result = "[rank " + std::to_string(rank_) + "] " + result + "\n";
-  std::fwrite(result.data(), 1, result.size(), stderr);
+  log::print_err(result);
   return true;
 }
 
@@ -250,11 +250,11 @@ void CollectiveWatchdog::fire(const std::string& message) {
     abort_job(1);
   }).detach();
   const std::string fatal = "[rank " + std::to_string(rank_) + "] FATAL: " + message + "\n";
-  std::fwrite(fatal.data(), 1, fatal.size(), stderr);
+  log::print_err(fatal);
   if (!leave_record("watchdog fired")) {
     const std::string above = "[rank " + std::to_string(rank_) + "] watchdog fired; its flight " +
                               "record was left above when the timeout was first noticed\n";
-    std::fwrite(above.data(), 1, above.size(), stderr);
+    log::print_err(above);
   }
   if (hooks_.abort_backend) hooks_.abort_backend();
   abort_job(1);
