@@ -256,9 +256,9 @@ MpiCommunicator::MpiCommunicator(ProcessPlace place, MPI_Comm comm, MpiCommunica
             "max_elements_per_call must be in [1, INT_MAX]");
   int level = MPI_THREAD_SINGLE;
   NXT_MPI_CHECK(MPI_Query_thread(&level));
-  NXT_CHECK(level >= MPI_THREAD_SERIALIZED,
-            "the MPI communicator needs MPI_THREAD_SERIALIZED (its own thread calls MPI); MPI "
-            "was initialised with level ",
+  NXT_CHECK(level >= MPI_THREAD_MULTIPLE,
+            "the MPI communicator needs MPI_THREAD_MULTIPLE (its own thread calls MPI while "
+            "others may call MPI_Abort: Note [MPI thread level]); MPI was initialised with level ",
             level);
   sixteen_bit_ops();
   thread_ = std::thread([queue = queue_] { queue->run(); });

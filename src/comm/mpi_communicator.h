@@ -1,8 +1,9 @@
 // The MPI communicator for CPU tensors. One communication thread runs every collective, in the
 // order issued, as non-blocking MPI calls that it polls with short sleeps: backward keeps
 // running on the compute threads while a bucket is reduced, and the polling does not take a
-// core away from them (a blocking MPI_Allreduce spins). Since that thread is the only one
-// calling MPI while the communicator lives, MPI_THREAD_SERIALIZED is enough.
+// core away from them (a blocking MPI_Allreduce spins). That thread is the only one running
+// collectives while the communicator lives; MPI_Abort may come from any thread at any time,
+// hence MPI_THREAD_MULTIPLE (Note [MPI thread level], common/mpi_env.h).
 //
 // Every dtype the trainer uses works: float, double, int32/64, uint8, and half and bfloat16
 // through custom MPI reduction ops that add in float. Counts beyond INT_MAX are split. When all

@@ -17,8 +17,8 @@ bool mpi_is_live() {
   return initialized && !finalized;
 }
 
-// Set once MPI is up, so that logging never calls MPI (which, at MPI_THREAD_SERIALIZED, only
-// one thread at a time may do: the communicator's thread, during training).
+// Set once MPI is up, so that logging never calls MPI: a log line from any thread stays a
+// plain write, never a call that waits on MPI's internal locks.
 int cached_rank = -1;
 
 int rank_from_launcher_env() {
@@ -28,6 +28,16 @@ int rank_from_launcher_env() {
   return 0;
 }
 
+const char* thread_level_name(int level) {
+  switch (level) {
+    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
+    default: return "an unknown thread level";
+  }
+}
+
 }  // namespace
 
 MpiSession::MpiSession(int* argc, char*** argv, int required_thread_level) {
@@ -35,8 +45,10 @@ MpiSession::MpiSession(int* argc, char*** argv, int required_thread_level) {
   NXT_MPI_CHECK(MPI_Init_thread(argc, argv, required_thread_level, &provided));
   // Errors come back to us, so CHECK can report them with file:line before aborting.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  NXT_CHECK(provided >= required_thread_level, "MPI provides thread level ", provided,
-            " but nxt needs ", required_thread_level);
+  NXT_CHECK(provided >= required_thread_level, "MPI provides thread level ",
+            thread_level_name(provided), " but nxt needs ", thread_level_name(required_thread_level),
+            " (Note [MPI thread level], src/common/mpi_env.h): use an MPI built with thread "
+            "support (Open MPI 4+, MPICH)");
   NXT_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   NXT_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
   cached_rank = rank_;

@@ -13,10 +13,21 @@ struct ProcessPlace {
   int local_size = 1;
 };
 
-// Initialises MPI with at least `required_thread_level` and finalises it on destruction.
+// Note [MPI thread level]
+// nxt's threads call MPI concurrently in two ways: the MPI communicator's thread runs every
+// collective while training, and whichever thread decides the job must end (the watchdog, its
+// monitor, the main thread's fatal-error handler) calls MPI_Abort at once, while the
+// communication thread may be inside MPI_Test. At MPI_THREAD_SERIALIZED that second call is
+// erroneous (the standard allows one thread in MPI at a time), so nxt asks for
+// MPI_THREAD_MULTIPLE and refuses an MPI that does not provide it: Open MPI 4+ and MPICH do.
+// Serialising MPI_Abort behind the communication thread instead would leave a rank unable to
+// end the job while that thread is stuck in MPI, which is when it must.
+
+// Initialises MPI with at least `required_thread_level` (Note [MPI thread level]) and finalises
+// it on destruction. Throws Error naming both levels when MPI provides less.
 class MpiSession {
  public:
-  explicit MpiSession(int* argc, char*** argv, int required_thread_level = MPI_THREAD_SERIALIZED);
+  explicit MpiSession(int* argc, char*** argv, int required_thread_level = MPI_THREAD_MULTIPLE);
   ~MpiSession();
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;
@@ -36,6 +47,7 @@ class MpiSession {
 int world_rank();
 
 // Ends the job now: MPI_Abort when MPI is live (so no other rank waits forever), else exit.
+// Safe from any thread, another thread inside MPI included (Note [MPI thread level]).
 [[noreturn]] void abort_job(int exit_code);
 
 }  // namespace nxt

@@ -116,6 +116,16 @@ TEST(Communicator, ScalarReductionsAreExact) {
   comm.barrier();
 }
 
+// Note [MPI thread level]: the watchdog may MPI_Abort while the communication thread is inside
+// MPI, which only MPI_THREAD_MULTIPLE allows.
+TEST(MpiSession, ProvidesTheThreadLevelThatAbortFromAnyThreadNeeds) {
+  int level = MPI_THREAD_SINGLE;
+  ASSERT_EQ(MPI_Query_thread(&level), MPI_SUCCESS);
+  EXPECT_EQ(level, MPI_THREAD_MULTIPLE);
+  MpiCommunicator comm(place());  // its constructor checks the level too
+  EXPECT_EQ(comm.all_reduce_integers({1}, ReduceOp::kSum)[0], comm.world_size());
+}
+
 // Note [Watchdog]: inside a Rank0Phase the ranks that wait for rank 0 get the phase deadline,
 // rank 0 keeps the collective one; every collective is in the flight record, in issue order,
 // with the same sequence number on every rank.
