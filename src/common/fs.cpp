@@ -17,9 +17,6 @@
 namespace nxt {
 namespace {
 
-std::string errno_text() {
-  return std::strerror(errno);
-}
 
 void write_all(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {
@@ -39,6 +36,14 @@ void fsync_folder(const std::string& folder) {
 }
 
 }  // namespace
+
+std::string errno_text(int err) {
+  char buffer[256];
+  // GNU strerror_r: returns either `buffer` or a static string, never shared mutable state.
+  return strerror_r(err, buffer, sizeof buffer);
+}
+
+std::string errno_text() { return errno_text(errno); }
 
 std::vector<char> read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -24,6 +24,11 @@ inline void write_file_atomic(const std::string& path, const std::string& text) 
 std::string temp_path_for(const std::string& path);
 void publish_temp_file(const std::string& temp, const std::string& path);
 
+// The text of error number `err` (default: errno), safe on any thread (strerror is not: the
+// checkpoint writer, the node copy and the loader's readers fail on threads of their own).
+std::string errno_text(int err);
+std::string errno_text();
+
 // Creates `dir` and its parents; an error names the folder and the reason.
 void make_dirs(const std::string& dir);
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/check.h"
+#include "common/fs.h"
 #include "data/jpeg.h"
 #include "data/node_copy.h"
 
@@ -32,7 +33,7 @@ uint64_t plain_chunk_bytes(hid_t dataset) {
 
 uint64_t file_size_of(int fd, const std::string& path) {
   struct stat info {};
-  if (fstat(fd, &info) != 0) throw Error("cannot stat '" + path + "': " + std::strerror(errno));
+  if (fstat(fd, &info) != 0) throw Error("cannot stat '" + path + "': " + errno_text());
   return static_cast<uint64_t>(info.st_size);
 }
 
@@ -61,7 +62,7 @@ ImageReader::~ImageReader() {
 void ImageReader::locate_chunks() {
   const std::string& path = dataset_.path();
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw Error("cannot open '" + path + "': " + std::strerror(errno));
+  if (fd_ < 0) throw Error("cannot open '" + path + "': " + errno_text());
   const uint64_t file_size = file_size_of(fd_, path);
   const SplitData& data = dataset_.split(split_);
   const uint64_t stream_bytes = fixed_shape() ? static_cast<uint64_t>(size()) * chunk_bytes_
@@ -132,7 +133,7 @@ void ImageReader::pread_exact(uint8_t* out, size_t bytes, uint64_t stream_positi
         ::pread(fd_, out + done, piece, static_cast<off_t>(file_offset_of(position)));
     if (got <= 0)
       throw Error("cannot read " + location_of(index) + ": " +
-                  (got == 0 ? std::string("unexpected end of file") : std::strerror(errno)));
+                  (got == 0 ? std::string("unexpected end of file") : errno_text()));
     done += static_cast<size_t>(got);
   }
   file_bytes_read_ += bytes;

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/fs.h"
 #include "common/hash.h"
 
 namespace nxt {
@@ -34,10 +35,6 @@ constexpr long kTmpfsMagic = 0x01021994;  // TMPFS_MAGIC of linux/magic.h
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // The writer copies blocks of consecutive records of about this size, one pwrite each.
 constexpr uint64_t kBlockBytes = 8ull << 20;
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
 
 bool is_tmpfs(const std::string& dir) {
   struct statfs info {};
@@ -230,7 +227,7 @@ NodeCopy::NodeCopy(const ImageReader& reader, std::vector<int64_t> indices,
   void* map = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
   const int map_errno = errno;
   ::close(fd);  // the mapping keeps the file
-  NXT_CHECK(map != MAP_FAILED, who, ": cannot map ", what, ": ", std::strerror(map_errno));
+  NXT_CHECK(map != MAP_FAILED, who, ": cannot map ", what, ": ", errno_text(map_errno));
   map_ = static_cast<const uint8_t*>(map);
 }
 
@@ -266,7 +263,7 @@ void NodeCopy::write(const ImageReader& reader, const NodeCopyOptions& options) 
     // Reserved up front: running out of room fails here, not half way.
     const int reserved = posix_fallocate(fd, 0, static_cast<off_t>(size_));
     NXT_CHECK(reserved == 0, "cannot reserve ", bytes_text(size_), " for '", temp,
-              "': ", std::strerror(reserved));
+              "': ", errno_text(reserved));
     copy_records(reader, fd, temp);
     // Durable before it is published on a disk: a later job would take a file of this name
     // and size for a complete one (tmpfs does not outlive the node's boot).
