@@ -102,11 +102,14 @@ MixedBatch mix_batch(const torch::Tensor& images, const torch::Tensor& labels, i
   MixedBatch mixed;
   mixed.targets = own.mul(draw.lambda).add_(own.flip(0), 1.0 - draw.lambda);
   if (draw.cutmix) {
-    using torch::indexing::Slice;
-    const std::vector<torch::indexing::TensorIndex> box = {
-        Slice(), Slice(), Slice(draw.top, draw.bottom), Slice(draw.left, draw.right)};
+    // narrow, not a kept vector of TensorIndex: copying one copies an uninitialised bool in
+    // LibTorch 1.13's header, which UBSan rightly reports (NXT_SANITIZE=undefined).
+    const auto box = [&](const torch::Tensor& t) {
+      return t.narrow(2, draw.top, draw.bottom - draw.top)
+          .narrow(3, draw.left, draw.right - draw.left);
+    };
     mixed.images = images.clone();
-    mixed.images.index(box).copy_(images.index(box).flip(0));
+    box(mixed.images).copy_(box(images).flip(0));
   } else {
     mixed.images = images.mul(draw.lambda).add_(images.flip(0), 1.0 - draw.lambda);
   }
