@@ -2,8 +2,8 @@
 #   -DNXT_SANITIZE=address,undefined   ASan + UBSan (CI's C++ suite, launch/test.sh)
 #   -DNXT_SANITIZE=thread              TSan (the concurrency units, launch/tsan.sh)
 # LibTorch, Open MPI, HDF5 and OpenMP stay uninstrumented: ASan and UBSan see nxt's own code and
-# what it hands to them; TSan needs the suppressions in tests/sanitizers/tsan.supp, each with why
-# it is safe. -O1 keeps the reports' stacks readable and the build as fast as Release.
+# what it hands to them; TSan and LSan need the suppressions in src/common/sanitizer_defaults.cpp,
+# each with why it is safe. -O1 keeps the reports' stacks readable and the build as fast as Release.
 set(NXT_SANITIZE "" CACHE STRING "Sanitizers: address,undefined or thread (empty: none)")
 if(NXT_SANITIZE)
   string(REPLACE "," ";" nxt_sanitizers "${NXT_SANITIZE}")
@@ -24,5 +24,11 @@ if(NXT_SANITIZE)
   add_compile_options(${nxt_sanitize_flags} $<$<COMPILE_LANGUAGE:CXX>:-O1>)
   add_link_options(-fsanitize=${NXT_SANITIZE})
   add_compile_definitions(NXT_SANITIZED=1)
+  # The runtimes' default options and suppressions (src/common/sanitizer_defaults.cpp) go into
+  # every program and test binary, so that ctest, mpirun's ranks and gtest's test discovery all
+  # run with them without an environment to carry.
+  add_library(nxt_sanitizer_defaults OBJECT ${PROJECT_SOURCE_DIR}/src/common/sanitizer_defaults.cpp)
+  link_libraries(nxt_sanitizer_defaults)
   message(STATUS "nxt: sanitizers ${NXT_SANITIZE} on every target")
 endif()
+
