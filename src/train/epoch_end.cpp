@@ -84,30 +84,12 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
                 << StepMetrics::host_reads() - host_reads_at_epoch_start_
                 << " metric read(s) (host syncs) in " << epoch_steps_ << " step(s); rank 0 "
                 << peak_memory_text(device_);
-    csv_->append(record);
-    record_epoch_scalars(record);
+    reports_->on_epoch(record, position_.global_step);  // before last.pt: its epoch's row
     std::vector<CheckpointFile> files{{run_file("last.pt")}};
     if (improved) files.insert(files.begin(), {run_file("best.pt"), best_kind});
     checkpoint_writer_.write(checkpoint_now(), files, CheckpointWriter::When::kBackground);
-    curves_->redraw();
   }
   comm_->barrier();
-}
-
-// TensorBoard's epoch scalars, at the global step that ends the epoch.
-void Trainer::record_epoch_scalars(const EpochRecord& record) {
-  if (!tensorboard_) return;
-  std::vector<std::pair<std::string, double>> scalars = {
-      {"train/loss", record.train_loss},     {"train/accuracy", record.train_acc},
-      {"val/loss", record.val_loss},         {"val/accuracy", record.val_acc},
-      {"epoch/lr", record.lr},               {"epoch/images_per_s", record.images_per_second},
-      {"epoch/seconds", record.seconds}};
-  if (record.val_top5) scalars.emplace_back("val/top5_accuracy", *record.val_top5);
-  if (record.ema) {
-    scalars.emplace_back("val_ema/loss", record.ema->val_loss);
-    scalars.emplace_back("val_ema/accuracy", record.ema->val_acc);
-  }
-  tensorboard_->add_scalars(position_.global_step, scalars);
 }
 
 // A host-memory copy of the state; the optimizer's archive is made by the writer.

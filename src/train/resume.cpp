@@ -106,11 +106,9 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
     position_.samples_in_epoch = saved.step_in_epoch * batch;
   }
   position_.step_in_epoch = position_.samples_in_epoch / batch;
-  if (is_rank0()) {  // the epoch's totals so far are global: one rank carries them
+  if (is_rank0())  // the epoch's totals so far are global: one rank carries them
     epoch_totals_ =
         MetricTotals::from_loss_sum(position_.loss_sum, position_.correct, position_.seen);
-    csv_->keep_rows_before(position_.epoch + 1);
-  }
   const int64_t n = data_->train().size();
   log::info() << "resumed from " << path << ": epoch " << position_.epoch + 1 << ", step "
               << position_.step_in_epoch << "/" << data_->steps_per_epoch() << " (sample "

@@ -1,8 +1,8 @@
 // Implements one epoch of training steps on every rank, the step top to bottom in
 // train_epoch(): forward_backward (the reducer all-reduces gradient buckets during backward),
 // agree_on_step (one small all-reduce of flags, so every rank takes the same branch),
-// apply_update or skip_update, end_step, then the metric read, the step record and a checkpoint
-// when due. Also the step reports: train_log.jsonl, TensorBoard and the straggler report.
+// apply_update or skip_update, end_step, then the metric read when due, the step's report
+// (train/run_reports.h) and a checkpoint when due.
 #include <chrono>
 #include <cmath>
 
@@ -16,7 +16,6 @@
 #include "data/resolution.h"
 #include "train/grad_clip.h"
 #include "train/memory_stats.h"
-#include "train/progress.h"
 #include "train/stop_signals.h"
 #include "train/trainer_impl.h"
 
@@ -27,7 +26,6 @@ void Trainer::start_epoch(int64_t epoch) {
   set_backbone_frozen(epoch < config_.train.freeze_backbone_epochs);
   set_training_mode();
   step_timer_ = std::make_unique<StepTimer>(device_, device_wait_limit());
-  telemetry_->restart_timer();
   step_metrics_ = std::make_unique<StepMetrics>(device_, device_wait_limit());
   steps_at_last_read_ = position_.global_step;
   epoch_steps_ = 0;
@@ -57,8 +55,7 @@ int Trainer::train_epoch(int64_t epoch) {
   EpochSpan span{position_.samples_in_epoch, 0, loader.steps() / config_.train.grad_accum,
                  loader.samples()};
   span.end = positions_consumed(span.start, span.samples, place_.world_size);
-  Progress progress(is_rank0(), epoch + 1, position_.step_in_epoch + span.steps,
-                    config_.train.log_every_seconds);
+  reports_->start_epoch(epoch, position_.step_in_epoch + span.steps);
   for (int64_t step = 0; step < span.steps; ++step) {
     forward_backward(loader, epoch);  // gradients all-reduced in buckets during backward
     const StepFlags flags = agree_on_step();
@@ -72,22 +69,24 @@ int Trainer::train_epoch(int64_t epoch) {
     const int64_t done = position_.global_step;
     const bool checkpoint = flags.stop_signal != 0 || flags.checkpoint_due ||
                             due(done, config_.train.checkpoint_every_steps);
-    const bool log_line = due(done, log_every_);
-    if (checkpoint || log_line || due(done, metrics_every_) || step + 1 == span.steps)
-      read_metrics(epoch);
-    if (log_line) log_step_line(epoch, fraction);
-    progress.update(position_.step_in_epoch, last_loss_, global_batch());
+    const bool record = due(done, log_every_);
+    const bool read =
+        checkpoint || record || due(done, metrics_every_) || step + 1 == span.steps;
+    if (read) read_metrics(epoch);
+    reports_->on_step({epoch, done, position_.step_in_epoch, fraction, /*metrics_read=*/read,
+                       /*record_due=*/record, last_loss_, lr_, step_timer_.get()},
+                      *comm_);
     if (checkpoint) {
       const NvtxRange range("checkpoint");
       save_last(/*before_exit=*/flags.stop_signal != 0);
     }
     faults_.after_step_saved(done, [this] { checkpoint_writer_.wait(); });
     if (flags.stop_signal != 0) {
-      progress.finish();
+      reports_->end_epoch_steps();
       return flags.stop_signal;
     }
   }
-  progress.finish();
+  reports_->end_epoch_steps();
   finish_epoch(epoch, epoch_totals_.summed_over_ranks(*comm_), span.end - span.start,
                std::chrono::duration<double>(Clock::now() - start).count());
   return 0;
@@ -244,8 +243,7 @@ void Trainer::end_step() {
 void Trainer::read_metrics(int64_t epoch) {
   reducer_->wait_on_host();  // Note [Watchdog]: a stuck collective ends here, not in the read
   const StepMetrics::Read read = step_metrics_->read();  // the host sync
-  step_timer_->collect();  // CUDA: the step intervals have completed by now
-  telemetry_->gather(step_timer_->seconds(), step_timer_->steps(), *comm_);
+  step_timer_->collect();  // CUDA: the step intervals have completed by now (for the report)
   const bool any_nonfinite =
       comm_->all_reduce_integers({read.finite ? 0 : 1}, ReduceOp::kMax).front() != 0;
   if (any_nonfinite) {
@@ -263,66 +261,6 @@ void Trainer::read_metrics(int64_t epoch) {
     last_loss_ = read.totals.mean_loss();
   }
   steps_at_last_read_ = position_.global_step;
-  log_stragglers_when_due();
-}
-
-// A step record (rank 0), in train_log.jsonl and TensorBoard: the loss is the mean since the
-// last metric read, which read_metrics() has just made; "ranks" the per-rank step split since
-// the previous record (Note [Straggler report] in train/step_telemetry.h).
-void Trainer::log_step_line(int64_t epoch, double epoch_fraction) {
-  if (!is_rank0()) return;
-  const auto now = Clock::now();
-  const double seconds = std::chrono::duration<double>(now - last_log_time_).count();
-  const auto& split = step_timer_->seconds();
-  double total = 0;
-  for (double s : split) total += s;
-  const int64_t images = (position_.global_step - last_log_step_) * global_batch();
-  const double images_per_s = seconds > 0 ? images / seconds : 0.0;
-  const double data_wait_share = total > 0 ? split[StepTimer::kData] / total : 0.0;
-  const std::vector<RankWindow> ranks = telemetry_->take(kStepRecord);
-  const StragglerReport stragglers = find_stragglers(ranks);
-  const int64_t step = position_.global_step;
-  if (train_log_)
-    train_log_->append({{"step", step},
-                        {"epoch", epoch + 1},
-                        {"epoch_fraction", epoch_fraction},
-                        {"loss", last_loss_},
-                        {"lr", lr_},
-                        {"images_per_s", images_per_s},
-                        {"data_wait_share", data_wait_share},
-                        {"peak_memory_bytes", peak_memory(device_).bytes},
-                        {"slowest_rank", stragglers.slowest_rank},
-                        {"slowest_ratio", stragglers.slowest_ratio},
-                        {"ranks", ranks_json(ranks, data_->host_names())}});
-  if (tensorboard_)
-    tensorboard_->add_scalars(step, {{"train/step_loss", last_loss_},
-                                     {"train/lr", lr_},
-                                     {"train/images_per_s", images_per_s},
-                                     {"train/data_wait_share", data_wait_share},
-                                     {"ranks/step_time_spread", stragglers.spread},
-                                     {"ranks/slowest_ratio", stragglers.slowest_ratio}});
-  last_log_time_ = now;
-  last_log_step_ = step;
-}
-
-// Rank 0's straggler line, every train.log_every_seconds of metric reads.
-void Trainer::log_stragglers_when_due() {
-  if (!is_rank0()) return;
-  const auto now = Clock::now();
-  if (std::chrono::duration<double>(now - last_straggler_line_).count() <
-          config_.train.log_every_seconds ||
-      telemetry_->steps_in(kStragglerLine) == 0)
-    return;
-  const std::vector<RankWindow> ranks = telemetry_->take(kStragglerLine);
-  const StragglerReport report = find_stragglers(ranks);
-  const std::string text = straggler_text(report, data_->host_names(),
-                                          straggler_window_from_step_ + 1, position_.global_step);
-  if (report.flagged.empty())
-    log::info() << text;
-  else
-    log::warn() << text;
-  last_straggler_line_ = now;
-  straggler_window_from_step_ = position_.global_step;
 }
 
 void Trainer::trace_samples(int64_t epoch, const Batch& batch) {

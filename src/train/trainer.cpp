@@ -220,23 +220,22 @@ void Trainer::prepare_run_folder() {
     make_dirs(run_dir_);
     write_file_atomic(run_file("config.yaml"), to_yaml(config_));
     log::set_log_file(run_file("log.txt"));
-    csv_ = std::make_unique<MetricsCsv>(run_file("metrics.csv"));
-    curves_ = std::make_unique<CurvePlotter>(run_file("metrics.csv"), run_file("curves.png"));
   }
   comm_->barrier();  // a rank-0 failure above aborts the job before anyone trains
 }
 
-void Trainer::open_step_reports() {
-  telemetry_ = std::make_unique<StepTelemetry>(place_.rank, place_.world_size, kTelemetryWindows);
-  straggler_window_from_step_ = position_.global_step;
-  last_log_time_ = last_straggler_line_ = Clock::now();
-  last_log_step_ = position_.global_step;
-  if (!is_rank0()) return;
-  // Both drop what an earlier job logged past the resumed step: those steps run again.
-  if (log_every_ > 0)
-    train_log_ = std::make_unique<TrainLog>(run_file("train_log.jsonl"), position_.global_step);
-  if (config_.run.tensorboard)
-    tensorboard_ = std::make_unique<TensorBoardWriter>(run_file("tb"), position_.global_step);
+void Trainer::open_reports() {
+  RunReports::Options options;
+  options.run_dir = run_dir_;
+  options.rank = place_.rank;
+  options.world = place_.world_size;
+  options.device = device_;
+  options.host_of_rank = data_->host_names();
+  options.global_batch = global_batch();
+  options.step_records = log_every_ > 0;
+  options.tensorboard = config_.run.tensorboard;
+  options.log_every_seconds = config_.train.log_every_seconds;
+  reports_ = std::make_unique<RunReports>(std::move(options), position_);
 }
 
 void Trainer::set_training_mode() {
@@ -258,11 +257,8 @@ int Trainer::run(const std::string& resume) {
   build_optimizer();
   if (checkpoint) refuse_foreign_checkpoint(*checkpoint);
   prepare_run_folder();
-  if (checkpoint)
-    resume_from(*checkpoint);
-  else if (is_rank0())
-    csv_->keep_rows_before(1);
-  open_step_reports();
+  if (checkpoint) resume_from(*checkpoint);
+  open_reports();
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
     if (position_.samples_in_epoch == 0 && early_stop_due()) break;
     if (const int signal = train_epoch(epoch)) {
@@ -279,7 +275,7 @@ int Trainer::run(const std::string& resume) {
   if (is_rank0()) checkpoint_writer_.wait();  // best.pt is read next; a failed write ends here
   evaluate_best_on_test();
   if (is_rank0()) {
-    curves_->wait();
+    reports_->finish();
     write_run_summary(early_stop_reason_.empty() ? "completed" : "early_stopped",
                       early_stop_reason_.empty() ? "ran train.epochs" : early_stop_reason_);
     const bool ema = best_weights(config_.train.best_metric) == CheckpointWeights::kEma;
@@ -306,11 +302,7 @@ bool Trainer::early_stop_due() {
                        "); best at epoch " + std::to_string(position_.best_epoch + 1);
   log::info() << "early stop after epoch " << position_.epoch << " of " << config_.train.epochs
               << ": " << early_stop_reason_;
-  if (train_log_)
-    train_log_->append({{"step", position_.global_step},
-                        {"epoch", position_.epoch},
-                        {"event", "early_stop"},
-                        {"reason", early_stop_reason_}});
+  reports_->on_early_stop(position_.global_step, position_.epoch, early_stop_reason_);
   return true;
 }
 

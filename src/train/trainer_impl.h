@@ -2,11 +2,12 @@
 // of the job, defined by concern in
 //   trainer.cpp    the run's lifecycle: compute, communicator, model, optimizer, run folder,
 //                  the epoch loop, the end of the run (test split, summary);
-//   step_loop.cpp  one epoch of steps, the step top to bottom, the metric reads and the step
-//                  reports (train_log.jsonl, TensorBoard, the straggler report);
+//   step_loop.cpp  one epoch of steps, the step top to bottom and the metric reads;
 //   epoch_end.cpp  the end of an epoch: evaluation, the best model, checkpoints;
 //   resume.cpp     reading a checkpoint back and continuing from its position;
-// with the data (readers, node layout, node copies) in train/training_data.h. Which rank decides
+// with the data (readers, node layout, node copies) in train/training_data.h and the reports
+// (metrics.csv, curves.png, train_log.jsonl, TensorBoard, the straggler report, the progress
+// display), fed once per step and once per epoch, in train/run_reports.h. Which rank decides
 // what, and why every rank calls the same collectives in the same order: Note [Collective
 // order] in comm/communicator.h.
 #pragma once
@@ -31,15 +32,12 @@
 #include "eval/evaluate.h"
 #include "eval/forward.h"
 #include "model/resnext.h"
-#include "train/curves.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
 #include "train/metrics.h"
 #include "train/optim.h"
-#include "train/step_telemetry.h"
+#include "train/run_reports.h"
 #include "train/step_timer.h"
-#include "train/tensorboard.h"
-#include "train/train_log.h"
 #include "train/training_data.h"
 
 namespace nxt {
@@ -76,10 +74,6 @@ inline bool due(int64_t step, int64_t every) {
   return every > 0 && step % every == 0;
 }
 
-// StepTelemetry's windows: the straggler line of rank 0's log (every train.log_every_seconds)
-// and the step records (train_log.jsonl and TensorBoard, every train.log_every_steps).
-enum TelemetryWindow { kStragglerLine, kStepRecord, kTelemetryWindows };
-
 class Trainer {
  public:
   Trainer(const Config& config, const MpiSession& mpi);
@@ -99,8 +93,8 @@ class Trainer {
   void build_optimizer();
   void set_backbone_frozen(bool frozen);
   void prepare_run_folder();
-  // Rank 0's step reports (train_log.jsonl, TensorBoard), from the resumed position on.
-  void open_step_reports();
+  // The run's reports (train/run_reports.h), from the resumed position on.
+  void open_reports();
   void set_training_mode();
   bool early_stop_due();
   void evaluate_best_on_test();
@@ -124,17 +118,14 @@ class Trainer {
   void skip_update();
   void end_step();
   // Training metrics accumulate on the device (StepMetrics) and are read (a host sync) only
-  // every metrics_every_ steps, at log lines, at checkpoints and at the epoch's end; each read
-  // also gathers the ranks' step telemetry.
+  // every metrics_every_ steps, at step records, at checkpoints and at the epoch's end; the
+  // step's report then also gathers the ranks' step telemetry.
   void read_metrics(int64_t epoch);
-  void log_stragglers_when_due();
-  void log_step_line(int64_t epoch, double epoch_fraction);
   void trace_samples(int64_t epoch, const Batch& batch);  // when NXT_TRACE_SAMPLES is set
 
   // --- the end of an epoch (epoch_end.cpp)
   // `trained`: samples this process trained in the epoch (a resumed epoch counts only those).
   void finish_epoch(int64_t epoch, const MetricTotals& train, int64_t trained, double seconds);
-  void record_epoch_scalars(const EpochRecord& record);
   MetricTotals evaluate_split(const ImageReader& reader, EvalDetails* details = nullptr);
   MetricTotals evaluate_val() { return evaluate_split(data_->val()); }
   // The EMA's val figures (Note [EMA of the weights] in train/ema.h): the model holds the EMA
@@ -179,13 +170,7 @@ class Trainer {
   std::unique_ptr<LrSchedule> schedule_;
   std::vector<NamedTensor> parameters_;
   std::vector<NamedTensor> buffers_;  // BatchNorm running statistics: each rank updates its own
-  // Rank 0's reports in the run folder.
-  std::unique_ptr<MetricsCsv> csv_;
-  std::unique_ptr<CurvePlotter> curves_;
-  std::unique_ptr<TrainLog> train_log_;             // null when train.log_every_steps is 0
-  std::unique_ptr<TensorBoardWriter> tensorboard_;  // null when run.tensorboard is false
-  Clock::time_point last_log_time_;                 // the previous step record's time and step
-  int64_t last_log_step_ = 0;
+  std::unique_ptr<RunReports> reports_;  // from open_reports() on
   CheckpointWriter checkpoint_writer_;  // rank 0's (Note [Background checkpoints])
   // The last checkpoint's time, for train.checkpoint_every_minutes (read on rank 0).
   Clock::time_point last_checkpoint_time_ = Clock::now();
@@ -202,11 +187,6 @@ class Trainer {
   // Where this rank's epoch time goes (train/step_timer.h), and its host reads.
   std::unique_ptr<StepTimer> step_timer_;
   int64_t epoch_steps_ = 0, host_reads_at_epoch_start_ = 0;
-  // Every rank's step time split, gathered at each metric read (Note [Straggler report]);
-  // rank 0's straggler line every train.log_every_seconds.
-  std::unique_ptr<StepTelemetry> telemetry_;
-  Clock::time_point last_straggler_line_ = Clock::now();
-  int64_t straggler_window_from_step_ = 0;
   bool autocast_bf16_ = false;      // train.amp on a GPU
   bool autocast_fp16_ = false;      // train.amp fp16 on a GPU, with loss_scaler_ enabled
   LossScaler loss_scaler_;          // disabled unless fp16 (train/loss_scaler.h)
