@@ -6,10 +6,13 @@
 #      and linked, where the CUDA toolkit exists (/usr/local/cuda or CUDA_HOME);
 #   2. the whole suite on that build (ctest): on a machine without a GPU every path that runs on
 #      the CPU runs, and the NCCL tests say why they cannot;
-#   3. the build against Debian's LibTorch 1.13 (the fallback without the package index) into
-#      build-debian/;
-#   4. its C++ suite (ctest -L cpp): the GoogleTest units (torchvision/timm interop included) and
-#      the MPI communicator and reducer tests under mpirun with 2 and 3 ranks.
+#   3. the build against Debian's LibTorch 1.13 (the fallback without the package index) with
+#      AddressSanitizer and UndefinedBehaviorSanitizer into build-asan/ (the asan preset of
+#      CMakePresets.json: NXT_SANITIZE=address,undefined);
+#   4. its C++ suite (ctest -L cpp) under the sanitizers: the GoogleTest units (torchvision/timm
+#      interop included) and the MPI communicator and reducer tests under mpirun with 2 and 3
+#      ranks;
+#   5. the format check of the C++ sources (launch/format.sh --check, seconds).
 # Any failure fails the script, after all stages ran. Extra arguments go to both ctest runs.
 # NXT_EXPECT_CUDA=1 (.ci/run sets it: CI machines carry the toolkit) makes a missing toolkit a
 # failure instead of a note. NXT_TEST_DEBIAN=0 skips stages 3-4 (a quick local run).
@@ -80,13 +83,18 @@ if [[ "${NXT_TEST_DEBIAN:-1}" != 0 || $whole_suite_on_debian == 1 ]]; then
       env NXT_TORCH=debian NXT_BUILD_DIR="$NXT_BUILD_DIR" bash launch/build.sh
     stage "ctest: Debian LibTorch 1.13, whole suite" run_ctest "$NXT_BUILD_DIR" "$@"
   else
-    # The C++ suite's programs only: the units and the MPI tests.
-    stage "build: Debian LibTorch 1.13 (the fallback) -> $NXT_BUILD_DIR/" \
-      env NXT_TORCH=debian NXT_BUILD_DIR="$NXT_BUILD_DIR" NXT_BUILD_TARGETS="nxt_tests nxt_mpi_tests" \
-      bash launch/build.sh
-    stage "ctest: Debian LibTorch 1.13, the C++ suite (-L cpp)" run_ctest "$NXT_BUILD_DIR" -L cpp "$@"
+    # The C++ suite's programs only (the units and the MPI tests), under ASan and UBSan: the
+    # fallback's build and the memory checks in one stage, so CI pays for one Debian build.
+    sanitized_dir=build-asan
+    stage "build: Debian LibTorch 1.13, ASan+UBSan -> $sanitized_dir/" \
+      env NXT_TORCH=debian NXT_BUILD_DIR="$sanitized_dir" NXT_BUILD_TARGETS="nxt_tests nxt_mpi_tests" \
+      bash launch/build.sh -DNXT_SANITIZE=address,undefined
+    stage "ctest: Debian LibTorch 1.13, ASan+UBSan, the C++ suite (-L cpp)" \
+      run_ctest "$sanitized_dir" -L cpp "$@"
   fi
 fi
+
+stage "format: clang-format of the C++ sources" bash launch/format.sh --check
 
 printf '\n===== test.sh summary\n'
 printf '  %s\n' "${results[@]}"

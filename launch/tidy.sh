@@ -24,8 +24,20 @@ fi
 patterns=()
 for file in "${files[@]}"; do patterns+=("^$(readlink -f "$file" | sed 's/[.+]/\\&/g')\$"); done
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-run-clang-tidy -quiet -p "$build_dir" -j "$(nproc)" "${patterns[@]}" 2>/dev/null |
+db=$(mktemp -d)
+trap 'rm -rf "$log" "$db"' EXIT
+# GCC's precompiled torch header (cmake_pch.hxx.gch) is no PCH to clang: include the header it
+# was made from instead.
+python3 - "$build_dir/compile_commands.json" "$db/compile_commands.json" "$PWD/src/common/torch_pch.h" <<'PY'
+import json, re, sys
+source, target, header = sys.argv[1:]
+entries = json.load(open(source))
+for entry in entries:
+    command = entry["command"].replace("-Winvalid-pch", "")
+    entry["command"] = re.sub(r"-include \S+/cmake_pch\.hxx", "-include " + header, command)
+json.dump(entries, open(target, "w"))
+PY
+run-clang-tidy -quiet -p "$db" -j "$(nproc)" "${patterns[@]}" 2>/dev/null |
   sed 's/\x1b\[[0-9;]*m//g' | tee "$log" | grep -E -A3 '(warning|error):' || true
 findings=$(grep -cE '^/.*(warning|error):' "$log" || true)
 echo "tidy: ${#files[@]} file(s), $findings finding(s)"

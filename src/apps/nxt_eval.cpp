@@ -115,14 +115,14 @@ int run(int argc, char** argv, const CommandLine& cli) {
   const nxt::Communicator::Rank0Phase rank0_writes(*comm);  // the others wait in the barrier
   if (mpi.rank() == 0) {
     nxt::EvalReport report{cli.checkpoint,
-                                 cli.data,
-                                 cli.split,
-                                 model.classes,
-                                 details.confusion,
-                                 totals.mean_loss(),
-                                 dataset.paths(cli.split),
-                                 dataset.split(cli.split).labels,
-                                 details.predicted};
+                           cli.data,
+                           cli.split,
+                           model.classes,
+                           details.confusion,
+                           totals.mean_loss(),
+                           dataset.paths(cli.split),
+                           dataset.split(cli.split).labels,
+                           details.predicted};
     if (nxt::reports_top5(static_cast<int64_t>(model.classes.size())))
       report.top5_correct = totals.top5_correct;  // Note [top-5 with few classes]
     report.tta = model.tta;

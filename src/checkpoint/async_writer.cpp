@@ -35,8 +35,7 @@ void copy_if_shared(StateDict& state) {
 
 }  // namespace
 
-CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint,
-                                       torch::optim::Optimizer& optimizer) {
+CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint, torch::optim::Optimizer& optimizer) {
   copy_if_shared(checkpoint.model);
   if (checkpoint.ema) copy_if_shared(checkpoint.ema->weights);
   return CheckpointSnapshot{std::move(checkpoint), OptimizerSnapshot(optimizer)};

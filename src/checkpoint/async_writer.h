@@ -46,8 +46,7 @@ struct CheckpointSnapshot {
 // Makes `checkpoint` (optimizer bytes empty) and `optimizer`'s state into a snapshot. Model
 // tensors (and the EMA's) that share memory with something else (state_dict_of() of a CPU model
 // returns the live parameters) are copied; those already copies (off a GPU) are kept.
-CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint,
-                                       torch::optim::Optimizer& optimizer);
+CheckpointSnapshot snapshot_checkpoint(Checkpoint checkpoint, torch::optim::Optimizer& optimizer);
 
 // One file of a write: where, and which weights go under its "model" (checkpoint_bytes()).
 struct CheckpointFile {

@@ -195,8 +195,7 @@ void write_checkpoint_file(const std::vector<char>& bytes, const std::string& pa
   write_file_atomic(path, bytes.data(), bytes.size(), pause_before_publish_s());
 }
 
-std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint,
-                                   CheckpointWeights model_weights) {
+std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint, CheckpointWeights model_weights) {
   const bool ema_as_model = model_weights == CheckpointWeights::kEma;
   NXT_CHECK(!ema_as_model || checkpoint.ema,
             "checkpoint_bytes: the EMA's weights were asked for, and the checkpoint has none");
@@ -272,7 +271,8 @@ Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& p
     c.weights = *weights;
   }
   if (dict.contains("ema")) {
-    c.ema = EmaState{state_dict_of_value(dict.at("ema"), path + "': 'ema"), entry(dict, "ema_updates", path).toInt()};
+    c.ema = EmaState{state_dict_of_value(dict.at("ema"), path + "': 'ema"),
+                     entry(dict, "ema_updates", path).toInt()};
   }
   c.optimizer = tensor_bytes(entry(dict, "optimizer", path).toTensor());
   TrainingPosition& p = c.position;

@@ -44,12 +44,13 @@
 // The deadline is dist.timeout_s, except in a rank-0 phase: while rank 0 works alone
 // (rank-0 evaluation of the whole val split, the host copy of a checkpoint and a stop
 // signal's synchronous write, files rank 0 reads and broadcasts), the other ranks wait in a
-// collective for as long as it takes, which may be far longer than any collective. So the trainer opens a Communicator::Rank0Phase around each such
-// phase, and the collectives that ranks 1..N-1 issue inside it get dist.rank0_phase_timeout_s
-// (default 3600 s). A separate limit rather than a heartbeat from rank 0: a heartbeat would
-// need a second channel that keeps working while the first is stuck, and a limit is what the
-// user can reason about. Rank 0's own collectives keep dist.timeout_s: when its phase ends the
-// others are already waiting, so they complete at once unless a peer is really stuck.
+// collective for as long as it takes, which may be far longer than any collective. So the trainer
+// opens a Communicator::Rank0Phase around each such phase, and the collectives that ranks 1..N-1
+// issue inside it get dist.rank0_phase_timeout_s (default 3600 s). A separate limit rather than a
+// heartbeat from rank 0: a heartbeat would need a second channel that keeps working while the first
+// is stuck, and a limit is what the user can reason about. Rank 0's own collectives keep
+// dist.timeout_s: when its phase ends the others are already waiting, so they complete at once
+// unless a peer is really stuck.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -88,7 +89,7 @@ class CommWork {
 
 // Note [Watchdog]: the deadlines of collectives.
 struct CommTimeouts {
-  std::chrono::seconds collective = kDefaultTimeout;           // dist.timeout_s
+  std::chrono::seconds collective = kDefaultTimeout;             // dist.timeout_s
   std::chrono::seconds rank0_phase = kDefaultRank0PhaseTimeout;  // dist.rank0_phase_timeout_s
 };
 

@@ -44,14 +44,14 @@ std::string NodeTable::ranks_text(int node) const {
 void NodeTable::check_matches_mpi(const std::string& needed_by) const {
   for (size_t r = 0; r < node_of_rank.size(); ++r) {
     const std::vector<int>& same_host = ranks_of_node[static_cast<size_t>(node_of_rank[r])];
-    const auto position = std::find(same_host.begin(), same_host.end(), static_cast<int>(r)) -
-                          same_host.begin();
-    NXT_CHECK(mpi_local_size[r] == static_cast<int>(same_host.size()) &&
-                  mpi_local_rank[r] == position,
-              "rank ", r, " is local rank ", mpi_local_rank[r], " of ", mpi_local_size[r],
-              " on its node (MPI), but it is rank ", position, " of the ", same_host.size(),
-              " rank(s) with its host name '", host_of_rank[r], "': ", needed_by,
-              " needs one host name per node");
+    const auto position =
+        std::find(same_host.begin(), same_host.end(), static_cast<int>(r)) - same_host.begin();
+    NXT_CHECK(
+        mpi_local_size[r] == static_cast<int>(same_host.size()) && mpi_local_rank[r] == position,
+        "rank ", r, " is local rank ", mpi_local_rank[r], " of ", mpi_local_size[r],
+        " on its node (MPI), but it is rank ", position, " of the ", same_host.size(),
+        " rank(s) with its host name '", host_of_rank[r], "': ", needed_by,
+        " needs one host name per node");
   }
 }
 

@@ -24,7 +24,7 @@ struct Reducer::State {
   std::vector<bool> ready;
   std::vector<Bucket> buckets;
   std::vector<BucketTiming> timings;
-  std::shared_ptr<CommWork> last_work;  // the last synced step's last bucket
+  std::shared_ptr<CommWork> last_work;                   // the last synced step's last bucket
   std::vector<compat::GradAccumulatorPtr> accumulators;  // keeps the hooks alive
   Communicator* comm = nullptr;
   ReducerOptions options;

@@ -110,31 +110,38 @@ void validate(const Config& config, const std::string& source) {
                 " / 64), or the first stage's bottleneck has no channels");
   const DataConfig& data = config.data;
   if (data.eval_resize && data.eval_crop_ratio != 1.0)
-    throw Error(source + ": data.eval_resize and data.eval_crop_ratio both say how much of the "
+    throw Error(source +
+                ": data.eval_resize and data.eval_crop_ratio both say how much of the "
                 "image evaluation crops: set one of them (eval_crop_ratio = eval_size / "
                 "eval_resize)");
   const int64_t eval_size = data.eval_size.value_or(data.image_size);
   if (data.eval_resize && *data.eval_resize < eval_size)
     throw Error(source + ": data.eval_resize " + std::to_string(*data.eval_resize) +
-                " is smaller than the evaluation crop data.eval_size " +
-                std::to_string(eval_size));
+                " is smaller than the evaluation crop data.eval_size " + std::to_string(eval_size));
   const int64_t start = data.first_train_size(), end = data.last_train_size();
   if (start != end && (start % 32 != 0 || end % 32 != 0))
     throw Error(source + ": data.train_size " + std::to_string(start) + " -> train_size_end " +
-                std::to_string(end) + ": a ramp goes in steps of 32, so both must be multiples "
+                std::to_string(end) +
+                ": a ramp goes in steps of 32, so both must be multiples "
                 "of 32");
   if (start != end && data.train_size_ramp[1] <= data.train_size_ramp[0])
-    throw Error(source + ": data.train_size_ramp must be [from, to] with from < to when "
+    throw Error(source +
+                ": data.train_size_ramp must be [from, to] with from < to when "
                 "train_size_end differs from train_size");
   if (data.shard_by == ShardBy::kNode && data.sampler != SamplerKind::kShard)
-    throw Error(source + ": data.shard_by node deals each node a fixed share of the images; "
-                "data.sampler " + name_of(data.sampler, kSamplerNames) +
+    throw Error(source +
+                ": data.shard_by node deals each node a fixed share of the images; "
+                "data.sampler " +
+                name_of(data.sampler, kSamplerNames) +
                 " draws from all of them: use sampler shard with it, or shard_by rank");
   if (data.cache_in_memory && !data.stage_dir.empty())
-    throw Error(source + ": data.cache_in_memory and data.stage_dir both say where the node's "
-                "one copy goes (/dev/shm or '" + data.stage_dir + "'): set one of them");
+    throw Error(source +
+                ": data.cache_in_memory and data.stage_dir both say where the node's "
+                "one copy goes (/dev/shm or '" +
+                data.stage_dir + "'): set one of them");
   if (data.reshard_every_epochs > 0 && data.shard_by != ShardBy::kNode)
-    throw Error(source + ": data.reshard_every_epochs re-deals the node shares of "
+    throw Error(source +
+                ": data.reshard_every_epochs re-deals the node shares of "
                 "data.shard_by node; set shard_by: node or leave it 0");
   const bool ema_metric = config.train.best_metric == BestMetric::kValAccEma ||
                           config.train.best_metric == BestMetric::kValLossEma;

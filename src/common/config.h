@@ -43,7 +43,7 @@ enum class StopSignal { kUsr1, kUsr2 };
 enum class ClassWeighting { kNone, kBalanced };
 enum class BestMetric { kValAcc, kValLoss, kValAccEma, kValLossEma };  // *Ema: the EMA weights'
 enum class EvalMode { kRank0, kSharded };
-enum class EvalTta { kNone, kFlip };  // flip: mean logits of the image and its mirror
+enum class EvalTta { kNone, kFlip };            // flip: mean logits of the image and its mirror
 enum class DistBackend { kAuto, kNccl, kMpi };  // auto: NCCL for CUDA tensors, else MPI
 
 // In table order: errors list the valid names in this order.
@@ -120,16 +120,16 @@ struct DataConfig {
   std::optional<int64_t> eval_size;    // evaluation input size; nullopt = image_size
   std::optional<int64_t> eval_resize;  // shorter side before the eval centre crop (FixRes)
   NormalizeStats normalize = NormalizeStats::kImageNet;
-  bool hflip = true;                          // random horizontal flip (training only)
-  CropMode crop = CropMode::kNone;            // training only
-  int64_t crop_padding = 4;                   // crop: pad
-  double min_crop_scale = 0.08;               // crop: random_resized
-  bool drop_last = false;                     // drop the tail instead of padding the shards
-  bool cache_in_memory = false;  // one copy per node in /dev/shm (data/node_copy.h), mapped
-  std::string stage_dir;         // node-local folder for that copy instead ("" = none)
-  ShardBy shard_by = ShardBy::kRank;   // kNode: each node reads a fixed share
-  int64_t reshard_every_epochs = 0;    // shard_by node: re-deal the shares (0 = never)
-  int64_t readahead_batches = 4;       // posix_fadvise(WILLNEED) this far ahead (0 = off)
+  bool hflip = true;                  // random horizontal flip (training only)
+  CropMode crop = CropMode::kNone;    // training only
+  int64_t crop_padding = 4;           // crop: pad
+  double min_crop_scale = 0.08;       // crop: random_resized
+  bool drop_last = false;             // drop the tail instead of padding the shards
+  bool cache_in_memory = false;       // one copy per node in /dev/shm (data/node_copy.h), mapped
+  std::string stage_dir;              // node-local folder for that copy instead ("" = none)
+  ShardBy shard_by = ShardBy::kRank;  // kNode: each node reads a fixed share
+  int64_t reshard_every_epochs = 0;   // shard_by node: re-deal the shares (0 = never)
+  int64_t readahead_batches = 4;      // posix_fadvise(WILLNEED) this far ahead (0 = off)
   std::optional<int64_t> loader_threads;      // nullopt = auto (from the cores per rank)
   int64_t prefetch = 4;                       // batches prepared ahead
   SamplerKind sampler = SamplerKind::kShard;  // balanced: classes drawn equally
@@ -193,15 +193,15 @@ struct TrainConfig {
   // Read the training loss/accuracy off the device (and check for NaN) every N steps;
   // nullopt = auto: every step on CPU, every 25 on CUDA (no host sync in between).
   std::optional<int64_t> metrics_every_steps;
-  int64_t checkpoint_every_steps = 0;  // last.pt also every N steps (0 = each epoch only)
+  int64_t checkpoint_every_steps = 0;   // last.pt also every N steps (0 = each epoch only)
   double checkpoint_every_minutes = 0;  // and every N minutes by rank 0's clock (0 = off)
-  double log_every_seconds = 30;       // progress lines when not on a terminal
-  AmpMode amp = AmpMode::kBf16;        // CUDA only (CPU always fp32); fp16 adds loss scaling
+  double log_every_seconds = 30;        // progress lines when not on a terminal
+  AmpMode amp = AmpMode::kBf16;         // CUDA only (CPU always fp32); fp16 adds loss scaling
   // CUDA: TF32 tensor cores for fp32 matmuls (cuBLAS) and convolutions (cuDNN). On by default
   // because cuDNN's convolutions, nearly all of a ResNeXt's work, already use TF32 by default in
   // PyTorch; false makes both full fp32 (PyTorch's own default turns only cuBLAS's off).
   bool tf32 = true;
-  bool channels_last = true;           // memory format of activations and conv weights
+  bool channels_last = true;  // memory format of activations and conv weights
   bool cudnn_benchmark = true;
   StopSignal stop_signal = StopSignal::kUsr2;  // besides TERM and INT (USR1 can clash with NCCL)
   bool freeze_bn = false;              // BatchNorm layers use and keep their running statistics

@@ -366,9 +366,11 @@ std::vector<ConfigKey> build_schema() {
             "also write last.pt once N minutes (fractions allowed) have passed since the last "
             "checkpoint, by rank 0's clock (0 = off)",
             at_least_real(0)),
-      field("train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
-            "period of the progress lines (when output is not a terminal) and of rank 0's straggler "
-            "report", positive()),
+      field(
+          "train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
+          "period of the progress lines (when output is not a terminal) and of rank 0's straggler "
+          "report",
+          positive()),
       choice("train.amp", &C::train, &TrainConfig::amp, kAmpNames,
              "CUDA autocast: bf16, fp16 (with dynamic loss scaling, as torch.amp.GradScaler) or "
              "none; CPU runs fp32"),

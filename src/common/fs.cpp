@@ -17,7 +17,6 @@
 namespace nxt {
 namespace {
 
-
 void write_all(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {
     const ssize_t written = ::write(fd, data, size);
@@ -43,7 +42,9 @@ std::string errno_text(int err) {
   return strerror_r(err, buffer, sizeof buffer);
 }
 
-std::string errno_text() { return errno_text(errno); }
+std::string errno_text() {
+  return errno_text(errno);
+}
 
 std::vector<char> read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -30,11 +30,16 @@ int rank_from_launcher_env() {
 
 const char* thread_level_name(int level) {
   switch (level) {
-    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
-    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
-    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
-    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
-    default: return "an unknown thread level";
+    case MPI_THREAD_SINGLE:
+      return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED:
+      return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED:
+      return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE:
+      return "MPI_THREAD_MULTIPLE";
+    default:
+      return "an unknown thread level";
   }
 }
 
@@ -46,7 +51,8 @@ MpiSession::MpiSession(int* argc, char*** argv, int required_thread_level) {
   // Errors come back to us, so CHECK can report them with file:line before aborting.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   NXT_CHECK(provided >= required_thread_level, "MPI provides thread level ",
-            thread_level_name(provided), " but nxt needs ", thread_level_name(required_thread_level),
+            thread_level_name(provided), " but nxt needs ",
+            thread_level_name(required_thread_level),
             " (Note [MPI thread level], src/common/mpi_env.h): use an MPI built with thread "
             "support (Open MPI 4+, MPICH)");
   NXT_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));

@@ -29,7 +29,9 @@ inline void set_nvtx_enabled(bool enabled) {
 #endif
 }
 
-inline bool nvtx_enabled() { return nvtx_enabled_flag().load(std::memory_order_relaxed); }
+inline bool nvtx_enabled() {
+  return nvtx_enabled_flag().load(std::memory_order_relaxed);
+}
 
 // A range on the calling thread from construction to destruction (push/pop: ranges nest).
 class NvtxRange {

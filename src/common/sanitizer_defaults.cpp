@@ -19,7 +19,9 @@ const char* __asan_default_options() {
 }
 
 // UBSan: stop at the first finding, with the stack that led there.
-const char* __ubsan_default_options() { return "print_stacktrace=1:halt_on_error=1"; }
+const char* __ubsan_default_options() {
+  return "print_stacktrace=1:halt_on_error=1";
+}
 
 // Declared here, not through <mpi.h>: this file has no include paths of its own, and every nxt
 // binary links MPI.

@@ -23,7 +23,6 @@ struct AugmentOptions {
   double random_erase = 0;
 };
 
-
 // One training sample: `in` (in_shape) to `out` (out_shape), drawing from `rng`: the crop, then
 // augment_in_place on `out`.
 void augment_for_training(const uint8_t* in, ImageShape in_shape, uint8_t* out,

@@ -31,10 +31,10 @@ inline constexpr const char* kAttrTestFraction = "test_fraction";
 inline constexpr const char* kAttrTestSource = "test_source";
 
 // Version 2 only.
-inline constexpr const char* kAttrMaxSide = "max_side";        // int64[1]: longest stored side
-inline constexpr const char* kAttrStorage = "storage";         // string: raw | jpeg | mixed
+inline constexpr const char* kAttrMaxSide = "max_side";          // int64[1]: longest stored side
+inline constexpr const char* kAttrStorage = "storage";           // string: raw | jpeg | mixed
 inline constexpr const char* kAttrJpegQuality = "jpeg_quality";  // int64[1]
-inline constexpr const char* kAttrJpegShare = "jpeg_share";    // float64[1]: mixed's JPEG share
+inline constexpr const char* kAttrJpegShare = "jpeg_share";      // float64[1]: mixed's JPEG share
 inline constexpr const char* kResizeModeFit = "fit";  // version 2's resize_mode: aspect kept
 
 inline constexpr const char* kLayoutNhwc = "NHWC";

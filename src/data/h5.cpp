@@ -84,7 +84,8 @@ std::string library_error_text() {
       H5E_DEFAULT, H5E_WALK_DOWNWARD,
       [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
         auto& joined = *static_cast<std::string*>(out);
-        if (error->desc && *error->desc) joined += (joined.empty() ? "" : "; ") + std::string(error->desc);
+        if (error->desc && *error->desc)
+          joined += (joined.empty() ? "" : "; ") + std::string(error->desc);
         return 0;
       },
       &text);

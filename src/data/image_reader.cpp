@@ -65,8 +65,8 @@ void ImageReader::locate_chunks() {
   if (fd_ < 0) throw Error("cannot open '" + path + "': " + errno_text());
   const uint64_t file_size = file_size_of(fd_, path);
   const SplitData& data = dataset_.split(split_);
-  const uint64_t stream_bytes = fixed_shape() ? static_cast<uint64_t>(size()) * chunk_bytes_
-                                              : data.stream_bytes;
+  const uint64_t stream_bytes =
+      fixed_shape() ? static_cast<uint64_t>(size()) * chunk_bytes_ : data.stream_bytes;
   const int64_t chunks = static_cast<int64_t>((stream_bytes + chunk_bytes_ - 1) / chunk_bytes_);
   const std::string object = "'" + path + "': /" + split_ + "/" +
                              (fixed_shape() ? format::kImages : format::kData) + " chunk ";
@@ -86,7 +86,8 @@ void ImageReader::locate_chunks() {
       throw Error(object + std::to_string(c) + " lies beyond the end of the file (" +
                   std::to_string(file_size) + " bytes): the file is truncated; pack it again");
     offsets[static_cast<size_t>(c)] = address;
-    if (c > 1) evenly_spaced = evenly_spaced && offsets[c] - offsets[c - 1] == offsets[1] - offsets[0];
+    if (c > 1)
+      evenly_spaced = evenly_spaced && offsets[c] - offsets[c - 1] == offsets[1] - offsets[0];
   }
   if (chunks > 0 && evenly_spaced) {
     first_offset_ = offsets[0];
@@ -103,8 +104,7 @@ StoredImage ImageReader::stored(int64_t index) const {
   if (!fixed_shape()) return dataset_.split(split_).index[static_cast<size_t>(index)];
   const auto bytes = static_cast<uint64_t>(dataset_.image_bytes());
   return {static_cast<uint64_t>(index) * bytes, static_cast<uint32_t>(bytes),
-          static_cast<uint16_t>(height()), static_cast<uint16_t>(width()),
-          format::Encoding::kRaw};
+          static_cast<uint16_t>(height()), static_cast<uint16_t>(width()), format::Encoding::kRaw};
 }
 
 std::string ImageReader::location_of(int64_t index) const {
@@ -168,9 +168,8 @@ ImageShape ImageReader::decode(int64_t index, int denominator, std::vector<uint8
   const JpegHeader header = jpeg_header(view.data, view.size, location_of(index));
   if (header.height != record.height || header.width != record.width)
     throw Error(location_of(index) + ": the index says " + std::to_string(record.height) + "x" +
-                std::to_string(record.width) + " but the JPEG is " +
-                std::to_string(header.height) + "x" + std::to_string(header.width) +
-                " (the file is damaged; pack it again)");
+                std::to_string(record.width) + " but the JPEG is " + std::to_string(header.height) +
+                "x" + std::to_string(header.width) + " (the file is damaged; pack it again)");
   const JpegHeader decoded =
       decode_jpeg(view.data, view.size, denominator, pixels, location_of(index));
   return {decoded.height, decoded.width};

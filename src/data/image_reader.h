@@ -84,7 +84,7 @@ class ImageReader {
   const PackedDataset& dataset() const { return dataset_; }
   const std::string& split() const { return split_; }
   const char* access_path() const;  // "direct", "hdf5", "node copy" or "direct + node copy"
-  uint64_t reads() const { return reads_; }  // images read so far
+  uint64_t reads() const { return reads_; }                      // images read so far
   uint64_t file_bytes_read() const { return file_bytes_read_; }  // of them, from the file
 
  private:

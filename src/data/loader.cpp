@@ -22,8 +22,8 @@ EpochLoader::EpochLoader(const ImageReader& reader, LoaderOptions options, int64
   if (options_.training) {
     const std::vector<int64_t> sequence =
         options_.sequence ? *options_.sequence
-                          : epoch_sequence(options_.sampler, reader.labels(), options_.seed,
-                                           epoch, options_.repeats);
+                          : epoch_sequence(options_.sampler, reader.labels(), options_.seed, epoch,
+                                           options_.repeats);
     indices_ = shard_of_sequence(sequence, options_.shard, options_.drop_last, start_position);
   } else {
     indices_ = eval_shard(reader.size(), options_.shard);

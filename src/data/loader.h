@@ -43,7 +43,7 @@ struct Batch {
   // zero after normalisation (Note [Random erasing after normalisation] in data/augment.h),
   // pinned like the images; undefined when off and in evaluation.
   torch::Tensor erase;
-  int64_t step = 0;      // index of this batch within its loader (0 = the first it yields)
+  int64_t step = 0;  // index of this batch within its loader (0 = the first it yields)
   std::vector<int64_t> sample_indices;    // the samples, in batch order
   std::vector<int64_t> sample_positions;  // their global positions in the epoch (training)
 };

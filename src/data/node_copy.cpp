@@ -248,11 +248,14 @@ void NodeCopy::write(const ImageReader& reader, const NodeCopyOptions& options) 
     // A tenth more than the copy: the ranks' own buffers, pinned batches and CUDA contexts
     // need memory too, and an OOM kill in the middle of the copy helps no one.
     const uint64_t needed = size_ + size_ / 10;
-    const uint64_t available = std::min(mem_available() == 0 ? UINT64_MAX : mem_available(),
-                                        cgroup_headroom());
+    const uint64_t available =
+        std::min(mem_available() == 0 ? UINT64_MAX : mem_available(), cgroup_headroom());
     NXT_CHECK(available >= needed, "'", options.dir, "' is memory (tmpfs) and this job may take ",
-              bytes_text(available), " more (the lower of MemAvailable and its cgroup's "
-              "memory.max), the copy needs ", bytes_text(size_), " plus a tenth for the ranks: "
+              bytes_text(available),
+              " more (the lower of MemAvailable and its cgroup's "
+              "memory.max), the copy needs ",
+              bytes_text(size_),
+              " plus a tenth for the ranks: "
               "use data.shard_by node (each node holds its share), or data.stage_dir on a "
               "local disk");
   }
@@ -290,8 +293,7 @@ void NodeCopy::copy_records(const ImageReader& reader, int fd, const std::string
     if (offsets_[k] - offsets_[block_starts.back()] >= kBlockBytes) block_starts.push_back(k);
   block_starts.push_back(indices_.size());
   const size_t blocks = block_starts.size() - 1;
-  const size_t threads =
-      std::min<size_t>(blocks, std::clamp<size_t>(allowed_cpus(), 1, 8));
+  const size_t threads = std::min<size_t>(blocks, std::clamp<size_t>(allowed_cpus(), 1, 8));
   std::atomic<size_t> next{0};
   std::mutex failure_mutex;
   std::string failure;

@@ -24,8 +24,8 @@ std::vector<int64_t> read_index_rows(hid_t index, int64_t rows, const std::strin
   if (shape.size() != 2 || shape[0] != static_cast<hsize_t>(rows) ||
       shape[1] != static_cast<hsize_t>(format::kIndexColumns))
     throw Error(where + " must be int64 [" + std::to_string(rows) + ", " +
-                std::to_string(format::kIndexColumns) + "] (one row per label: " +
-                format::kIndexColumnNames + ")");
+                std::to_string(format::kIndexColumns) +
+                "] (one row per label: " + format::kIndexColumnNames + ")");
   std::vector<int64_t> values(static_cast<size_t>(rows) * format::kIndexColumns);
   if (rows > 0 &&
       H5Dread(index, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
@@ -120,9 +120,9 @@ void PackedDataset::validate_index(const std::string& name, SplitData& data) con
   const std::vector<hsize_t> stream = h5::shape_of(data.images);
   if (stream.size() != 1) throw Error(split + format::kData + " must be 1-D uint8");
   data.stream_bytes = stream[0];
-  const std::vector<int64_t> rows = read_index_rows(
-      h5::open_dataset(file_, name + "/" + format::kIndex, path_), data.size(),
-      split + format::kIndex);
+  const std::vector<int64_t> rows =
+      read_index_rows(h5::open_dataset(file_, name + "/" + format::kIndex, path_), data.size(),
+                      split + format::kIndex);
   data.index.resize(static_cast<size_t>(data.size()));
   for (int64_t i = 0; i < data.size(); ++i) {
     const int64_t* row = &rows[static_cast<size_t>(i) * format::kIndexColumns];
@@ -147,10 +147,9 @@ void PackedDataset::validate_index(const std::string& name, SplitData& data) con
     const auto kind = static_cast<format::Encoding>(encoding);
     if (kind == format::Encoding::kRaw && bytes != height * width * 3)
       throw bad("a raw image of that size has " + std::to_string(height * width * 3) + " bytes");
-    data.index[static_cast<size_t>(i)] = {static_cast<uint64_t>(offset),
-                                          static_cast<uint32_t>(bytes),
-                                          static_cast<uint16_t>(height),
-                                          static_cast<uint16_t>(width), kind};
+    data.index[static_cast<size_t>(i)] = {
+        static_cast<uint64_t>(offset), static_cast<uint32_t>(bytes), static_cast<uint16_t>(height),
+        static_cast<uint16_t>(width), kind};
   }
 }
 

@@ -36,7 +36,9 @@ struct MetricTotals {
 // metrics.csv, test_metrics.json, nxt_eval's) leave it out then (an empty CSV field, a JSON
 // null, no text); reports_top5 decides, for every report alike.
 constexpr int64_t kTopK = 5;
-inline bool reports_top5(int64_t classes) { return classes > kTopK; }
+inline bool reports_top5(int64_t classes) {
+  return classes > kTopK;
+}
 
 // How many samples have their label among the top min(5, classes) of their logits ([B, C] and
 // [B]): a 0-dim int64 tensor on their device. Ties are broken as torch::topk breaks them.

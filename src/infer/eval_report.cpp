@@ -62,8 +62,7 @@ std::string format_report(const EvalReport& r) {
     out << "top-5      " << fixed(top5_accuracy(r), 6) << " (" << *r.top5_correct << "/"
         << c.total() << ")\n";
   if (r.tta != EvalTta::kNone) out << "tta        " << name_of(r.tta, kEvalTtaNames) << "\n";
-  out << "\n"
-      << padded("class", name_width, false) << "  precision   recall       f1  support\n";
+  out << "\n" << padded("class", name_width, false) << "  precision   recall       f1  support\n";
   const auto scores = class_scores(c);
   for (size_t i = 0; i < scores.size(); ++i) out << score_row(r.classes[i], name_width, scores[i]);
   out << score_row("macro avg", name_width, macro_average(scores)) << "\n"

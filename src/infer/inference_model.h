@@ -18,7 +18,7 @@ struct InferenceModel {
   Preprocess preprocess;
   torch::Device device{torch::kCPU};
   bool channels_last = false;
-  bool bf16_autocast = false;  // CUDA only, as the run trained
+  bool bf16_autocast = false;    // CUDA only, as the run trained
   EvalTta tta = EvalTta::kNone;  // the run's eval.tta; nxt_eval/nxt_predict's --tta replaces it
 
   // Logits (float) for a normalised float NCHW batch on `device`, with `tta` applied.

@@ -190,10 +190,10 @@ void sgd_step(const WithGradients& current, const torch::optim::SGDOptions& opti
               StateMap& state) {
   in_batches(current.params, [&](size_t first, size_t count) {
     const at::TensorList params = part(current.params, first, count);
-    sgd_momentum_update(params,
-                        decayed_gradients(params, part(current.grads, first, count),
-                                          options.weight_decay()),
-                        options, state);
+    sgd_momentum_update(
+        params,
+        decayed_gradients(params, part(current.grads, first, count), options.weight_decay()),
+        options, state);
   });
 }
 

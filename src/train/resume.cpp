@@ -90,9 +90,8 @@ void Trainer::forget_best_of_other_weights(const Checkpoint& checkpoint, const s
   position_.best_val_acc = none.best_val_acc;
   position_.best_val_loss = none.best_val_loss;
   position_.best_epoch = position_.epoch - 1;
-  log::warn() << "'" << path << "' picked best.pt by "
-              << name_of(saved_metric, kBestMetricNames) << ", this run by "
-              << name_of(config_.train.best_metric, kBestMetricNames)
+  log::warn() << "'" << path << "' picked best.pt by " << name_of(saved_metric, kBestMetricNames)
+              << ", this run by " << name_of(config_.train.best_metric, kBestMetricNames)
               << " (other weights): the best starts over, and the next evaluation writes best.pt";
 }
 
@@ -124,7 +123,8 @@ void Trainer::continue_position(const TrainingPosition& saved, const std::string
                                      std::to_string(layout.ranks_per_node) + " rank(s)";
     };
     const bool copies = !config_.data.node_copy_dir().empty();
-    if (recorded.nodes != data_->layout().nodes || recorded.ranks_per_node != data_->layout().ranks_per_node)
+    if (recorded.nodes != data_->layout().nodes ||
+        recorded.ranks_per_node != data_->layout().ranks_per_node)
       log::info() << "node layout changed: epoch " << position_.epoch + 1 << " was dealt for "
                   << text(recorded) << ", this job is " << text(data_->layout())
                   << ": the rest of that epoch's sequence (built for the recorded layout) is "

@@ -70,8 +70,7 @@ int Trainer::train_epoch(int64_t epoch) {
     const bool checkpoint = flags.stop_signal != 0 || flags.checkpoint_due ||
                             due(done, config_.train.checkpoint_every_steps);
     const bool record = due(done, log_every_);
-    const bool read =
-        checkpoint || record || due(done, metrics_every_) || step + 1 == span.steps;
+    const bool read = checkpoint || record || due(done, metrics_every_) || step + 1 == span.steps;
     if (read) read_metrics(epoch);
     reports_->on_step({epoch, done, position_.step_in_epoch, fraction, /*metrics_read=*/read,
                        /*record_due=*/record, last_loss_, lr_, step_timer_.get()},

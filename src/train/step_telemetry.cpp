@@ -102,22 +102,23 @@ std::string straggler_text(const StragglerReport& report,
                      std::to_string(last_step) + ", " + std::to_string(report.ranks) +
                      " rank(s)): ";
   const RankWindow& m = report.median;
-  const std::string median_split =
-      "data " + ms(m.per_step(StepTimer::kData)) + ", compute " + ms(compute_per_step(m)) +
-      ", all-reduce wait " + ms(m.per_step(StepTimer::kCommunication));
+  const std::string median_split = "data " + ms(m.per_step(StepTimer::kData)) + ", compute " +
+                                   ms(compute_per_step(m)) + ", all-reduce wait " +
+                                   ms(m.per_step(StepTimer::kCommunication));
   if (report.flagged.empty()) {
     return text + "every rank within " + ratio_text(kStragglerThreshold) +
            " of the median rank's busy time (slowest " +
            rank_text(report.slowest_rank, host_of_rank) + " " + ratio_text(report.slowest_ratio) +
-           "); median rank per step: " + median_split + "; largest phase: " +
-           name_of(report.job_phase, kSlowPhaseNames);
+           "); median rank per step: " + median_split +
+           "; largest phase: " + name_of(report.job_phase, kSlowPhaseNames);
   }
   const Straggler& worst = report.flagged.front();
   text += "slowest " + rank_text(worst.rank, host_of_rank) + " is " + ratio_text(worst.ratio) +
           " the median rank's busy time per step (" + ms(worst.ratio * report.median_busy) +
-          " vs " + ms(report.median_busy) + "), slow phase: " +
-          name_of(worst.phase, kSlowPhaseNames) + "; median rank per step: " + median_split +
-          "; " + std::to_string(report.flagged.size()) + " rank(s) more than 20% slower than the "
+          " vs " + ms(report.median_busy) +
+          "), slow phase: " + name_of(worst.phase, kSlowPhaseNames) +
+          "; median rank per step: " + median_split + "; " + std::to_string(report.flagged.size()) +
+          " rank(s) more than 20% slower than the "
           "median: ";
   for (size_t k = 0; k < report.flagged.size(); ++k) {
     if (k == 8) {
@@ -192,7 +193,8 @@ std::vector<RankWindow> StepTelemetry::take(int window) {
 
 int64_t StepTelemetry::steps_in(int window) const {
   int64_t steps = 0;
-  for (const RankWindow& w : windows_.at(static_cast<size_t>(window))) steps = std::max(steps, w.steps);
+  for (const RankWindow& w : windows_.at(static_cast<size_t>(window)))
+    steps = std::max(steps, w.steps);
   return steps;
 }
 

@@ -59,7 +59,7 @@ struct StragglerReport {
   int slowest_rank = 0;
   double slowest_ratio = 1;  // its busy time / the median rank's
   SlowPhase slowest_phase = SlowPhase::kNone;
-  RankWindow median;      // per phase, the median over ranks (one step)
+  RankWindow median;       // per phase, the median over ranks (one step)
   double median_busy = 0;  // seconds per step
   // (slowest - fastest busy time) / the median's: 0 when every rank does the same work.
   double spread = 0;

@@ -86,8 +86,9 @@ void Trainer::start_communicator() {
   log::info() << "nxt_ddp: " << place_.world_size << " rank(s), device " << device_.str()
               << ", backend " << comm_->backend_name() << ", "
               << (on_cuda()
-                      ? std::string("autocast ") +
-                            (autocast_bf16_ ? "bf16" : autocast_fp16_ ? "fp16 (loss scaling)" : "off")
+                      ? std::string("autocast ") + (autocast_bf16_   ? "bf16"
+                                                    : autocast_fp16_ ? "fp16 (loss scaling)"
+                                                                     : "off")
                       : std::to_string(torch::get_num_threads()) + " compute thread(s) per rank")
               << "; " << nccl_description();
   // Every rank must read the same file: a stale node-local copy on one node would give it
@@ -108,7 +109,8 @@ void Trainer::start_communicator() {
             "' (a stale node-local copy?): rank(s) ", differing, " read a file whose ",
             "fingerprint differs from rank 0's (", count, " of ", place_.world_size,
             " ranks); here, on rank ", place_.rank, ", it is ", data_->dataset().fingerprint());
-  log::all() << "placement: " << placement_text(place_, device_, data_->loader_options().threads, *comm_);
+  log::all() << "placement: "
+             << placement_text(place_, device_, data_->loader_options().threads, *comm_);
 }
 
 // The pretrained weights too are read by rank 0 alone (Note [Collective order]): the other
@@ -147,8 +149,8 @@ void Trainer::build_optimizer() {
   }
   const TrainConfig& train = config_.train;
   if (train.ema_decay > 0) {  // after channels_last: the EMA takes the model's layout
-    const double decay = adjusted_ema_decay(train.ema_decay, global_batch(),
-                                            train.ema_every_steps, train.epochs);
+    const double decay =
+        adjusted_ema_decay(train.ema_decay, global_batch(), train.ema_every_steps, train.epochs);
     ema_ = std::make_unique<WeightEma>(
         *model_, EmaOptions{decay, train.ema_every_steps, config_.optim.warmup_epochs});
     char text[200];
@@ -281,8 +283,8 @@ int Trainer::run(const std::string& resume) {
     const bool ema = best_weights(config_.train.best_metric) == CheckpointWeights::kEma;
     log::info() << "done: best val acc " << 100 * position_.best_val_acc << "% (val loss "
                 << position_.best_val_loss << (ema ? ", EMA weights" : "") << ") at epoch "
-                << position_.best_epoch + 1
-                << "; best model " << run_file("best.pt") << ", curves " << run_file("curves.png");
+                << position_.best_epoch + 1 << "; best model " << run_file("best.pt") << ", curves "
+                << run_file("curves.png");
   }
   return 0;
 }

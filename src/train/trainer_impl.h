@@ -169,9 +169,9 @@ class Trainer {
   torch::Tensor class_weights_;   // train.class_weights on the device; undefined = none
   std::unique_ptr<LrSchedule> schedule_;
   std::vector<NamedTensor> parameters_;
-  std::vector<NamedTensor> buffers_;  // BatchNorm running statistics: each rank updates its own
+  std::vector<NamedTensor> buffers_;     // BatchNorm running statistics: each rank updates its own
   std::unique_ptr<RunReports> reports_;  // from open_reports() on
-  CheckpointWriter checkpoint_writer_;  // rank 0's (Note [Background checkpoints])
+  CheckpointWriter checkpoint_writer_;   // rank 0's (Note [Background checkpoints])
   // The last checkpoint's time, for train.checkpoint_every_minutes (read on rank 0).
   Clock::time_point last_checkpoint_time_ = Clock::now();
   std::string early_stop_reason_;  // set when train.early_stop_patience ends the run

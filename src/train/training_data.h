@@ -68,7 +68,8 @@ class TrainingData {
   void count_steps_per_epoch(int64_t sequence_length);
   // This rank's host name ("?" before learn_nodes()).
   std::string host_name() const {
-    return nodes_.host_of_rank.empty() ? "?" : nodes_.host_of_rank[static_cast<size_t>(place_.rank)];
+    return nodes_.host_of_rank.empty() ? "?"
+                                       : nodes_.host_of_rank[static_cast<size_t>(place_.rank)];
   }
   std::shared_ptr<const NodeCopy> make_node_copy(const ImageReader& reader,
                                                  std::vector<int64_t> indices,

@@ -127,25 +127,27 @@ int run(int argc, char** argv) {
     const uint64_t bytes_before = reader.file_bytes_read(), storage_before = storage_bytes_read();
     const auto epoch_start = std::chrono::steady_clock::now();
     images += pass(epoch);
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     file_bytes += reader.file_bytes_read() - bytes_before;
     storage_bytes += storage_bytes_read() - storage_before;
   }
-  const std::string stored = reader.fixed_shape()
-                                 ? std::to_string(dataset.height()) + "x" +
-                                       std::to_string(dataset.width())
-                                 : "v2 " + dataset.storage() + " max side " +
-                                       std::to_string(dataset.max_side());
+  const std::string stored =
+      reader.fixed_shape()
+          ? std::to_string(dataset.height()) + "x" + std::to_string(dataset.width())
+          : "v2 " + dataset.storage() + " max side " + std::to_string(dataset.max_side());
   std::cout << "nxt loader: " << images << " images " << stored << " -> " << options.output.height
-            << (cold ? " cold" : warm ? " warm" : "") << " (" << reader.access_path() << ", crop " << crop
-            << (no_flip ? "" : ", hflip")
+            << (cold   ? " cold"
+                : warm ? " warm"
+                       : "")
+            << " (" << reader.access_path() << ", crop " << crop << (no_flip ? "" : ", hflip")
             << (auto_augment == "none" ? "" : ", auto_augment " + auto_augment)
             << (color_jitter > 0 ? ", color_jitter " + std::to_string(color_jitter) : "") << ", "
-            << threads << " thread(s)) in " << seconds << " s = " << images / seconds
-            << " img/s, " << static_cast<double>(file_bytes) / std::max<int64_t>(images, 1)
-            << " file bytes/img, " << static_cast<double>(storage_bytes) / std::max<int64_t>(images, 1)
-            << " storage bytes/img, peak RSS " << peak_rss_kb() / 1024 << " MB (checksum " << checksum << ")"
-            << std::endl;
+            << threads << " thread(s)) in " << seconds << " s = " << images / seconds << " img/s, "
+            << static_cast<double>(file_bytes) / std::max<int64_t>(images, 1) << " file bytes/img, "
+            << static_cast<double>(storage_bytes) / std::max<int64_t>(images, 1)
+            << " storage bytes/img, peak RSS " << peak_rss_kb() / 1024 << " MB (checksum "
+            << checksum << ")" << std::endl;
   return 0;
 }
 

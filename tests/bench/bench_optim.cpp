@@ -128,18 +128,19 @@ int run(int argc, char** argv) {
   const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
   torch::NoGradGuard no_grad;
   const Setup probe = resnext50(device);
-  std::cout << "ResNeXt-50: " << probe.params.size() << " parameter tensors, "
-            << count_parameters(*probe.model) << " values; " << device_name << ", "
-            << torch::get_num_threads() << " threads, " << steps << " steps x " << rounds
-            << " rounds\n\n| optimizer | torch::optim ms/step | nxt ms/step (speed-up) | whole-group "
-               "batches ms/step (speed-up) | max rel. difference |\n| --- | --- | --- | --- | --- |\n";
-  bench<torch::optim::SGD, ForeachSgd>(
-      "sgd, momentum 0.9, nesterov", torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true),
-      steps, rounds, device);
+  std::cout
+      << "ResNeXt-50: " << probe.params.size() << " parameter tensors, "
+      << count_parameters(*probe.model) << " values; " << device_name << ", "
+      << torch::get_num_threads() << " threads, " << steps << " steps x " << rounds
+      << " rounds\n\n| optimizer | torch::optim ms/step | nxt ms/step (speed-up) | whole-group "
+         "batches ms/step (speed-up) | max rel. difference |\n| --- | --- | --- | --- | --- |\n";
+  bench<torch::optim::SGD, ForeachSgd>("sgd, momentum 0.9, nesterov",
+                                       torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true),
+                                       steps, rounds, device);
   bench<torch::optim::Adam, ForeachAdam>("adam", torch::optim::AdamOptions(1e-3), steps, rounds,
                                          device);
-  bench<torch::optim::AdamW, ForeachAdamW>("adamw", torch::optim::AdamWOptions(1e-3), steps,
-                                           rounds, device);
+  bench<torch::optim::AdamW, ForeachAdamW>("adamw", torch::optim::AdamWOptions(1e-3), steps, rounds,
+                                           device);
   return 0;
 }
 

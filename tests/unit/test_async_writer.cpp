@@ -51,8 +51,7 @@ TEST(CheckpointWriter, SnapshotIsUnchangedByLaterStepsAndWritesInBackground) {
   torch::optim::SGD restored({v}, torch::optim::SGDOptions(0.1).momentum(0.9));
   load_optimizer_bytes(restored, load_checkpoint(dir + "/last.pt").optimizer, "last.pt",
                        torch::kCPU);
-  const auto& state =
-      static_cast<torch::optim::SGDParamState&>(*restored.state().begin()->second);
+  const auto& state = static_cast<torch::optim::SGDParamState&>(*restored.state().begin()->second);
   EXPECT_TRUE(torch::allclose(state.momentum_buffer(), torch::ones({3})));
   std::filesystem::remove_all(dir);
 }

@@ -94,7 +94,7 @@ TEST(Checkpoint, TaggedCheckpointsOfEarlierVersionsStillLoad) {
       << "not the tagged format this test is about";
   const Checkpoint back = parse_checkpoint(bytes, "old.pt");
   EXPECT_EQ(back.position.step_in_epoch, 3);
-  EXPECT_EQ(back.position.world_size, 0);  // unknown: resumed as if by a job of this size
+  EXPECT_EQ(back.position.world_size, 0);      // unknown: resumed as if by a job of this size
   EXPECT_EQ(back.position.sequence_nodes, 0);  // before data.shard_by: shard_by rank's
   EXPECT_EQ(back.position.sequence_ranks_per_node, 0);
   EXPECT_EQ(back.preprocess->stored_width, 30);

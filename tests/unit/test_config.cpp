@@ -101,11 +101,11 @@ TEST(Config, EveryChoiceRoundTripsItsNamesAndListsThemWhenWrong) {
   }
   // Every key whose value is one of a fixed set of names (a new one joins this list).
   const std::vector<std::string> expected = {
-      "run.device",          "data.normalize",    "data.crop",  "data.shard_by",
-      "data.sampler",        "data.auto_augment", "model.arch", "model.stem",         "optim.name",
-      "optim.schedule",      "optim.scale_lr",    "train.amp",  "train.stop_signal",
-      "train.class_weights", "train.best_metric", "eval.mode",  "eval.tta",
-      "dist.backend"};
+      "run.device",        "data.normalize",      "data.crop",         "data.shard_by",
+      "data.sampler",      "data.auto_augment",   "model.arch",        "model.stem",
+      "optim.name",        "optim.schedule",      "optim.scale_lr",    "train.amp",
+      "train.stop_signal", "train.class_weights", "train.best_metric", "eval.mode",
+      "eval.tta",          "dist.backend"};
   EXPECT_EQ(choice_keys, expected);
 }
 

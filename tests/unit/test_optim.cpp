@@ -141,7 +141,8 @@ void expect_matches_torch_optim(OptimizerKind name) {
   GroupedOptimizer fast = make_optimizer(config, fast_net, 0.1, fast_net.fc->parameters());
   GroupedOptimizer reference = torch_optim_for(config, reference_net);
   ASSERT_EQ(fast.optimizer->param_groups().size(), 4U);
-  const torch::Tensor start = torch::cat({fast_net.conv->weight.flatten(), fast_net.bn->bias}).clone();
+  const torch::Tensor start =
+      torch::cat({fast_net.conv->weight.flatten(), fast_net.bn->bias}).clone();
   const std::vector<double> lrs = {0.1, 0.05, 0.2, 0.1, 0.03, 0.3};
   for (size_t step = 0; step < lrs.size(); ++step) {
     if (step == 3) {  // archives cross over: LibTorch's format, read by either
@@ -154,9 +155,9 @@ void expect_matches_torch_optim(OptimizerKind name) {
     expect_same_parameters(fast_net, reference_net, "after step " + std::to_string(step + 1));
   }
   // The backbone moved too: an optimizer that skipped it would also have agreed.
-  EXPECT_GT(relative_difference(torch::cat({fast_net.conv->weight.flatten(), fast_net.bn->bias}),
-                                start),
-            1e-3);
+  EXPECT_GT(
+      relative_difference(torch::cat({fast_net.conv->weight.flatten(), fast_net.bn->bias}), start),
+      1e-3);
 }
 
 // Each with CPU's batches of one tensor, then with a GPU's batches of a whole group.
@@ -289,7 +290,7 @@ TEST(LrSchedule, MaxLrCapsAfterScalingAndWarmup) {
   EXPECT_DOUBLE_EQ(capped.at(1, 0.5), 3.2);  // warmup at 4.8: capped
   EXPECT_DOUBLE_EQ(capped.at(10, 0.0), 3.2);
   EXPECT_LT(capped.at(89, 1.0), 3.2);  // cosine's end is below the cap
-  config.max_lr = 0;  // no cap
+  config.max_lr = 0;                   // no cap
   const LrSchedule uncapped(config, lr, 90);
   EXPECT_FALSE(uncapped.capped());
   EXPECT_DOUBLE_EQ(uncapped.at(2, 0.0), 6.4);

@@ -20,8 +20,8 @@
 #include "data/normalize.h"
 #include "data/packed_dataset.h"
 #include "eval/forward.h"
-#include "packed_fixture.h"
 #include "loader_support.h"
+#include "packed_fixture.h"
 #include "test_support.h"
 
 namespace nxt {

@@ -76,8 +76,8 @@ TEST(StragglerReport, JustOverTheThresholdIsFlaggedJustUnderIsNot) {
 }
 
 TEST(StragglerReport, RanksWithoutStepsAreLeftOutAndAnEmptyWindowReportsNothing) {
-  const StragglerReport report =
-      find_stragglers({window(1, 10, 0, 0), window(50, 50, 0, 0, /*steps=*/0), window(1, 11, 0, 0)});
+  const StragglerReport report = find_stragglers(
+      {window(1, 10, 0, 0), window(50, 50, 0, 0, /*steps=*/0), window(1, 11, 0, 0)});
   EXPECT_EQ(report.ranks, 2);
   EXPECT_TRUE(report.flagged.empty());
   EXPECT_EQ(find_stragglers({}).ranks, 0);

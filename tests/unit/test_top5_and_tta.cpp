@@ -80,8 +80,9 @@ TEST(TopFive, EpochLineAndCsvShowItOnlyWhenCounted) {
   const std::string path = dir.path("metrics.csv");
   // A row of an nxt before the column: kept on resume, with empty fields added (also for the
   // EMA's columns, empty without train.ema_decay).
-  write_file_atomic(path, "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s\n"
-                          "1,0.5,1.0,0.25,2.0,0.1,3.0,40.0\n2,0.5,1.0,0.25,2.0,0.1,3.0,40.0\n");
+  write_file_atomic(path,
+                    "epoch,train_acc,train_loss,val_acc,val_loss,lr,seconds,images_per_s\n"
+                    "1,0.5,1.0,0.25,2.0,0.1,3.0,40.0\n2,0.5,1.0,0.25,2.0,0.1,3.0,40.0\n");
   MetricsCsv csv(path);
   csv.keep_rows_before(2);
   record.epoch = 2;
@@ -93,8 +94,9 @@ TEST(TopFive, EpochLineAndCsvShowItOnlyWhenCounted) {
 }
 
 TEST(TopFive, EvalReportShowsItWhenCounted) {
-  EvalReport report{"best.pt", "d.h5", "val", {"a", "b", "c"}, testing_support::worked_confusion(),
-                    0.5,       {},     {},    {}};
+  EvalReport report{
+      "best.pt", "d.h5", "val", {"a", "b", "c"}, testing_support::worked_confusion(), 0.5,
+      {},        {},     {}};
   EXPECT_EQ(format_report(report).find("top-5"), std::string::npos);
   EXPECT_TRUE(nlohmann::json::parse(report_json(report))["top5_accuracy"].is_null());
   report.top5_correct = 9;
