@@ -16,8 +16,10 @@ namespace nxt {
 
 void keep_large_buffers_for_reuse() {
   // 32 MiB is the largest threshold glibc accepts (a larger value is silently refused).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  // mallopt is not thread-safe: the contract (process_tuning.h) is to call this before nxt starts
+  // a thread, which configure_rank and the packer do.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);   // NOLINT(concurrency-mt-unsafe): before any thread
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);  // NOLINT(concurrency-mt-unsafe): before any thread
 }
 
 void single_threaded_opencv() {
@@ -41,7 +43,8 @@ std::string avoid_onednn_crash_without_cache_sizes() {
   if (std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr ||
       cpu_reports_cache_sizes())
     return "";
-  setenv("ONEDNN_MAX_CPU_ISA", "SSE41", /*overwrite=*/0);
+  // Before nxt's threads and torch's first convolution (process_tuning.h's contract).
+  setenv("ONEDNN_MAX_CPU_ISA", "SSE41", /*overwrite=*/0);  // NOLINT(concurrency-mt-unsafe)
   return "this CPU reports no cache sizes (lscpu shows none), on which oneDNN's convolutions "
          "can crash with SIGFPE: set ONEDNN_MAX_CPU_ISA=SSE41 for this process (slower CPU "
          "convolutions). Set ONEDNN_MAX_CPU_ISA yourself to choose another value";

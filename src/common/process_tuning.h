@@ -9,6 +9,7 @@ namespace nxt {
 // Image and batch buffers (150 KB to tens of MB) sit above glibc's default mmap threshold, so
 // each would be an mmap, page faults on first touch and an munmap. This keeps them on the heap,
 // where freed blocks are reused, and stops the heap from being trimmed back after each batch.
+// Call before this process starts a thread of its own (mallopt is not thread-safe).
 void keep_large_buffers_for_reuse();
 
 // One OpenCV thread per caller: the loader's and packer's workers already use the cores.
@@ -23,6 +24,7 @@ void single_threaded_opencv();
 // SSE41 (before the first convolution: oneDNN reads it once) and returns a warning that says so
 // and how to override it; otherwise it returns "". NXT_ASSUME_NO_CPU_CACHE_INFO=1 makes it act as
 // on such a machine (the test's hook).
+// Call before this process starts a thread of its own (setenv is not thread-safe).
 std::string avoid_onednn_crash_without_cache_sizes();
 
 }  // namespace nxt
