@@ -17,7 +17,7 @@ NXT_TORCH=debian NXT_BUILD_DIR="$build_dir" NXT_BUILD_TARGETS="nxt_tests nxt_mpi
   bash launch/build.sh -DNXT_SANITIZE=thread
 units='FlightRecorder.*:Watchdog.*:WatchdogDeathTest.*:ExclusiveCalls.*:CheckpointWriter.*'
 units+=':LoaderTest.*:AspectLoaderTest.*:RandomEraseLoaderTest.*:NodeCopyTest.*:NodeShares.*'
-units+=':StepTimer*:HostSyncs.*'
+units+=':HostSyncs.*'
 status=0
 echo "===== tsan: the concurrency units"
 "$build_dir/bin/nxt_tests" --gtest_filter="${1:-$units}" || status=1

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 namespace nxt {
@@ -26,28 +27,36 @@ class ExclusiveCalls {
   // Runs `call` once no other call is inside; returns what it returns.
   template <class Call>
   auto run(Call&& call) {
-    std::lock_guard<std::timed_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     return std::forward<Call>(call)();
   }
   // Runs `call` only if no other call is inside right now; nullopt when one is.
   template <class Call>
   auto try_run(Call&& call) -> std::optional<decltype(call())> {
-    std::unique_lock<std::timed_mutex> lock(mutex_, std::try_to_lock);
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return std::nullopt;
     return std::forward<Call>(call)();
   }
   // Runs `call` (an abort) once no other call is inside, waiting at most `patience`; returns
   // false, without running it, when a call stayed inside longer.
+  // Polls try_lock rather than a timed lock: libstdc++'s try_lock_for is
+  // pthread_mutex_clocklock, which ThreadSanitizer does not intercept, so it would see the unlock
+  // of a lock it never saw taken; an abort can afford a millisecond.
   template <class Call>
   bool run_within(std::chrono::milliseconds patience, Call&& call) {
-    std::unique_lock<std::timed_mutex> lock(mutex_, patience);
-    if (!lock.owns_lock()) return false;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    while (!lock.owns_lock()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      lock.try_lock();
+    }
     std::forward<Call>(call)();
     return true;
   }
 
  private:
-  std::timed_mutex mutex_;
+  std::mutex mutex_;
 };
 
 }  // namespace nxt
