@@ -87,7 +87,7 @@ if [[ "${NXT_TEST_DEBIAN:-1}" != 0 || $whole_suite_on_debian == 1 ]]; then
     # fallback's build and the memory checks in one stage, so CI pays for one Debian build.
     sanitized_dir=build-asan
     stage "build: Debian LibTorch 1.13, ASan+UBSan -> $sanitized_dir/" \
-      env NXT_TORCH=debian NXT_BUILD_DIR="$sanitized_dir" NXT_BUILD_TARGETS="nxt_tests nxt_mpi_tests" \
+      env NXT_TORCH=debian NXT_BUILD_DIR="$sanitized_dir" NXT_BUILD_TARGETS="nxt_tests nxt_mpi_tests nxt_output_whole" \
       bash launch/build.sh -DNXT_SANITIZE=address,undefined
     stage "ctest: Debian LibTorch 1.13, ASan+UBSan, the C++ suite (-L cpp)" \
       run_ctest "$sanitized_dir" -L cpp "$@"
