@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tuning against training from scratch, on CPU, as the README's "Fine-tuning" figures were
+# Fine-tuning against training from scratch, on CPU, as docs/usage.md's "Fine-tuning" figures were
 # made. ImageNet weights cannot be downloaded here, so a longer nxt run on a larger, harder
 # synthetic set (6 shape classes, 1,800 images, other seed) stands in for them. The target
 # is a small folder of the demo's kind: 4 classes x 60 images, packed 50/25/25 into

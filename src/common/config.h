@@ -254,7 +254,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
 // The resolved config as YAML, every key present, in schema order.
 std::string to_yaml(const Config& config);
 
-// Every valid key ("section.key") with its help text, for --help and the README.
+// Every valid key ("section.key") with its help text, for --keys and docs/config.md.
 std::vector<std::pair<std::string, std::string>> config_key_help();
 
 }  // namespace nxt
