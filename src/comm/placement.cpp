@@ -16,7 +16,7 @@
 
 #include "common/check.h"
 #include "common/log.h"
-#include "common/nvtx.h"
+#include "common/phase_range.h"
 #include "common/process_tuning.h"
 
 #if defined(NXT_TORCH_HAS_CUDA)
@@ -318,7 +318,7 @@ RankCompute configure_rank(const ProcessPlace& place, const RankOptions& options
     log::warn() << warning;
   RankCompute compute;
   compute.device = pick_device(options.device, place);
-  set_nvtx_enabled(compute.device.is_cuda());  // Note in common/nvtx.h: ranges on GPUs only
+  set_nvtx_enabled(compute.device.is_cuda());  // NVTX ranges on GPUs only (common/phase_range.h)
   if (compute.device.is_cuda()) {
     // The current device before anything touches CUDA: otherwise every rank's first allocation
     // or stream makes a context on device 0 (memory lost there, and the wrong GPU's stream).

@@ -7,7 +7,7 @@
 
 #include "common/check.h"
 #include "common/compat.h"
-#include "common/nvtx.h"
+#include "common/phase_range.h"
 
 namespace nxt {
 
@@ -94,8 +94,9 @@ struct Reducer::State {
     Bucket& bucket = buckets[next_to_launch];
     timings[next_to_launch].launched = CommWork::Clock::now();
     // Nsight Systems projects the range onto the NCCL kernel launched inside it.
-    const NvtxRange range(nvtx_enabled() ? "all-reduce bucket " + std::to_string(next_to_launch)
-                                         : std::string());
+    const PhaseRange range(phase_ranges_recorded()
+                               ? "all-reduce bucket " + std::to_string(next_to_launch)
+                               : std::string());
     bucket.work = comm->all_reduce_async(bucket.buffer, ReduceOp::kAverage,
                                          static_cast<int64_t>(next_to_launch));
     ++next_to_launch;

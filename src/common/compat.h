@@ -1,6 +1,7 @@
 // The few LibTorch API differences between Debian's 1.13 (CPU) and a CUDA LibTorch 2.x, in one
 // place. Everything else in nxt is written against the API common to both.
 #pragma once
+#include <ATen/Version.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -72,6 +73,14 @@ typename StateMap::key_type optimizer_state_key(const at::Tensor& p) {
   } else {
     return p.unsafeGetTensorImpl();
   }
+}
+
+// Whether this LibTorch can write a profiler trace (run.profile_steps): it must be built with
+// Kineto. The PyTorch wheels are; Debian's 1.13 is not (its profiler collects events but refuses
+// to save a trace). The constant that says so (kKinetoAvailable) is in a header that needs
+// libkineto's headers, which neither ships, so the build's own flags are asked at run time.
+inline bool kineto_traces_available() {
+  return at::show_config().find("-DUSE_KINETO") != std::string::npos;
 }
 
 }  // namespace nxt::compat

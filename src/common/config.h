@@ -98,6 +98,14 @@ inline const EnumNames<DistBackend> kDistBackendNames = {
 // cluster's scratch file system, where checkpoints belong), else "runs".
 std::string default_out_dir();
 
+// A window of global optimizer steps, 1-based and inclusive; {0, 0} is none.
+struct StepWindow {
+  int64_t first = 0;
+  int64_t last = 0;
+  bool empty() const { return first == 0; }
+  bool contains(int64_t step) const { return !empty() && step >= first && step <= last; }
+};
+
 struct RunConfig {
   std::string name = "default";
   std::string out_dir = default_out_dir();  // NXT_OUT_DIR, else $SCRATCH/nxt-runs, else runs
@@ -105,6 +113,7 @@ struct RunConfig {
   DeviceChoice device = DeviceChoice::kAuto;
   std::optional<int64_t> threads_per_rank;  // CPU compute threads; nullopt = cores / local ranks
   bool tensorboard = true;                  // event files in the run folder's tb/
+  StepWindow profile_steps;                 // a Kineto trace per rank of these steps
 };
 
 struct DataConfig {

@@ -56,6 +56,15 @@ std::vector<int64_t> decode<std::vector<int64_t>>(const YAML::Node& node) {
   return values;
 }
 template <>
+StepWindow decode<StepWindow>(const YAML::Node& node) {
+  const std::vector<int64_t> pair = decode<std::vector<int64_t>>(node);
+  if (pair.size() != 2 || !((pair[0] == 0 && pair[1] == 0) || (pair[0] >= 1 && pair[1] >= pair[0])))
+    throw Error(
+        "must be [first, last] with 1 <= first <= last (global steps, 1-based), or [0, 0] "
+        "for none");
+  return {pair[0], pair[1]};
+}
+template <>
 std::optional<int64_t> decode<std::optional<int64_t>>(const YAML::Node& node) {
   if (node.IsScalar() && node.Scalar() == "auto") return std::nullopt;
   if (node.IsScalar()) {
@@ -77,6 +86,9 @@ void encode(YAML::Emitter& out, const std::vector<int64_t>& values) {
   out << YAML::Flow << YAML::BeginSeq;
   for (int64_t v : values) out << v;
   out << YAML::EndSeq;
+}
+void encode(YAML::Emitter& out, const StepWindow& window) {
+  encode(out, std::vector<int64_t>{window.first, window.last});
 }
 void encode(YAML::Emitter& out, const std::optional<int64_t>& value) {
   if (value) {
@@ -220,6 +232,11 @@ std::vector<ConfigKey> build_schema() {
       field("run.tensorboard", &C::run, &RunConfig::tensorboard,
             "rank 0 writes TensorBoard event files to the run folder's tb/ (scalars: losses, "
             "accuracies, lr, img/s, data-wait share, the ranks' step time spread)"),
+      field("run.profile_steps", &C::run, &RunConfig::profile_steps,
+            "[first, last] global steps (1-based) that LibTorch's profiler (Kineto) records on "
+            "every rank: a Chrome/Perfetto trace per rank in the run folder's profile/, with the "
+            "step's phases as ranges, op shapes and memory (and CUDA kernels on a GPU); [0, 0] = "
+            "off, no cost"),
       field("data.path", &C::data, &DataConfig::path, "packed HDF5 dataset (pack_hdf5)"),
       field("data.batch_size", &C::data, &DataConfig::batch_size, "images per rank per step",
             at_least(1)),

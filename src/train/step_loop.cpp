@@ -11,7 +11,7 @@
 #include "common/compat.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/nvtx.h"
+#include "common/phase_range.h"
 #include "data/mix.h"
 #include "data/resolution.h"
 #include "train/grad_clip.h"
@@ -57,6 +57,7 @@ int Trainer::train_epoch(int64_t epoch) {
   span.end = positions_consumed(span.start, span.samples, place_.world_size);
   reports_->start_epoch(epoch, position_.step_in_epoch + span.steps);
   for (int64_t step = 0; step < span.steps; ++step) {
+    profiler_->before_step(position_.global_step + 1);  // run.profile_steps
     forward_backward(loader, epoch);  // gradients all-reduced in buckets during backward
     const StepFlags flags = agree_on_step();
     const double fraction = advance_position(step, span.steps, span);
@@ -76,10 +77,11 @@ int Trainer::train_epoch(int64_t epoch) {
                        /*record_due=*/record, last_loss_, lr_, step_timer_.get()},
                       *comm_);
     if (checkpoint) {
-      const NvtxRange range("checkpoint");
+      const PhaseRange range("checkpoint");
       save_last(/*before_exit=*/flags.stop_signal != 0);
     }
     faults_.after_step_saved(done, [this] { checkpoint_writer_.wait(); });
+    profiler_->after_step(done);
     if (flags.stop_signal != 0) {
       reports_->end_epoch_steps();
       return flags.stop_signal;
@@ -102,7 +104,7 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
     std::optional<Batch> batch;
     std::optional<DeviceBatch> input;
     {
-      const NvtxRange range("data");
+      const PhaseRange range("data");
       faults_.before_batch_read();
       batch = loader.next();
       NXT_CHECK(batch, "epoch ", epoch + 1, ": the loader ran out of batches at step ",
@@ -114,12 +116,12 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
     reducer_->set_sync(micro == micro_batches - 1);
     torch::Tensor logits, loss;
     {
-      const NvtxRange range("forward");
+      const PhaseRange range("forward");
       loss = training_loss(*input, *batch, epoch, &logits);
     }
     faults_.corrupt_loss(step, loss);
     {
-      const NvtxRange range("backward");  // the buckets' all-reduce ranges nest inside
+      const PhaseRange range("backward");  // the buckets' all-reduce ranges nest inside
       loss_scaler_.scale_loss(loss / static_cast<double>(micro_batches)).backward();
     }
     step_metrics_->add(loss, logits, input->labels);
@@ -128,7 +130,7 @@ void Trainer::forward_backward(EpochLoader& loader, int64_t epoch) {
   }
   faults_.before_gradient_wait(step);
   {
-    const NvtxRange range("all-reduce wait");
+    const PhaseRange range("all-reduce wait");
     reducer_->finish_backward();
   }
   step_timer_->end(StepTimer::kCommunication);
@@ -216,7 +218,7 @@ void Trainer::apply_update(int64_t epoch, double epoch_fraction) {
   }
   if (config_.train.clip_grad_norm > 0)  // on unscaled gradients (fp16: agree_on_step())
     clip_grad_norm_on_device(model_->parameters(), config_.train.clip_grad_norm);
-  const NvtxRange range("optimizer");
+  const PhaseRange range("optimizer");
   optimizer_.set_lr(lr_);
   optimizer_.optimizer->step();
   reducer_->zero_grad();

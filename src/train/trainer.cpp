@@ -254,6 +254,10 @@ int Trainer::run(const std::string& resume) {
   start_communicator();
   data_->learn_nodes(*comm_);
   run_dir_ = config_.run.out_dir + "/" + config_.run.name;
+  profiler_ = std::make_unique<StepProfiler>(
+      config_.run.profile_steps,
+      run_file("profile/rank" + std::to_string(place_.rank) + ".pt.trace.json"), place_.rank,
+      place_.world_size, comm_->backend_name(), device_);
   const std::optional<ResumePoint> checkpoint = read_resume_checkpoint(resume);
   build_model(/*load_pretrained=*/!checkpoint);
   build_optimizer();

@@ -37,6 +37,7 @@
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/run_reports.h"
+#include "train/step_profiler.h"
 #include "train/step_timer.h"
 #include "train/training_data.h"
 
@@ -171,7 +172,8 @@ class Trainer {
   std::vector<NamedTensor> parameters_;
   std::vector<NamedTensor> buffers_;     // BatchNorm running statistics: each rank updates its own
   std::unique_ptr<RunReports> reports_;  // from open_reports() on
-  CheckpointWriter checkpoint_writer_;   // rank 0's (Note [Background checkpoints])
+  std::unique_ptr<StepProfiler> profiler_;  // run.profile_steps (Note [Step profiles])
+  CheckpointWriter checkpoint_writer_;      // rank 0's (Note [Background checkpoints])
   // The last checkpoint's time, for train.checkpoint_every_minutes (read on rank 0).
   Clock::time_point last_checkpoint_time_ = Clock::now();
   std::string early_stop_reason_;  // set when train.early_stop_patience ends the run

@@ -10,6 +10,9 @@ channels-last, torch.set_num_threads = the rank's share of the cores, no data lo
 `compile` wraps the DDP model in torch.compile (inductor's C++ backend on CPU). The warm-up
 steps (the compilation included) are excluded from the timing and their time is printed apart.
 Prints one line from rank 0: images/s over the timed steps of all ranks together.
+With NXT_PEER_TRACE=PATH, rank 0 records the timed steps with torch.profiler (shapes, memory,
+FLOPs, each step a ProfilerStep#N range, as nxt's run.profile_steps) and writes PATH, for
+compare_profiles.py; the rate is then the profiled one.
 """
 import os
 import sys
@@ -57,8 +60,21 @@ def worker(rank, world, path, batch, warmup, timed, mode, port, threads):
         step(i)
     dist.barrier()
     t1 = time.time()
+    trace = os.environ.get("NXT_PEER_TRACE") if rank == 0 else None
+    profiler = None
+    if trace:
+        profiler = torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True,
+            profile_memory=True, with_flops=True,
+            schedule=torch.profiler.schedule(wait=0, warmup=0, active=timed),
+            on_trace_ready=lambda p: p.export_chrome_trace(trace))
+        profiler.start()
     for i in range(warmup, warmup + timed):
         step(i)
+        if profiler:
+            profiler.step()
+    if profiler:
+        profiler.stop()
     dist.barrier()
     t2 = time.time()
     if rank == 0:
