@@ -51,12 +51,20 @@ BottleneckImpl::BottleneckImpl(int64_t in_channels, int64_t planes, int64_t widt
   }
 }
 
+// Note [In-place ReLU]: every ReLU runs in place on the tensor before it, as torchvision's
+// ReLU(inplace=True) does. An out-of-place ReLU allocates and writes a fresh activation for each
+// of the 49 ReLUs of ResNeXt-50: on the CPU at 224px, batch 8, the profiles showed aten::clamp_min
+// at 201 ms a step against the in-place clamp_min_'s 14 ms (allocations are dearer under the
+// profiler), and an A/B of torchvision's model either way measured in-place 3% faster a step
+// (docs/performance.md). It is safe
+// because nothing saves what it overwrites for backward: BatchNorm's backward reads its input,
+// not its output, the residual sum is a fresh tensor, and ReLU's own backward reads its output.
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  torch::Tensor out = torch::relu(bn1(conv1(x)));
-  out = torch::relu(bn2(conv2(out)));
+  torch::Tensor out = bn1(conv1(x)).relu_();
+  out = bn2(conv2(out)).relu_();
   out = bn3(conv3(out));
   out += has_downsample() ? downsample->forward(x) : x;
-  return torch::relu(out);
+  return out.relu_();
 }
 
 int64_t BottleneckImpl::multiply_adds(int64_t in_h, int64_t in_w, int64_t* out_h,
@@ -119,7 +127,7 @@ void ResNeXtImpl::reset_classifier() {
 }
 
 torch::Tensor ResNeXtImpl::forward_stem(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));
+  x = bn1(conv1(x)).relu_();  // Note [In-place ReLU]
   if (spec_.stem == StemKind::kImageNet) x = torch::max_pool2d(x, 3, 2, 1);
   return x;
 }
