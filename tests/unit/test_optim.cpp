@@ -100,11 +100,15 @@ double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
   return ((a - b).abs().max() / b.abs().max()).item<double>();
 }
 
+// Agreement to float rounding: the CPU's one-pass Adam (Note [Adam in one pass on the CPU] in
+// src/train/foreach_optimizer.cpp) rounds differently from torch::optim's ops, up to 2.5e-6 of
+// the largest parameter after six steps at these learning rates; a wrong update is 1e-4 or more
+// (ComparisonDetectsADroppedExemption).
 void expect_same_parameters(TinyNet& fast, TinyNet& reference, const std::string& when) {
   auto a = fast.parameters();
   auto b = reference.parameters();
   for (size_t i = 0; i < a.size(); ++i)
-    EXPECT_LE(relative_difference(a[i], b[i]), 1e-6) << when << ", parameter " << i;
+    EXPECT_LE(relative_difference(a[i], b[i]), 1e-5) << when << ", parameter " << i;
 }
 
 // One step on both nets with the same gradients and the learning rate `lr`. `frozen_backbone`:
