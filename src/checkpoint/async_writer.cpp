@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/fs.h"
 #include "common/log.h"
+#include "common/process_tuning.h"
 
 namespace nxt {
 namespace {
@@ -16,13 +18,21 @@ namespace {
 void write_snapshot(CheckpointSnapshot& snapshot, const std::vector<CheckpointFile>& files,
                     std::string* current) {
   snapshot.checkpoint.optimizer = snapshot.optimizer.bytes();
+  snapshot.optimizer = OptimizerSnapshot();  // its copy of the state is in the bytes now
   std::map<CheckpointWeights, std::vector<char>> bytes;
+  for (const CheckpointFile& file : files)
+    if (bytes.count(file.weights) == 0)
+      bytes.emplace(file.weights, checkpoint_bytes(snapshot.checkpoint, file.weights));
+  snapshot = CheckpointSnapshot();  // the bytes hold everything: at most one copy stays
+  // A file with the bytes of one already written becomes a second name of it: an epoch that
+  // improves writes best.pt, then last.pt as a link (Note [Background checkpoints]).
+  std::map<CheckpointWeights, std::string> written;
   for (const CheckpointFile& file : files) {
     *current = file.path;
-    auto made = bytes.find(file.weights);
-    if (made == bytes.end())
-      made = bytes.emplace(file.weights, checkpoint_bytes(snapshot.checkpoint, file.weights)).first;
-    write_checkpoint_file(made->second, file.path);
+    const auto same = written.find(file.weights);
+    if (same != written.end() && publish_as_link(same->second, file.path)) continue;
+    write_checkpoint_file(bytes.at(file.weights), file.path);
+    written.emplace(file.weights, file.path);
   }
 }
 
@@ -65,6 +75,9 @@ void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<Checkpoint
   wait();
   finished_ = false;
   thread_ = std::thread([this, snapshot = std::move(snapshot), files = std::move(files)]() mutable {
+    // Note [Background work at idle priority] in common/process_tuning.h.
+    if (const std::string refused = run_this_thread_at_idle_priority(); !refused.empty())
+      log::warn() << "checkpoint writer: " << refused << "; it competes with training for cores";
     std::string current = files.front().path;
     try {
       write_snapshot(snapshot, files, &current);

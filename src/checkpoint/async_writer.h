@@ -6,9 +6,14 @@
 // system) used to stall the whole job: rank 0 wrote while every other rank waited in a barrier.
 // Now rank 0 only copies the state to host memory on the training thread (the model's state
 // dict and the optimizer's state as CPU tensors, the position), and a thread of its own
-// serialises and writes it while training goes on. The rules:
+// serialises and writes it while training goes on, at idle priority (Note [Background work at
+// idle priority] in common/process_tuning.h: it takes no core from the step). The rules:
 // - One write at a time, in order: the next checkpoint waits for the previous write first, so
 //   an older snapshot can never overwrite a newer file.
+// - Files of one write with the same bytes (best.pt and last.pt of an improving epoch) are
+//   written once: the second is a hard link to the first (publish_as_link in common/fs.h), which
+//   halves the epoch's checkpoint I/O; a later atomic write of either renames a new file over
+//   its name and leaves the other whole. Where links are refused, the bytes are written again.
 // - Each file is still published atomically (temp file, fsync, rename: write_file_atomic), so a
 //   kill during the background write leaves the previous checkpoint whole.
 // - A failed write is not lost: its error is rethrown on the training thread at the next wait

@@ -165,6 +165,7 @@ OptimizerSnapshot::OptimizerSnapshot(torch::optim::Optimizer& optimizer)
 }
 
 std::vector<char> OptimizerSnapshot::bytes() const {
+  NXT_CHECK(archive_, "OptimizerSnapshot::bytes: the snapshot holds no optimizer state");
   return archive_bytes(*archive_);
 }
 

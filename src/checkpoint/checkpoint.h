@@ -130,6 +130,7 @@ std::vector<char> optimizer_bytes(const torch::optim::Optimizer& optimizer);
 class OptimizerSnapshot {
  public:
   explicit OptimizerSnapshot(torch::optim::Optimizer& optimizer);
+  OptimizerSnapshot() = default;  // none, or released once its bytes were made
   // LibTorch's optimizer archive of that state: what optimizer_bytes() returned at the time.
   std::vector<char> bytes() const;
 

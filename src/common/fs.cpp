@@ -61,6 +61,20 @@ std::string temp_path_for(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid());
 }
 
+namespace {
+// The last half of an atomic publish: `temp` (complete, synced) renamed over `path`, and the
+// folder synced so that the rename survives a crash.
+void rename_into_place(const std::string& temp, const std::string& path) {
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string why = errno_text();
+    ::unlink(temp.c_str());
+    throw Error("cannot rename '" + temp + "' to '" + path + "': " + why);
+  }
+  const std::filesystem::path target(path);
+  fsync_folder(target.has_parent_path() ? target.parent_path().string() : std::string("."));
+}
+}  // namespace
+
 void publish_temp_file(const std::string& temp, const std::string& path) {
   const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error("cannot open '" + temp + "' to fsync it: " + errno_text());
@@ -71,13 +85,15 @@ void publish_temp_file(const std::string& temp, const std::string& path) {
     ::unlink(temp.c_str());
     throw Error("cannot fsync '" + temp + "': " + reason);
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(temp.c_str());
-    throw Error("cannot rename '" + temp + "' to '" + path + "': " + why);
-  }
-  const std::filesystem::path target(path);
-  fsync_folder(target.has_parent_path() ? target.parent_path().string() : std::string("."));
+  rename_into_place(temp, path);
+}
+
+bool publish_as_link(const std::string& existing, const std::string& path) {
+  const std::string temp = temp_path_for(path);
+  ::unlink(temp.c_str());  // a leftover of a killed writer of this pid
+  if (::link(existing.c_str(), temp.c_str()) != 0) return false;
+  rename_into_place(temp, path);
+  return true;
 }
 
 void write_file_atomic(const std::string& path, const void* bytes, size_t size,

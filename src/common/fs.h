@@ -24,6 +24,13 @@ inline void write_file_atomic(const std::string& path, const std::string& text) 
 std::string temp_path_for(const std::string& path);
 void publish_temp_file(const std::string& temp, const std::string& path);
 
+// Publishes `path` as a second name of the already published file `existing` (a hard link, made
+// under a temp name and renamed into place, so `path` is replaced atomically), without writing
+// its bytes again. Replacing either name later (an atomic write renames a new file over it)
+// leaves the other as it was. Returns false, with `path` untouched, where the file system makes
+// no hard links (a FUSE or object store mount, another device): the caller writes the bytes.
+bool publish_as_link(const std::string& existing, const std::string& path);
+
 // The text of error number `err` (default: errno), safe on any thread (strerror is not: the
 // checkpoint writer, the node copy and the loader's readers fail on threads of their own).
 std::string errno_text(int err);

@@ -3,6 +3,8 @@
 #include "common/process_tuning.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <opencv2/core.hpp>
 
 #include "common/fault_injector.h"
+#include "common/fs.h"
 
 namespace nxt {
 
@@ -20,6 +23,13 @@ void keep_large_buffers_for_reuse() {
   // a thread, which configure_rank and the packer do.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);   // NOLINT(concurrency-mt-unsafe): before any thread
   mallopt(M_TRIM_THRESHOLD, 512 << 20);  // NOLINT(concurrency-mt-unsafe): before any thread
+}
+
+std::string run_this_thread_at_idle_priority() {
+  sched_param param{};
+  param.sched_priority = 0;  // the only value SCHED_IDLE takes
+  const int err = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+  return err == 0 ? "" : "SCHED_IDLE refused: " + errno_text(err);
 }
 
 void single_threaded_opencv() {

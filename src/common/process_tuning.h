@@ -15,6 +15,16 @@ void keep_large_buffers_for_reuse();
 // One OpenCV thread per caller: the loader's and packer's workers already use the cores.
 void single_threaded_opencv();
 
+// Note [Background work at idle priority]
+// A thread that works beside training (rank 0's checkpoint writer: pickling, copying and writing
+// hundreds of MB) must not take a core from the step. On a CPU rank every core runs compute
+// threads, and the writer started at an epoch's end used to run beside the next epoch's first
+// steps: on 2 cores at 224px those steps took 40% longer (docs/performance.md). Under SCHED_IDLE
+// the thread runs only on a core that nothing else wants (a compute thread waiting, a GPU rank's
+// spare core), so training keeps its speed and the write takes longer instead. Any thread may
+// lower its own policy without privileges. Returns "" or why the kernel refused.
+std::string run_this_thread_at_idle_priority();
+
 // Note [oneDNN without cache sizes]: some virtual machines report no CPU cache sizes (`lscpu`
 // shows none: no /sys/devices/system/cpu/cpu0/cache, sysconf's cache sizes 0). oneDNN sizes its
 // convolution blocks from the caches, and on such an AMD EPYC torch 2.6's oneDNN 3.6 divides by

@@ -1,9 +1,11 @@
 // Tests the background checkpoint writer (checkpoint/async_writer.h, Note [Background
 // checkpoints]): a snapshot does not change when training changes the model and the optimizer
 // afterwards, the optimizer snapshot's archive restores the state it was taken from and leaves
-// the live state in place, and a failed background write is rethrown at the next wait, naming
-// the file.
+// the live state in place, a failed background write is rethrown at the next wait, naming
+// the file, and best.pt and last.pt of one write share their bytes yet are replaced apart.
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -77,6 +79,46 @@ TEST(CheckpointWriter, BackgroundErrorIsRethrownAtTheNextWaitNamingTheFile) {
   writer.write(snapshot_checkpoint(c, sgd), {path}, CheckpointWriter::When::kBackground);
   EXPECT_THROW(writer.write(snapshot_checkpoint(c, sgd), {path}, CheckpointWriter::When::kNow),
                Error);
+}
+
+// The file's inode and link count.
+std::pair<ino_t, nlink_t> inode_of(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+  return {info.st_ino, info.st_nlink};
+}
+
+TEST(CheckpointWriter, FilesOfOneWriteShareTheirBytesAndAreReplacedApart) {
+  torch::Tensor w = torch::ones({3}, torch::requires_grad());
+  torch::optim::SGD sgd({w}, torch::optim::SGDOptions(0.1).momentum(0.9));
+  sgd_step(w, sgd, 1.0);
+  const std::string dir = testing::TempDir() + "/async_writer_links";
+  std::filesystem::create_directories(dir);
+  const std::string best = dir + "/best.pt", last = dir + "/last.pt";
+  const auto snapshot = [&] {
+    Checkpoint c;
+    c.model = {{"w", w.detach()}};
+    c.classes = {"a"};
+    return snapshot_checkpoint(std::move(c), sgd);
+  };
+  CheckpointWriter writer;
+  writer.write(snapshot(), {best, last}, CheckpointWriter::When::kBackground);
+  writer.wait();
+  EXPECT_EQ(inode_of(best).first, inode_of(last).first) << "last.pt was written a second time";
+  EXPECT_EQ(inode_of(best).second, 2u);
+  const torch::Tensor w_best = w.detach().clone();
+
+  sgd_step(w, sgd, 5.0);  // the next epoch does not improve: last.pt alone is replaced
+  writer.write(snapshot(), {last}, CheckpointWriter::When::kNow);
+  EXPECT_NE(inode_of(best).first, inode_of(last).first);
+  EXPECT_EQ(inode_of(best).second, 1u);
+  EXPECT_TRUE(torch::equal(load_checkpoint(best).model.at(0).second, w_best))
+      << "replacing last.pt changed best.pt";
+  EXPECT_TRUE(torch::equal(load_checkpoint(last).model.at(0).second, w.detach()));
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    EXPECT_TRUE(entry.path().filename() == "best.pt" || entry.path().filename() == "last.pt")
+        << "left behind: " << entry.path();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
