@@ -45,8 +45,10 @@ measure() {
     --set train.log_every_seconds=1000 >"$work/$name.nxt.log" 2>&1
   local nxt_rate
   nxt_rate=$(awk -F, 'NR == 3 { print $8 }' "$work/runs/$name/metrics.csv")
-  printf '%-16s %-8s %8.2f img/s (epoch 2: %d steps)\n' "$name" nxt "$nxt_rate" "$steps" |
-    tee -a "$work/table.txt"
+  local peak
+  peak=$(grep -o "peak RSS [0-9.]* GiB" "$work/runs/$name/log.txt" | tail -1)
+  printf '%-16s %-8s %8.2f img/s (epoch 2: %d steps; rank 0 %s)\n' "$name" nxt "$nxt_rate" \
+    "$steps" "$peak" | tee -a "$work/table.txt"
   for peer in ${BENCH_PEERS:-eager compile}; do
     local line rate
     line=$("$python" "$repo/tests/bench/ddp_today.py" "$data" "$ranks" "$batch" 3 "$steps" "$peer" \

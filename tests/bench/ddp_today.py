@@ -15,6 +15,7 @@ FLOPs, each step a ProfilerStep#N range, as nxt's run.profile_steps) and writes 
 compare_profiles.py; the rate is then the profiled one.
 """
 import os
+import resource
 import sys
 import time
 
@@ -65,23 +66,25 @@ def worker(rank, world, path, batch, warmup, timed, mode, port, threads):
     if trace:
         profiler = torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True,
-            profile_memory=True, with_flops=True,
-            schedule=torch.profiler.schedule(wait=0, warmup=0, active=timed),
-            on_trace_ready=lambda p: p.export_chrome_trace(trace))
+            profile_memory=True, with_flops=True)
         profiler.start()
     for i in range(warmup, warmup + timed):
-        step(i)
         if profiler:
-            profiler.step()
+            with torch.profiler.record_function(f"ProfilerStep#{i + 1}"):
+                step(i)
+        else:
+            step(i)
     if profiler:
         profiler.stop()
+        profiler.export_chrome_trace(trace)
     dist.barrier()
     t2 = time.time()
     if rank == 0:
         rate = timed * batch * world / (t2 - t1)
         print(f"python {mode}: {world} rank(s) x batch {batch}, {threads} thread(s) per rank: "
               f"{rate:.2f} img/s over {timed} steps ({t2 - t1:.1f} s); warm-up {warmup} steps "
-              f"{t1 - t0:.1f} s (excluded)", flush=True)
+              f"{t1 - t0:.1f} s (excluded); rank 0 peak RSS "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB", flush=True)
     dist.destroy_process_group()
 
 
