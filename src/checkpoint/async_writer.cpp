@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "common/check.h"
-#include "common/fs.h"
 #include "common/log.h"
 #include "common/process_tuning.h"
 
@@ -30,7 +29,7 @@ void write_snapshot(CheckpointSnapshot& snapshot, const std::vector<CheckpointFi
   for (const CheckpointFile& file : files) {
     *current = file.path;
     const auto same = written.find(file.weights);
-    if (same != written.end() && publish_as_link(same->second, file.path)) continue;
+    if (same != written.end() && link_checkpoint_file(same->second, file.path)) continue;
     write_checkpoint_file(bytes.at(file.weights), file.path);
     written.emplace(file.weights, file.path);
   }

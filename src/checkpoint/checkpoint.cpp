@@ -196,6 +196,10 @@ void write_checkpoint_file(const std::vector<char>& bytes, const std::string& pa
   write_file_atomic(path, bytes.data(), bytes.size(), pause_before_publish_s());
 }
 
+bool link_checkpoint_file(const std::string& existing, const std::string& path) {
+  return publish_as_link(existing, path, pause_before_publish_s());
+}
+
 std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint, CheckpointWeights model_weights) {
   const bool ema_as_model = model_weights == CheckpointWeights::kEma;
   NXT_CHECK(!ema_as_model || checkpoint.ema,

@@ -117,6 +117,10 @@ void save_checkpoint(const Checkpoint& checkpoint, const std::string& path);
 std::vector<char> checkpoint_bytes(const Checkpoint& checkpoint,
                                    CheckpointWeights model = CheckpointWeights::kRaw);
 void write_checkpoint_file(const std::vector<char>& bytes, const std::string& path);
+// Publishes `path` as a second name of the checkpoint file `existing` (publish_as_link in
+// common/fs.h); false where the file system makes no links. Holds between its temp name and
+// the rename as write_checkpoint_file does (NXT_PAUSE_IN_CHECKPOINT_WRITE_S).
+bool link_checkpoint_file(const std::string& existing, const std::string& path);
 Checkpoint load_checkpoint(const std::string& path);
 // The same from the file's bytes (read by rank 0 and broadcast); `path` names it in errors.
 Checkpoint parse_checkpoint(const std::vector<char>& bytes, const std::string& path);

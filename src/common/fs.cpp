@@ -88,10 +88,13 @@ void publish_temp_file(const std::string& temp, const std::string& path) {
   rename_into_place(temp, path);
 }
 
-bool publish_as_link(const std::string& existing, const std::string& path) {
+bool publish_as_link(const std::string& existing, const std::string& path,
+                     double pause_before_publish_s) {
   const std::string temp = temp_path_for(path);
   ::unlink(temp.c_str());  // a leftover of a killed writer of this pid
   if (::link(existing.c_str(), temp.c_str()) != 0) return false;
+  if (pause_before_publish_s > 0)
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause_before_publish_s));
   rename_into_place(temp, path);
   return true;
 }

@@ -29,7 +29,9 @@ void publish_temp_file(const std::string& temp, const std::string& path);
 // its bytes again. Replacing either name later (an atomic write renames a new file over it)
 // leaves the other as it was. Returns false, with `path` untouched, where the file system makes
 // no hard links (a FUSE or object store mount, another device): the caller writes the bytes.
-bool publish_as_link(const std::string& existing, const std::string& path);
+// `pause_before_publish_s`: as write_file_atomic's.
+bool publish_as_link(const std::string& existing, const std::string& path,
+                     double pause_before_publish_s = 0);
 
 // The text of error number `err` (default: errno), safe on any thread (strerror is not: the
 // checkpoint writer, the node copy and the loader's readers fail on threads of their own).

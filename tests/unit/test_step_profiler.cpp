@@ -20,14 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::TempDir;
 
-// Global steps 1..steps, each a "forward" phase around a convolution.
-void run_steps(StepProfiler& profiler, int64_t steps) {
-  const torch::Tensor weight = torch::randn({4, 3, 3, 3});
+// Global steps 1..steps, each a "forward" phase around a convolution on `device`.
+void run_steps(StepProfiler& profiler, int64_t steps, torch::Device device = torch::kCPU) {
+  const torch::Tensor weight = torch::randn({4, 3, 3, 3}, device);
   for (int64_t step = 1; step <= steps; ++step) {
     profiler.before_step(step);
     {
       const PhaseRange range("forward");
-      torch::conv2d(torch::randn({2, 3, 8, 8}), weight);
+      torch::conv2d(torch::randn({2, 3, 8, 8}, device), weight);
     }
     profiler.after_step(step);
   }
@@ -93,6 +93,23 @@ TEST(StepProfiler, NoWindowStartsNothing) {
   }
   EXPECT_TRUE(fs::is_empty(dir.dir()));
   EXPECT_FALSE(at::hasCallbacks()) << "a phase range would be recorded with no profiler";
+}
+
+// On a GPU the same window holds the CUDA kernels too (Kineto's CUPTI activities): what the
+// CPU suite cannot check, run by tests/gpu/check.sh (GpuOnly.*).
+TEST(GpuOnly, StepProfilerRecordsTheCudaKernels) {
+  if (!torch::cuda::is_available()) FAIL() << "no CUDA device: run by tests/gpu/check.sh on a GPU";
+  const TempDir dir("profiler_cuda");
+  const std::string path = dir.path("rank0.pt.trace.json");
+  const torch::Device cuda(torch::kCUDA, 0);
+  {
+    StepProfiler profiler({1, 2}, path, 0, 1, "nccl", cuda);
+    run_steps(profiler, 2, cuda);
+  }
+  int kernels = 0;
+  for (const auto& event : nlohmann::json::parse(read_file_text(path))["traceEvents"])
+    if (event.value("cat", "") == "kernel") ++kernels;
+  EXPECT_GE(kernels, 2) << "no CUDA kernel in the trace of two steps with a convolution each";
 }
 
 }  // namespace
