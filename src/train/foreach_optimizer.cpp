@@ -137,9 +137,14 @@ struct AdamScalars {
 // has chosen at load time (GCC function multiversioning): the loop is memory-bound, and vector
 // loads and stores are what it needs (the file is built with -fno-math-errno so that sqrt
 // vectorises, as PyTorch's own kernels are).
-__attribute__((target_clones("avx2", "default"))) void adam_elements(
-    float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
-    int64_t begin, int64_t end, const AdamScalars s) {
+#if defined(__x86_64__)
+#define NXT_AVX2_AND_BASELINE __attribute__((target_clones("avx2", "default")))
+#else
+#define NXT_AVX2_AND_BASELINE  // other ISAs: the compiler's own target
+#endif
+NXT_AVX2_AND_BASELINE void adam_elements(float* __restrict p, const float* __restrict g,
+                                         float* __restrict m, float* __restrict v, int64_t begin,
+                                         int64_t end, const AdamScalars s) {
   for (int64_t i = begin; i < end; ++i) {
     const float gi = g[i] + s.grad_decay * p[i];
     const float mi = m[i] * s.beta1 + (1 - s.beta1) * gi;
