@@ -5,12 +5,6 @@
 
 #include <torch/csrc/autograd/profiler_kineto.h>
 
-// Declared in torch/csrc/profiler/kineto_shim.h (the same in 1.13 and 2.x), which cannot be
-// included: it needs libkineto's headers, which LibTorch does not ship.
-namespace torch::autograd::profiler {
-TORCH_API void addMetadataJson(const std::string& key, const std::string& value);
-}
-
 #include <filesystem>
 #include <set>
 
@@ -18,6 +12,12 @@ TORCH_API void addMetadataJson(const std::string& key, const std::string& value)
 #include "common/compat.h"
 #include "common/fs.h"
 #include "common/log.h"
+
+// Declared in torch/csrc/profiler/kineto_shim.h (the same in 1.13 and 2.x), which cannot be
+// included: it needs libkineto's headers, which LibTorch does not ship.
+namespace torch::autograd::profiler {
+TORCH_API void addMetadataJson(const std::string& key, const std::string& value);
+}
 
 namespace nxt {
 namespace {
