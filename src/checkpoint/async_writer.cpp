@@ -75,7 +75,7 @@ void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<Checkpoint
   finished_ = false;
   thread_ = std::thread([this, snapshot = std::move(snapshot), files = std::move(files)]() mutable {
     // Note [Background work at idle priority] in common/process_tuning.h.
-    if (const std::string refused = run_this_thread_at_idle_priority(); !refused.empty())
+    if (const std::string refused = run_this_thread_at_lowest_priority(); !refused.empty())
       log::warn() << "checkpoint writer: " << refused << "; it competes with training for cores";
     std::string current = files.front().path;
     try {

@@ -6,8 +6,8 @@
 // system) used to stall the whole job: rank 0 wrote while every other rank waited in a barrier.
 // Now rank 0 only copies the state to host memory on the training thread (the model's state
 // dict and the optimizer's state as CPU tensors, the position), and a thread of its own
-// serialises and writes it while training goes on, at idle priority (Note [Background work at
-// idle priority] in common/process_tuning.h: it takes no core from the step). The rules:
+// serialises and writes it while training goes on, at the lowest priority (Note [Background
+// work at idle priority] in common/process_tuning.h). The rules:
 // - One write at a time, in order: the next checkpoint waits for the previous write first, so
 //   an older snapshot can never overwrite a newer file.
 // - Files of one write with the same bytes (best.pt and last.pt of an improving epoch) are

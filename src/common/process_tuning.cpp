@@ -3,8 +3,8 @@
 #include "common/process_tuning.h"
 
 #include <malloc.h>
-#include <pthread.h>
-#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -25,11 +25,10 @@ void keep_large_buffers_for_reuse() {
   mallopt(M_TRIM_THRESHOLD, 512 << 20);  // NOLINT(concurrency-mt-unsafe): before any thread
 }
 
-std::string run_this_thread_at_idle_priority() {
-  sched_param param{};
-  param.sched_priority = 0;  // the only value SCHED_IDLE takes
-  const int err = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
-  return err == 0 ? "" : "SCHED_IDLE refused: " + errno_text(err);
+std::string run_this_thread_at_lowest_priority() {
+  // On Linux a nice value is per thread: PRIO_PROCESS with the thread's id sets this one.
+  const auto thread = static_cast<id_t>(::syscall(SYS_gettid));
+  return ::setpriority(PRIO_PROCESS, thread, 19) == 0 ? "" : "nice 19 refused: " + errno_text();
 }
 
 void single_threaded_opencv() {

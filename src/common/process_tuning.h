@@ -19,11 +19,14 @@ void single_threaded_opencv();
 // A thread that works beside training (rank 0's checkpoint writer: pickling, copying and writing
 // hundreds of MB) must not take a core from the step. On a CPU rank every core runs compute
 // threads, and the writer started at an epoch's end used to run beside the next epoch's first
-// steps: on 2 cores at 224px those steps took 40% longer (docs/performance.md). Under SCHED_IDLE
-// the thread runs only on a core that nothing else wants (a compute thread waiting, a GPU rank's
-// spare core), so training keeps its speed and the write takes longer instead. Any thread may
-// lower its own policy without privileges. Returns "" or why the kernel refused.
-std::string run_this_thread_at_idle_priority();
+// steps (docs/performance.md). At nice 19 the thread weighs 15 against a normal thread's 1024:
+// on a busy core it gets about 1.5%, so it never starves outright, and it gets the whole core
+// when a compute thread waits or when the training thread itself waits for the write (the next
+// checkpoint, a stop signal's, the end of the run). SCHED_IDLE was rejected: an unprivileged
+// thread cannot leave it, and a write starved by spinning OpenMP or loader threads would hold a
+// preempted job's last checkpoint past Slurm's KillWait. Raising one's own nice value needs no
+// privilege. Returns "" or why the kernel refused.
+std::string run_this_thread_at_lowest_priority();
 
 // Note [oneDNN without cache sizes]: some virtual machines report no CPU cache sizes (`lscpu`
 // shows none: no /sys/devices/system/cpu/cpu0/cache, sysconf's cache sizes 0). oneDNN sizes its

@@ -5,6 +5,7 @@
 
 #include <torch/csrc/autograd/profiler_kineto.h>
 
+#include <exception>
 #include <filesystem>
 #include <set>
 
@@ -53,11 +54,23 @@ StepProfiler::StepProfiler(StepWindow window, std::string trace_path, int rank, 
 StepProfiler::~StepProfiler() {
   if (!active_) return;
   try {
-    log::all() << "profile: the run ended inside run.profile_steps; writing what was recorded";
-    finish(last_recorded_);
-  } catch (const std::exception& e) {
-    log::all() << "profile: could not write " << trace_path_ << ": " << e.what();
+    if (std::uncaught_exceptions() > 0) {
+      log::all() << "profile: rank " << rank_ << " is failing inside run.profile_steps; "
+                 << trace_path_ << " is not written";
+      step_range_.reset();
+      if (!device_.is_cuda()) profiler::disableProfiler();  // no GPU to wait for: stop recording
+      return;
+    }
+    end_of_training();
+  } catch (...) {
+    log::all() << "profile: could not write " << trace_path_;
   }
+}
+
+void StepProfiler::end_of_training() {
+  if (!active_) return;
+  log::all() << "profile: training ended inside run.profile_steps; writing what was recorded";
+  finish(last_recorded_);
 }
 
 void StepProfiler::before_step(int64_t step) {

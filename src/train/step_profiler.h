@@ -32,8 +32,8 @@ class StepProfiler {
   // Kineto, naming the key and the build, before the run's first step.
   StepProfiler(StepWindow window, std::string trace_path, int rank, int world_size,
                std::string backend, torch::Device device);
-  // Writes the trace collected so far when a run ends inside the window (a stop signal, the
-  // last epoch), and says so; never throws.
+  // A run failing inside the window (an exception unwinds) writes no trace: flushing the
+  // profiler could block behind a stuck GPU and delay the job's abort. Never throws.
   ~StepProfiler();
   StepProfiler(const StepProfiler&) = delete;
   StepProfiler& operator=(const StepProfiler&) = delete;
@@ -43,6 +43,9 @@ class StepProfiler {
   // stops it and writes the trace atomically.
   void before_step(int64_t step);
   void after_step(int64_t step);
+  // Training ended (its last epoch, or a stop signal) inside the window: writes what was
+  // recorded and says so. Nothing when the window is done or never started.
+  void end_of_training();
 
  private:
   void start(int64_t step);

@@ -268,6 +268,7 @@ int Trainer::run(const std::string& resume) {
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
     if (position_.samples_in_epoch == 0 && early_stop_due()) break;
     if (const int signal = train_epoch(epoch)) {
+      profiler_->end_of_training();
       // On every rank: each one's line shows it took the checkpointed exit, which a launcher's
       // single exit code cannot (mpirun reports the first rank's).
       log::all() << "stopped by " << signal_name(signal) << " (on at least one rank) at epoch "
@@ -278,6 +279,7 @@ int Trainer::run(const std::string& resume) {
       return kExitCheckpointed;
     }
   }
+  profiler_->end_of_training();               // the test split's evaluation is not a training step
   if (is_rank0()) checkpoint_writer_.wait();  // best.pt is read next; a failed write ends here
   evaluate_best_on_test();
   if (is_rank0()) {

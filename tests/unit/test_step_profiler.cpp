@@ -79,10 +79,25 @@ TEST(StepProfiler, ARunEndingInsideTheWindowStillWritesItsTrace) {
     StepProfiler profiler({2, 10}, path, 0, 1, "mpi", torch::kCPU);
     run_steps(profiler, 3);
     EXPECT_FALSE(fs::exists(path)) << "written before the window or the run ended";
+    profiler.end_of_training();
   }
   const std::string text = read_file_text(path);
   EXPECT_NE(text.find("ProfilerStep#3"), std::string::npos);
   EXPECT_EQ(text.find("ProfilerStep#4"), std::string::npos);
+}
+
+TEST(StepProfiler, ARunFailingInsideTheWindowWritesNoTrace) {
+  const TempDir dir("profiler_failing");
+  const std::string path = dir.path("rank0.pt.trace.json");
+  if (!compat::kineto_traces_available()) return expect_refused(path);
+  try {
+    StepProfiler profiler({1, 10}, path, 0, 1, "mpi", torch::kCPU);
+    run_steps(profiler, 2);
+    throw Error("a rank fails inside the window");
+  } catch (const Error&) {
+  }
+  EXPECT_FALSE(fs::exists(path)) << "a failing rank flushed and wrote its trace";
+  EXPECT_FALSE(at::hasCallbacks()) << "the profiler still records";
 }
 
 TEST(StepProfiler, NoWindowStartsNothing) {
