@@ -45,15 +45,15 @@ inline bool phase_ranges_recorded() {
   return nvtx_enabled() || at::hasCallbacks();
 }
 
-// A range on the calling thread from construction to destruction (ranges nest). `name` is
-// copied: a temporary string may be passed.
+// A range on the calling thread from construction to destruction (ranges nest). Both tools
+// copy `name` when the range starts (RecordFunction keeps a std::string in 1.13 and 2.x), so a
+// temporary string may be passed.
 class PhaseRange {
  public:
-  explicit PhaseRange(std::string name)
-      : name_(std::move(name)), record_(at::RecordScope::USER_SCOPE) {
-    if (record_.isActive()) record_.before(name_.c_str());
+  explicit PhaseRange(const std::string& name) : record_(at::RecordScope::USER_SCOPE) {
+    if (record_.isActive()) record_.before(name.c_str());
 #if defined(NXT_HAVE_NVTX)
-    if ((nvtx_active_ = nvtx_enabled())) nvtxRangePushA(name_.c_str());
+    if ((nvtx_active_ = nvtx_enabled())) nvtxRangePushA(name.c_str());
 #endif
   }
   ~PhaseRange() {
@@ -65,7 +65,6 @@ class PhaseRange {
   PhaseRange& operator=(const PhaseRange&) = delete;
 
  private:
-  std::string name_;
   at::RecordFunction record_;  // ends the profiler's range in its destructor
   bool nvtx_active_ = false;
 };
