@@ -100,9 +100,9 @@ bool publish_as_link(const std::string& existing, const std::string& path,
 }
 
 void write_file_atomic(const std::string& path, const void* bytes, size_t size,
-                       double pause_before_publish_s) {
+                       double pause_before_publish_s, unsigned mode) {
   const std::string temp = temp_path_for(path);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw Error("cannot create '" + temp + "': " + errno_text());
   try {
     write_all(fd, static_cast<const char*>(bytes), size, temp);

@@ -12,9 +12,9 @@ std::string read_file_text(const std::string& path);
 // Replaces `path` atomically with `bytes`; on any failure the old file is untouched.
 // `pause_before_publish_s` is a test hook (checkpoint.cpp's NXT_PAUSE_IN_CHECKPOINT_WRITE_S): it
 // sleeps with the temp file complete and the old file still in place, so that a test can kill
-// the writer exactly there.
+// the writer exactly there. `mode`: the new file's permissions (before the umask).
 void write_file_atomic(const std::string& path, const void* bytes, size_t size,
-                       double pause_before_publish_s = 0);
+                       double pause_before_publish_s = 0, unsigned mode = 0644);
 inline void write_file_atomic(const std::string& path, const std::string& text) {
   write_file_atomic(path, text.data(), text.size());
 }

@@ -7,8 +7,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +21,7 @@
 #include <thread>
 
 #include "common/check.h"
+#include "common/folder_space.h"
 #include "common/fs.h"
 #include "common/hash.h"
 
@@ -30,29 +29,10 @@ namespace nxt {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr long kTmpfsMagic = 0x01021994;  // TMPFS_MAGIC of linux/magic.h
 // How often a waiter looks for the file or the failure marker: the marker's "within a second".
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // The writer copies blocks of consecutive records of about this size, one pwrite each.
 constexpr uint64_t kBlockBytes = 8ull << 20;
-
-bool is_tmpfs(const std::string& dir) {
-  struct statfs info {};
-  return statfs(dir.c_str(), &info) == 0 && static_cast<long>(info.f_type) == kTmpfsMagic;
-}
-
-// /proc/meminfo's MemAvailable in bytes, or 0 when unknown.
-uint64_t mem_available() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  uint64_t kib = 0;
-  std::string unit;
-  while (meminfo >> key >> kib) {
-    std::getline(meminfo, unit);
-    if (key == "MemAvailable:") return kib * 1024;
-  }
-  return 0;
-}
 
 // The name of the copy: the dataset, the split and the exact images, so that only a file of
 // the same bytes is ever taken for it (Note [One copy per node]).
@@ -80,23 +60,6 @@ std::string copy_name(const ImageReader& reader, const std::vector<int64_t>& ind
                                   .hex();
   return "nxt-copy-" + host_name() + "-" + dataset.substr(0, 12) + "-" + reader.split() + "-" +
          std::to_string(indices.size()) + "-" + images.hex().substr(0, 12);
-}
-
-// The memory the writer's cgroup may still take (cgroup v2 memory.max - memory.current), or
-// UINT64_MAX when unlimited or unknown: tmpfs pages are charged to the writer's cgroup, which
-// MemAvailable does not show (Slurm's ConstrainRAMSpace).
-uint64_t cgroup_headroom() {
-  std::ifstream cgroups("/proc/self/cgroup");
-  std::string line, path;
-  while (std::getline(cgroups, line))
-    if (line.rfind("0::", 0) == 0) path = "/sys/fs/cgroup" + line.substr(3);
-  if (path.empty()) return UINT64_MAX;
-  std::ifstream max_file(path + "/memory.max"), current_file(path + "/memory.current");
-  std::string max_text;
-  uint64_t current = 0;
-  if (!(max_file >> max_text) || max_text == "max" || !(current_file >> current)) return UINT64_MAX;
-  const uint64_t limit = std::strtoull(max_text.c_str(), nullptr, 10);
-  return limit > current ? limit - current : 0;
 }
 
 // The CPUs this process may run on (Slurm's binding), at least 1.
@@ -155,16 +118,6 @@ uint64_t size_of_file(const std::string& path) {
 }
 
 }  // namespace
-
-std::string bytes_text(uint64_t bytes) {
-  char text[32];
-  const double mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
-  if (mib >= 1024)
-    std::snprintf(text, sizeof text, "%.2f GiB", mib / 1024.0);
-  else
-    std::snprintf(text, sizeof text, "%.1f MiB", mib);
-  return text;
-}
 
 uint64_t NodeCopy::bytes_needed(const ImageReader& reader, const std::vector<int64_t>& indices) {
   uint64_t total = 0;
@@ -238,20 +191,15 @@ void NodeCopy::write(const ImageReader& reader, const NodeCopyOptions& options) 
     return;
   }
   // Space first: a copy that fills /dev/shm takes the node's memory with it.
-  struct statvfs space {};
-  NXT_CHECK(statvfs(options.dir.c_str(), &space) == 0, "cannot stat the folder '", options.dir,
-            "': ", errno_text());
-  const uint64_t free_bytes = static_cast<uint64_t>(space.f_bavail) * space.f_frsize;
-  NXT_CHECK(free_bytes >= size_, "'", options.dir, "' has ", bytes_text(free_bytes),
+  const FolderRoom room = folder_room(options.dir);
+  NXT_CHECK(room.free_bytes >= size_, "'", options.dir, "' has ", bytes_text(room.free_bytes),
             " free, the copy needs ", bytes_text(size_));
-  if (is_tmpfs(options.dir)) {
+  if (room.memory) {
     // A tenth more than the copy: the ranks' own buffers, pinned batches and CUDA contexts
     // need memory too, and an OOM kill in the middle of the copy helps no one.
     const uint64_t needed = size_ + size_ / 10;
-    const uint64_t available =
-        std::min(mem_available() == 0 ? UINT64_MAX : mem_available(), cgroup_headroom());
-    NXT_CHECK(available >= needed, "'", options.dir, "' is memory (tmpfs) and this job may take ",
-              bytes_text(available),
+    NXT_CHECK(room.memory_bytes >= needed, "'", options.dir,
+              "' is memory (tmpfs) and this job may take ", bytes_text(room.memory_bytes),
               " more (the lower of MemAvailable and its cgroup's "
               "memory.max), the copy needs ",
               bytes_text(size_),
@@ -260,7 +208,7 @@ void NodeCopy::write(const ImageReader& reader, const NodeCopyOptions& options) 
               "local disk");
   }
   const std::string temp = path_ + ".tmp." + host_name() + "." + std::to_string(::getpid());
-  const int fd = ::open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  const int fd = ::open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   NXT_CHECK(fd >= 0, "cannot create '", temp, "': ", errno_text());
   try {
     // Reserved up front: running out of room fails here, not half way.

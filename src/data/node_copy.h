@@ -9,12 +9,13 @@
 // the node maps it read-only; the kernel keeps one copy (tmpfs pages, or the page cache of the
 // local disk). The file holds the records as stored (JPEG stays JPEG), back to back in
 // ascending index order; where each record lies follows from the reader's index, so no table
-// is written. It is written under a temporary name (NAME.tmp.HOST.PID, reserved in full first
-// with posix_fallocate, filled by a few threads (the rank's allowed CPUs, at most 8) in blocks
-// of consecutive records, fsynced on a disk) and then renamed. Its name carries the host, the
-// dataset fingerprint, the packed file's size and modification time, the split, the count and
-// a hash of the indices, so a file left by an earlier job on the node (a requeued job) is only
-// reused when it holds the same bytes, and nodes that share a folder by mistake never write
+// is written. It is readable by the job's user only (0600: on a node shared with other users'
+// jobs, the images are the user's). It is written under a temporary name (NAME.tmp.HOST.PID,
+// reserved in full first with posix_fallocate, filled by a few threads (the rank's allowed CPUs, at
+// most 8) in blocks of consecutive records, fsynced on a disk) and then renamed. Its name carries
+// the host, the dataset fingerprint, the packed file's size and modification time, the split, the
+// count and a hash of the indices, so a file left by an earlier job on the node (a requeued job) is
+// only reused when it holds the same bytes, and nodes that share a folder by mistake never write
 // one name. Before writing, the writer checks the space (statvfs of the folder; on tmpfs also
 // the lower of MemAvailable and its cgroup's memory.max - memory.current, with a tenth to
 // spare); a failure, there or while writing, is written to NAME.failed with the job's
@@ -30,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "common/folder_space.h"  // bytes_text
 #include "data/image_reader.h"
 
 namespace nxt {
@@ -44,9 +46,6 @@ struct NodeCopyOptions {
   // fails on a marker of its own job only, never on one an earlier, killed job left behind.
   std::string job;
 };
-
-// "812.3 MiB" / "4.21 GiB", for the logs and messages about copies.
-std::string bytes_text(uint64_t bytes);
 
 class NodeCopy {
  public:

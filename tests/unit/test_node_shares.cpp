@@ -332,6 +332,10 @@ void expect_copy_holds_the_files_bytes(const std::string& file, const std::strin
   EXPECT_EQ(fs::file_size(writer.path()), writer.size_bytes());
   EXPECT_NE(writer.path().find("train"), std::string::npos) << writer.path();
   EXPECT_FALSE(fs::exists(writer.path() + ".failed"));
+  // The user's images: readable by the job's user only, on a node other users share.
+  EXPECT_EQ(fs::status(writer.path()).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write)
+      << writer.path();
   for (const auto& copy : copies) {
     EXPECT_EQ(copy->path(), writer.path());
     for (int64_t i = 0; i < plain.size(); ++i) {
