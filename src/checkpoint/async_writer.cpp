@@ -12,12 +12,17 @@
 namespace nxt {
 namespace {
 
+// The optimizer's archive into the checkpoint, its copy of the state released.
+void make_optimizer_bytes(CheckpointSnapshot& snapshot) {
+  snapshot.checkpoint.optimizer = snapshot.optimizer.bytes();
+  snapshot.optimizer = OptimizerSnapshot();  // its copy of the state is in the bytes now
+}
+
 // The optimizer archive, then one serialisation per kind of weights for every file;
 // `*current` names the file being written, for the error of a failed write.
 void write_snapshot(CheckpointSnapshot& snapshot, const std::vector<CheckpointFile>& files,
                     std::string* current) {
-  snapshot.checkpoint.optimizer = snapshot.optimizer.bytes();
-  snapshot.optimizer = OptimizerSnapshot();  // its copy of the state is in the bytes now
+  make_optimizer_bytes(snapshot);
   std::map<CheckpointWeights, std::vector<char>> bytes;
   for (const CheckpointFile& file : files)
     if (bytes.count(file.weights) == 0)
@@ -61,25 +66,47 @@ CheckpointWriter::~CheckpointWriter() {
 void CheckpointWriter::write(CheckpointSnapshot snapshot, std::vector<CheckpointFile> files,
                              When when) {
   NXT_CHECK(!files.empty(), "CheckpointWriter::write: no file to write");
+  std::string first = files.front().path;
+  run(
+      std::move(first),
+      [snapshot = std::move(snapshot), files = std::move(files)](std::string* current) mutable {
+        write_snapshot(snapshot, files, current);
+      },
+      when);
+}
+
+void CheckpointWriter::write(CheckpointSnapshot snapshot, std::string what, Publisher publish,
+                             When when) {
+  run(
+      std::move(what),
+      [snapshot = std::move(snapshot), publish = std::move(publish)](std::string*) mutable {
+        make_optimizer_bytes(snapshot);
+        const std::vector<char> bytes = checkpoint_bytes(snapshot.checkpoint);
+        snapshot = CheckpointSnapshot();  // the bytes hold everything
+        publish(bytes);
+      },
+      when);
+}
+
+void CheckpointWriter::run(std::string first, Job job, When when) {
   if (when == When::kNow) {
     try {
       wait();
     } catch (const std::exception& e) {
       log::error() << e.what() << "; writing this checkpoint anyway";
     }
-    std::string current = files.front().path;
-    write_snapshot(snapshot, files, &current);  // errors name the file already
+    job(&first);  // errors name the file already
     return;
   }
   wait();
   finished_ = false;
-  thread_ = std::thread([this, snapshot = std::move(snapshot), files = std::move(files)]() mutable {
+  thread_ = std::thread([this, first = std::move(first), job = std::move(job)]() mutable {
     // Note [Background work at idle priority] in common/process_tuning.h.
     if (const std::string refused = run_this_thread_at_lowest_priority(); !refused.empty())
       log::warn() << "checkpoint writer: " << refused << "; it competes with training for cores";
-    std::string current = files.front().path;
+    std::string current = first;
     try {
-      write_snapshot(snapshot, files, &current);
+      job(&current);
     } catch (const std::exception& e) {
       error_ = "the background write of checkpoint '" + current + "' failed: " + e.what();
     } catch (...) {

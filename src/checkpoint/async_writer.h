@@ -34,6 +34,7 @@
 //   own writes.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +81,10 @@ class CheckpointWriter {
   // Waits for the previous write (rethrowing its error), then serialises `snapshot` once per
   // kind of weights and publishes it to each of `files` in order, each atomically.
   void write(CheckpointSnapshot snapshot, std::vector<CheckpointFile> files, When when);
+  // The same with the bytes of the raw weights handed to `publish` instead of written to files
+  // (the in-memory snapshots' own rules: checkpoint/snapshots.h); `what` names it in errors.
+  using Publisher = std::function<void(const std::vector<char>& bytes)>;
+  void write(CheckpointSnapshot snapshot, std::string what, Publisher publish, When when);
   // Returns once no write is in progress. A background write's error is thrown here (an Error
   // naming the file), once.
   void wait();
@@ -87,6 +92,10 @@ class CheckpointWriter {
   bool busy() const { return thread_.joinable() && !finished_; }
 
  private:
+  // Runs `job` now (kNow) or on the writer's thread; `*current` names what it writes.
+  using Job = std::function<void(std::string* current)>;
+  void run(std::string first, Job job, When when);
+
   std::thread thread_;
   std::atomic<bool> finished_{true};
   std::string error_;  // the failed background write's message; empty: none

@@ -78,15 +78,15 @@ void broadcast_from_rank0(const std::vector<NamedTensor>& state, Communicator& c
   }
 }
 
-std::vector<char> broadcast_bytes_from_rank0(const std::vector<char>& bytes, Communicator& comm,
-                                             torch::Device device) {
+std::vector<char> broadcast_bytes(const std::vector<char>& bytes, int root, Communicator& comm,
+                                  torch::Device device) {
   const int64_t size = comm.all_reduce_integers(
-      {comm.rank() == 0 ? static_cast<int64_t>(bytes.size()) : 0}, ReduceOp::kSum)[0];
+      {comm.rank() == root ? static_cast<int64_t>(bytes.size()) : 0}, ReduceOp::kSum)[0];
   if (size == 0) return {};
   torch::Tensor buffer = torch::empty({size}, torch::TensorOptions(torch::kUInt8).device(device));
-  if (comm.rank() == 0)
+  if (comm.rank() == root)
     buffer.copy_(torch::from_blob(const_cast<char*>(bytes.data()), {size}, torch::kUInt8));
-  comm.broadcast(buffer, 0);
+  comm.broadcast(buffer, root);
   const torch::Tensor host = buffer.to(torch::kCPU).contiguous();
   const auto* data = reinterpret_cast<const char*>(host.data_ptr<uint8_t>());
   return std::vector<char>(data, data + size);
@@ -139,7 +139,7 @@ std::optional<std::vector<char>> read_file_on_rank0(const std::string& path, boo
   }
   reply = comm.all_reduce_integers({reply}, ReduceOp::kMax)[0];
   if (reply == kMissing) return std::nullopt;
-  bytes = broadcast_bytes_from_rank0(bytes, comm, device);
+  bytes = broadcast_bytes(bytes, 0, comm, device);
   if (reply == kError)
     throw Error("rank 0: " + std::string(bytes.begin(), bytes.end()));  // names the file
   return bytes;

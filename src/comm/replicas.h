@@ -26,11 +26,11 @@ void check_same_structure(const std::vector<NamedTensor>& state, Communicator& c
 // Overwrites every rank's parameters and buffers with rank 0's (after check_same_structure).
 void broadcast_from_rank0(const std::vector<NamedTensor>& state, Communicator& comm);
 
-// Rank 0's `bytes` on every rank (the argument is ignored on the others), sent as a tensor on
-// `device` (the communicator's kind). Note [Collective order]: how rank 0's decisions reach
-// the others.
-std::vector<char> broadcast_bytes_from_rank0(const std::vector<char>& bytes, Communicator& comm,
-                                             torch::Device device);
+// Rank `root`'s `bytes` on every rank (the argument is ignored on the others), sent as a
+// tensor on `device` (the communicator's kind). Note [Collective order]: how rank 0's decisions
+// reach the others; a resume's newest state may be on another node (checkpoint/snapshots.h).
+std::vector<char> broadcast_bytes(const std::vector<char>& bytes, int root, Communicator& comm,
+                                  torch::Device device);
 
 // Rank 0 alone reads `path` (Note [Collective order]: the others' file systems may not have
 // it, or may lag); every rank gets its bytes, or rank 0's error (naming the file) as an

@@ -143,6 +143,10 @@ void validate(const Config& config, const std::string& source) {
     throw Error(source +
                 ": data.reshard_every_epochs re-deals the node shares of "
                 "data.shard_by node; set shard_by: node or leave it 0");
+  if (config.train.snapshot_every_steps != 0 && config.train.snapshot_dir.empty())
+    throw Error(source +
+                ": train.snapshot_dir is empty: name a node-local folder (/dev/shm) or set "
+                "train.snapshot_every_steps: 0");
   const bool ema_metric = config.train.best_metric == BestMetric::kValAccEma ||
                           config.train.best_metric == BestMetric::kValLossEma;
   if (ema_metric && config.train.ema_decay == 0)

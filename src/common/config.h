@@ -204,8 +204,12 @@ struct TrainConfig {
   std::optional<int64_t> metrics_every_steps;
   int64_t checkpoint_every_steps = 0;   // last.pt also every N steps (0 = each epoch only)
   double checkpoint_every_minutes = 0;  // and every N minutes by rank 0's clock (0 = off)
-  double log_every_seconds = 30;        // progress lines when not on a terminal
-  AmpMode amp = AmpMode::kBf16;         // CUDA only (CPU always fp32); fp16 adds loss scaling
+  // In-memory snapshots on every node every N steps (Note [In-memory snapshots] in
+  // checkpoint/snapshots.h): 0 = off; nullopt = auto, as often as costs under 1% of step time.
+  std::optional<int64_t> snapshot_every_steps;
+  std::string snapshot_dir = "/dev/shm";  // node-local; under it nxt-snapshots-<uid>/<run>
+  double log_every_seconds = 30;          // progress lines when not on a terminal
+  AmpMode amp = AmpMode::kBf16;           // CUDA only (CPU always fp32); fp16 adds loss scaling
   // CUDA: TF32 tensor cores for fp32 matmuls (cuBLAS) and convolutions (cuDNN). On by default
   // because cuDNN's convolutions, nearly all of a ResNeXt's work, already use TF32 by default in
   // PyTorch; false makes both full fp32 (PyTorch's own default turns only cuBLAS's off).

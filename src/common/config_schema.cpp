@@ -383,6 +383,14 @@ std::vector<ConfigKey> build_schema() {
             "also write last.pt once N minutes (fractions allowed) have passed since the last "
             "checkpoint, by rank 0's clock (0 = off)",
             at_least_real(0)),
+      field("train.snapshot_every_steps", &C::train, &TrainConfig::snapshot_every_steps,
+            "keep the training state in node-local memory on every node every N steps, to "
+            "continue on the surviving nodes when one is lost (auto: as often as costs under 1% "
+            "of step time; 0 = off)",
+            auto_or_at_least(0)),
+      field("train.snapshot_dir", &C::train, &TrainConfig::snapshot_dir,
+            "node-local folder of the in-memory snapshots (a tmpfs; under it "
+            "nxt-snapshots-<uid>/<run>, the user's only)"),
       field(
           "train.log_every_seconds", &C::train, &TrainConfig::log_every_seconds,
           "period of the progress lines (when output is not a terminal) and of rank 0's straggler "

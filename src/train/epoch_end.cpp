@@ -87,6 +87,7 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
     reports_->on_epoch(record, position_.global_step);  // before last.pt: its epoch's row
     std::vector<CheckpointFile> files{{run_file("last.pt")}};
     if (improved) files.insert(files.begin(), {run_file("best.pt"), best_kind});
+    last_checkpoint_time_ = Clock::now();
     checkpoint_writer_.write(checkpoint_now(), files, CheckpointWriter::When::kBackground);
   }
   comm_->barrier();
@@ -94,7 +95,6 @@ void Trainer::finish_epoch(int64_t epoch, const MetricTotals& train, int64_t tra
 
 // A host-memory copy of the state; the optimizer's archive is made by the writer.
 CheckpointSnapshot Trainer::checkpoint_now() {
-  last_checkpoint_time_ = Clock::now();
   Checkpoint c;
   c.model = state_dict_of(*model_);
   if (ema_) c.ema = EmaState{ema_->state_dict(), ema_->averaged()};
@@ -112,6 +112,15 @@ CheckpointSnapshot Trainer::checkpoint_now() {
   return snapshot_checkpoint(std::move(c), *optimizer_.optimizer);
 }
 
+CheckpointSnapshot Trainer::mid_epoch_checkpoint(const MetricTotals& summed) {
+  CheckpointSnapshot snapshot = checkpoint_now();
+  TrainingPosition& position = snapshot.checkpoint.position;
+  position.loss_sum = summed.loss_sum();
+  position.correct = summed.correct;
+  position.seen = summed.seen;
+  return snapshot;
+}
+
 // Mid-epoch: the epoch's totals so far are summed over ranks into rank 0's checkpoint.
 void Trainer::save_last(bool before_exit) {
   const Communicator::Rank0Phase rank0_phase(*comm_);  // a stop's checkpoint: the barrier below
@@ -120,13 +129,9 @@ void Trainer::save_last(bool before_exit) {
     log::warn() << "step " << position_.global_step << ": the previous checkpoint is still being "
                 << "written; this one is skipped (Note [Background checkpoints])";
   } else if (is_rank0()) {
-    CheckpointSnapshot snapshot = checkpoint_now();
-    TrainingPosition& position = snapshot.checkpoint.position;
-    position.loss_sum = totals.loss_sum();
-    position.correct = totals.correct;
-    position.seen = totals.seen;
+    last_checkpoint_time_ = Clock::now();
     checkpoint_writer_.write(
-        std::move(snapshot), {run_file("last.pt")},
+        mid_epoch_checkpoint(totals), {run_file("last.pt")},
         before_exit ? CheckpointWriter::When::kNow : CheckpointWriter::When::kBackground);
   }
   if (before_exit) comm_->barrier();

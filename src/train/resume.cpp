@@ -22,13 +22,10 @@ std::optional<Checkpoint> Trainer::read_checkpoint_on_rank0(const std::string& p
 
 std::optional<ResumePoint> Trainer::read_resume_checkpoint(const std::string& resume) {
   if (resume.empty()) return std::nullopt;
-  const std::string path = resume == "auto" ? run_file("last.pt") : resume;
-  std::optional<Checkpoint> checkpoint = read_checkpoint_on_rank0(path, resume == "auto");
-  if (!checkpoint) {
-    log::info() << "--resume auto: no " << path << " on rank 0, starting fresh";
-    return std::nullopt;
-  }
-  return ResumePoint{std::move(*checkpoint), path};
+  // auto: last.pt or a node's in-memory snapshot, the newer (Note [In-memory snapshots]).
+  if (resume == "auto") return read_newest_state();
+  std::optional<Checkpoint> checkpoint = read_checkpoint_on_rank0(resume, /*missing_ok=*/false);
+  return ResumePoint{std::move(*checkpoint), resume};
 }
 
 // Before the run folder is touched: a refused checkpoint leaves its config.yaml and log as they

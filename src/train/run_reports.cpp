@@ -127,6 +127,22 @@ void RunReports::on_early_stop(int64_t global_step, int64_t epoch, const std::st
         {{"step", global_step}, {"epoch", epoch}, {"event", "early_stop"}, {"reason", reason}});
 }
 
+void RunReports::on_recovery(const RecoveryRecord& r) {
+  if (train_log_)
+    train_log_->append({{"step", r.step},
+                        {"event", "recovery"},
+                        {"resumed_from_step", r.resumed_step},
+                        {"reached_step", r.reached_step},
+                        {"steps_lost", r.steps_lost},
+                        {"seconds_to_first_step", r.seconds},
+                        {"source", r.source},
+                        {"lost_nodes", r.lost_nodes},
+                        {"restart", r.restart}});
+  if (tensorboard_)
+    tensorboard_->add_scalars(r.step, {{"recovery/steps_lost", static_cast<double>(r.steps_lost)},
+                                       {"recovery/seconds_to_first_step", r.seconds}});
+}
+
 void RunReports::finish() {
   if (curves_) curves_->wait();
 }

@@ -43,6 +43,19 @@ struct StepReport {
   const StepTimer* timer = nullptr;  // this rank's phase times in the epoch so far
 };
 
+// A start after a failure, as its first step reports it (Note [In-memory snapshots] in
+// checkpoint/snapshots.h).
+struct RecoveryRecord {
+  int64_t step = 0;          // the first step after the recovery
+  int64_t resumed_step = 0;  // the state it continued from
+  int64_t reached_step = 0;  // the largest step the surviving nodes had finished
+  int64_t steps_lost = 0;    // reached_step - resumed_step
+  double seconds = 0;        // from the last step before the failure to `step`'s end
+  std::string source;        // the state's file ("host:path" for a node's snapshot)
+  std::string lost_nodes;    // as the launcher named them ("" when it did not)
+  int64_t restart = 0;       // the launcher's count of starts (0: unknown)
+};
+
 class RunReports {
  public:
   struct Options {
@@ -74,6 +87,8 @@ class RunReports {
   void on_epoch(const EpochRecord& record, int64_t global_step);
   // train_log.jsonl's event line of an early stop (rank 0).
   void on_early_stop(int64_t global_step, int64_t epoch, const std::string& reason);
+  // Rank 0: train_log.jsonl's event line of a recovery and its TensorBoard scalars.
+  void on_recovery(const RecoveryRecord& record);
   // Waits for curves.png's redraw (rank 0, at the run's end).
   void finish();
 

@@ -2,7 +2,8 @@
 // train_epoch(): forward_backward (the reducer all-reduces gradient buckets during backward),
 // agree_on_step (one small all-reduce of flags, so every rank takes the same branch),
 // apply_update or skip_update, end_step, then the metric read when due, the step's report
-// (train/run_reports.h) and a checkpoint when due.
+// (train/run_reports.h), a checkpoint and an in-memory snapshot when due (Note [In-memory
+// snapshots] in checkpoint/snapshots.h).
 #include <chrono>
 #include <cmath>
 
@@ -70,8 +71,10 @@ int Trainer::train_epoch(int64_t epoch) {
     const int64_t done = position_.global_step;
     const bool checkpoint = flags.stop_signal != 0 || flags.checkpoint_due ||
                             due(done, config_.train.checkpoint_every_steps);
+    const bool snapshot = flags.snapshot_due && flags.stop_signal == 0;  // a stop writes last.pt
     const bool record = due(done, log_every_);
-    const bool read = checkpoint || record || due(done, metrics_every_) || step + 1 == span.steps;
+    const bool read =
+        checkpoint || snapshot || record || due(done, metrics_every_) || step + 1 == span.steps;
     if (read) read_metrics(epoch);
     reports_->on_step({epoch, done, position_.step_in_epoch, fraction, /*metrics_read=*/read,
                        /*record_due=*/record, last_loss_, lr_, step_timer_.get()},
@@ -80,6 +83,11 @@ int Trainer::train_epoch(int64_t epoch) {
       const PhaseRange range("checkpoint");
       save_last(/*before_exit=*/flags.stop_signal != 0);
     }
+    if (snapshot) {
+      const PhaseRange range("snapshot");
+      save_snapshot();
+    }
+    after_step_recorded();
     faults_.after_step_saved(done, [this] { checkpoint_writer_.wait(); });
     profiler_->after_step(done);
     if (flags.stop_signal != 0) {
@@ -183,9 +191,9 @@ StepFlags Trainer::agree_on_step() {
                               Clock::now() - last_checkpoint_time_ >=
                                   std::chrono::duration<double, std::ratio<60>>(every_minutes);
   const auto agreed = comm_->all_reduce_integers(
-      {stop_request, nonfinite, checkpoint_due, grad_overflow}, ReduceOp::kMax);
-  const StepFlags flags{static_cast<int>(agreed[0]), agreed[1] != 0, agreed[2] != 0,
-                        agreed[3] != 0};
+      {stop_request, nonfinite, checkpoint_due, grad_overflow, snapshot_due()}, ReduceOp::kMax);
+  const StepFlags flags{static_cast<int>(agreed[0]), agreed[1] != 0, agreed[2] != 0, agreed[3] != 0,
+                        agreed[4] != 0};
   // A rank that finished its step early waits here for the slowest one: that is communication
   // time, not the optimizer's (Note [Straggler report] in train/step_telemetry.h).
   step_timer_->end(StepTimer::kCommunication);

@@ -258,6 +258,7 @@ int Trainer::run(const std::string& resume) {
       config_.run.profile_steps,
       run_file("profile/rank" + std::to_string(place_.rank) + ".pt.trace.json"), place_.rank,
       place_.world_size, comm_->backend_name(), device_);
+  open_snapshots(resume);
   const std::optional<ResumePoint> checkpoint = read_resume_checkpoint(resume);
   build_model(/*load_pretrained=*/!checkpoint);
   build_optimizer();
@@ -265,6 +266,8 @@ int Trainer::run(const std::string& resume) {
   prepare_run_folder();
   if (checkpoint) resume_from(*checkpoint);
   open_reports();
+  last_snapshot_step_ = position_.global_step;  // snapshots count from here
+  last_snapshot_time_ = Clock::now();
   for (int64_t epoch = position_.epoch; epoch < config_.train.epochs; ++epoch) {
     if (position_.samples_in_epoch == 0 && early_stop_due()) break;
     if (const int signal = train_epoch(epoch)) {
@@ -276,11 +279,13 @@ int Trainer::run(const std::string& resume) {
                  << position_.samples_in_epoch << "): " << run_file("last.pt")
                  << " written; continue with --resume auto (exit status " << kExitCheckpointed
                  << ")";
+      remove_snapshots();  // last.pt holds this very step
       return kExitCheckpointed;
     }
   }
   profiler_->end_of_training();               // the test split's evaluation is not a training step
   if (is_rank0()) checkpoint_writer_.wait();  // best.pt is read next; a failed write ends here
+  remove_snapshots();                         // the run is over: last.pt and best.pt hold its end
   evaluate_best_on_test();
   if (is_rank0()) {
     reports_->finish();

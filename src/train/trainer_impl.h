@@ -5,6 +5,8 @@
 //   step_loop.cpp  one epoch of steps, the step top to bottom and the metric reads;
 //   epoch_end.cpp  the end of an epoch: evaluation, the best model, checkpoints;
 //   resume.cpp     reading a checkpoint back and continuing from its position;
+//   recovery.cpp   in-memory snapshots on every node, the newest state at a --resume auto
+//                  start, and the report of a recovery (Note [In-memory snapshots]);
 // with the data (readers, node layout, node copies) in train/training_data.h and the reports
 // (metrics.csv, curves.png, train_log.jsonl, TensorBoard, the straggler report, the progress
 // display), fed once per step and once per epoch, in train/run_reports.h. Which rank decides
@@ -20,6 +22,7 @@
 
 #include "checkpoint/async_writer.h"
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/snapshots.h"
 #include "comm/communicator.h"
 #include "comm/device_wait.h"
 #include "comm/placement.h"
@@ -56,6 +59,7 @@ struct StepFlags {
   bool nonfinite = false;
   bool checkpoint_due = false;
   bool grad_overflow = false;
+  bool snapshot_due = false;  // rank 0's train.snapshot_every_steps (auto: its timing)
 };
 
 // Where an epoch runs, in global sample positions (Note [World-size-independent epochs]).
@@ -69,6 +73,17 @@ struct EpochSpan {
 struct ResumePoint {
   Checkpoint checkpoint;
   std::string path;
+};
+
+// What a start after a failure found (Note [In-memory snapshots]): reported once, at its first
+// step (rank 0).
+struct RecoveryFacts {
+  int64_t resumed_step = 0;        // the global step of the state it continues from
+  std::string source;              // that state's file, "host:path" for a snapshot
+  int64_t reached_step = 0;        // the largest step the surviving nodes had finished
+  double failed_unix_seconds = 0;  // when the last of them finished it (wall clock)
+  std::string lost_nodes;          // NXT_LOST_NODES, from the launcher that started this step again
+  int64_t restart = 0;  // NXT_RESTART: the how-manieth start of the job step (0: unknown)
 };
 
 inline bool due(int64_t step, int64_t every) {
@@ -135,6 +150,8 @@ class Trainer {
   // `val`: the figures of the weights train.best_metric judges (the EMA's for *_ema).
   bool improves_best(const MetricTotals& val) const;
   CheckpointSnapshot checkpoint_now();
+  // checkpoint_now() with the epoch's training totals so far, summed over ranks (collective).
+  CheckpointSnapshot mid_epoch_checkpoint(const MetricTotals& summed);
   // `before_exit`: a stop signal's, written before any rank goes on (Note [Background
   // checkpoints] in checkpoint/async_writer.h); otherwise rank 0 writes it in the background.
   void save_last(bool before_exit);
@@ -147,6 +164,22 @@ class Trainer {
   void resume_from(const ResumePoint& resume);
   void continue_position(const TrainingPosition& saved, const std::string& path);
   void forget_best_of_other_weights(const Checkpoint& checkpoint, const std::string& path);
+
+  // --- in-memory snapshots and recovery (recovery.cpp)
+  // The node's store on its leader (null elsewhere, and with train.snapshot_every_steps 0); a
+  // start that is not --resume auto clears what an earlier run of this name left.
+  void open_snapshots(const std::string& resume);
+  // Collective: the newest state among every node's snapshot and rank 0's last.pt, on every
+  // rank (nullopt: none anywhere), and what a start after a failure reports.
+  std::optional<ResumePoint> read_newest_state();
+  // Rank 0: whether this step's snapshot is due (train.snapshot_every_steps, or auto).
+  bool snapshot_due() const;
+  // Collective: every leader snapshots the state after this step.
+  void save_snapshot();
+  // After every step: the node's `reached` record; the recovery report at the first one.
+  void after_step_recorded();
+  // The run ended (0, or 75 with last.pt at this step): the node's snapshots go.
+  void remove_snapshots();
 
   int64_t global_batch() const {
     return config_.data.batch_size * place_.world_size * config_.train.grad_accum;
@@ -194,6 +227,13 @@ class Trainer {
   LossScaler loss_scaler_;          // disabled unless fp16 (train/loss_scaler.h)
   bool skip_scaled_step_ = false;   // this step's gradients overflowed on some rank (fp16)
   std::unique_ptr<WeightEma> ema_;  // train.ema_decay (train/ema.h); null when off
+  std::unique_ptr<SnapshotStore> snapshots_;  // the node's (its leader's; null elsewhere)
+  // Rank 0's cadence: steps between snapshots (auto), the last one's step and time (from the
+  // first step of this job step on), and how many this job step took.
+  int64_t snapshot_interval_ = 0, last_snapshot_step_ = 0, snapshots_taken_ = 0;
+  bool snapshot_skip_logged_ = false;  // a snapshot skipped behind a running write was said
+  Clock::time_point last_snapshot_time_ = Clock::now();
+  std::optional<RecoveryFacts> recovery_;  // reported at the first step, then cleared
   // The interrupted epoch's node layout, when resumed mid-epoch (continue_position()).
   std::optional<NodeLayout> resumed_layout_;
 

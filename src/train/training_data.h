@@ -62,6 +62,11 @@ class TrainingData {
   NodeLayout layout() const { return layout_; }
   // After learn_nodes(): every rank's host name, by rank (empty before).
   const std::vector<std::string>& host_names() const { return nodes_.host_of_rank; }
+  // After learn_nodes(): this rank is its node's first (its leader).
+  bool node_leader() const {
+    return nodes_.first_rank_of(nodes_.node_of_rank.at(static_cast<size_t>(place_.rank))) ==
+           place_.rank;
+  }
 
  private:
   // Optimizer steps of a whole epoch whose sequence has `sequence_length` positions, checked.

@@ -41,7 +41,7 @@ run: {name: $2, out_dir: $1/runs, seed: 5}
 data: {path: $1/data.h5, batch_size: 4, image_size: 32, normalize: dataset, crop: pad}
 model: {arch: custom, blocks: [1, 1], cardinality: 4, width_per_group: 8, stem_width: 16, stem: cifar}
 optim: {name: sgd, lr: 0.01, momentum: 0.9}
-train: {epochs: 4, log_every_seconds: 1}
+train: {epochs: 4, log_every_seconds: 1, snapshot_dir: $1/snapshots}
 dist: {backend: mpi}
 YAML
   echo "$1/$2.yaml"

@@ -69,7 +69,8 @@ assert sorted(trained['per_class']) == ['circle', 'square', 'triangle'], sorted(
 
 # train_log.jsonl across a crash and a resume: batch 2 x 2 ranks gives 17 steps per epoch; a
 # line every 2 steps, last.pt every 5; rank 0 dies (NXT_CRASH_AT_STEP) after step 9, so lines
-# 6 and 8 are past last.pt (step 5) and the resumed run, which logs them again, must drop them.
+# 6 and 8 are past last.pt (step 5) and the resumed run, which logs them again, must drop them;
+# its first step reports the recovery (reached step 9, resumed at 5: 4 steps lost).
 config=$(tiny_config "$work" logged)
 log="$work/runs/logged/train_log.jsonl"
 logged=("$nxt_mpirun" -np 2 "$bin/nxt_ddp" --config "$config" --set run.threads_per_rank=1
@@ -85,7 +86,12 @@ grep -q "resumed from .*last.pt: epoch 1, step 5/" "$work/out3" || fail "did not
 steps_per_epoch=$(sed -nE 's/.* ([0-9]+) steps per epoch$/\1/p' "$work/out3")
 py "
 import json
-lines = [json.loads(l) for l in open('$log')]
+records = [json.loads(l) for l in open('$log')]
+lines = [l for l in records if 'event' not in l]
+# The resumed start reports the crash (Note [In-memory snapshots]): it had reached step 9.
+events = [l for l in records if l.get('event') == 'recovery']
+assert len(events) == 1 and events[0]['step'] == 6 and events[0]['reached_step'] == 9 and \\
+    events[0]['resumed_from_step'] == 5 and events[0]['steps_lost'] == 4, events
 steps = [l['step'] for l in lines]
 fields = {'step', 'epoch', 'epoch_fraction', 'loss', 'lr', 'images_per_s', 'data_wait_share', 'peak_memory_bytes'}
 assert all(fields <= set(l) for l in lines), lines[0]
@@ -103,7 +109,8 @@ print('train_log.jsonl steps:', steps)
 py "
 import csv, json
 tb = json.load(open('$work/tb.json'))
-lines = [json.loads(l) for l in open('$log')]
+lines = [json.loads(l) for l in open('$log') if '\"event\"' not in l]
+assert [s for s, _ in tb['recovery/steps_lost']] == [6] and tb['recovery/steps_lost'][0][1] == 4, tb['recovery/steps_lost']
 for tag in ['train/step_loss', 'train/lr', 'train/images_per_s', 'train/data_wait_share',
             'ranks/step_time_spread', 'ranks/slowest_ratio']:
     assert [s for s, _ in tb[tag]] == [l['step'] for l in lines], (tag, tb[tag])
