@@ -9,9 +9,10 @@
 #      node (2 ranks): the node's share is copied by nxt_ddp into the stage folder.
 #      1c. cluster/preflight.sbatch (2 ranks, rank 1 slowed by its test hook): the node named,
 #      every rank and the job exit 3.
-#   2. A job that fails for real (missing dataset) ends FAILED and is not requeued, and so does
-#      one whose rank 1 is killed with SIGKILL (rank 0 must not wait for it); under srun, a rank
-#      failing alone (MPI_Abort) ends its step although srun runs with --kill-on-bad-exit=0.
+#   2. A job that fails for real (missing dataset) ends FAILED and is not requeued (its step is
+#      started again twice first); one whose rank 1 is killed with SIGKILL has its step started
+#      again in the same allocation, resumes from an in-memory snapshot and completes; under srun,
+#      a rank failing alone (MPI_Abort) ends its step although srun runs with --kill-on-bad-exit=0.
 #   3. cluster/submit sweep (a job array of 2 ranks x 1 CPU each: their CPU lists must differ)
 #      and cluster/submit logs.
 #   4. Preemption, 3 times in a row, with 8 ranks (on a second Slurm whose node declares 8 CPUs):
@@ -26,25 +27,6 @@ launcher=${1:-srun}
 [[ "$launcher" == srun || "$launcher" == mpirun ]] || fail "usage: test_slurm.sh srun|mpirun"
 start_local_slurm "$work/slurm" || fail "cannot start a local Slurm (see above)"
 trap 'stop_local_slurm; [[ -n "${NXT_KEEP_WORK:-}" ]] || rm -rf "$work"' EXIT
-
-job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -1 | cut -d= -f2; }
-
-# wait_for_job ID STATE SECONDS: polls until the job reaches STATE; fails on another final state.
-wait_for_job() {
-  local id=$1 want=$2 limit=$3 state i
-  for ((i = 0; i < limit; i += 2)); do
-    state=$(job_field "$id" JobState)
-    [[ "$state" == "$want" ]] && return 0
-    case "$state" in
-      COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE)
-        cat "$work"/*-"$id".out 2>/dev/null
-        fail "job $id ended $state, expected $want" ;;
-    esac
-    sleep 2
-  done
-  scontrol show job "$id"; cat "$work"/*-"$id".out 2>/dev/null
-  fail "job $id not $want after ${limit}s (state $state)"
-}
 
 # placement_field LOG RANK FIELD: FIELD of rank RANK's last placement line in LOG.
 placement_field() {
@@ -140,11 +122,21 @@ wait_for_job "$bad" FAILED 120
 # writes its exit status, so either failure line is right.
 grep -qE "nxt_ddp failed (\(exit 1\)|: rank 0 left no exit status).*not requeued" "$work/bad-$bad.out" ||
   { cat "$work/bad-$bad.out"; fail "no failure line"; }
-# ... nor is a job one of whose ranks is killed outright (SIGKILL, as by the OOM killer): the
-# other rank must not be left waiting for it (within 60 s, not at the time limit).
-killed=$(sbatch --parsable "${cpu_job[@]}" "${two_ranks[@]}" --output="$work/killed-%j.out" \
-  cluster/train.sbatch "${cpu_set[@]}" --set train.epochs=500) || fail "sbatch killed"
-for ((i = 0; i < 240; i++)); do grep -q "Epoch: 1," "$work/killed-$killed.out" 2>/dev/null && break; sleep 0.5; done
+# A job one of whose ranks is killed outright (SIGKILL, as by the OOM killer, or with its node)
+# has its step started again in the same allocation, without a requeue, from the newest
+# in-memory snapshot (Note [In-memory snapshots]), and completes; the other rank is not left
+# waiting for the dead one.
+# (Rank 0 sleeps 100 ms a step, and rank 1 dies once a snapshot of steps 14-22 exists: in
+# the middle of epoch 2 of 12 steps, so that the snapshot, not the epoch's last.pt, is newest.)
+killed=$(sbatch --parsable --nodes=1 --gpus-per-node=0 --time=10 "${two_ranks[@]}" \
+  --export="$exports,NXT_SLOW_COMPUTE_RANK=0,NXT_SLOW_RANK_MS=100" --output="$work/killed-%j.out" \
+  cluster/train.sbatch "${cpu_set[@]}" --set train.epochs=3 --set train.snapshot_every_steps=2) ||
+  fail "sbatch killed"
+mid_epoch_snapshot() {
+  compgen -G "$work/snapshots/nxt-snapshots-*/nxt-train-$killed-*/*/step-*.pt" |
+    grep -qE "/step-0000000000(1[4-9]|2[0-2])-"
+}
+wait_for 120 mid_epoch_snapshot || { cat "$work/killed-$killed.out"; fail "no snapshot of steps 14-22"; }
 victim=""
 for pid in $(pgrep -f "nxt_ddp .*run.name=nxt-train-$killed( |$)"); do
   # srun's PMIx and mpirun both name the rank; either variable may be the one set.
@@ -154,9 +146,16 @@ done
 [[ -n "$victim" ]] || { cat "$work/killed-$killed.out"; fail "rank 1 of job $killed not found"; }
 kill -9 "$victim"
 echo "killed rank 1 (pid $victim) of job $killed"
-wait_for_job "$killed" FAILED 60
+wait_for_job "$killed" COMPLETED 240
+out="$work/killed-$killed.out"
 [[ $(job_field "$killed" Restarts) -eq 0 ]] || fail "the job with a killed rank was requeued"
-grep -q "rank 0 left no exit status" "$work/killed-$killed.out" || { cat "$work/killed-$killed.out"; fail "no failure line"; }
+grep -q "nxt: restart 1 of 2 on 1 host(s)" "$out" || { cat "$out"; fail "the step was not started again"; }
+grep -q "recovery: the job had reached step [0-9]* when it failed; resumed at step [0-9]* from .*step-" \
+  "$out" || { cat "$out"; fail "the second start did not resume from an in-memory snapshot"; }
+[[ -z $(compgen -G "/dev/shm/nxt-snapshots-$(id -u)/nxt-train-$killed-*") ]] ||
+  fail "job $killed left its snapshots in /dev/shm"
+echo "ok: a killed rank's step was started again in the allocation and resumed from a snapshot:" \
+  "$(grep -o "recovery: .*" "$out" | head -1)"
 # ... and one rank calling MPI_Abort ends an srun step without --kill-on-bad-exit.
 if [[ "$launcher" == srun ]]; then
   run_bounded 90 "$work/abort.txt" srun --mpi=pmix --kill-on-bad-exit=0 --ntasks=2 --cpus-per-task=1 \
