@@ -71,6 +71,7 @@ std::optional<ResumePoint> Trainer::read_newest_state() {
   std::optional<std::vector<char>> held;  // this rank's candidate's bytes
   std::string held_path;
   std::string last_error;
+  std::optional<Checkpoint> last_checkpoint;  // rank 0: last.pt, parsed once (for its step)
   // On every rank, through the gathering all-reduce below: rank 0 reads a large file on a
   // slow file system meanwhile (Note [Watchdog] in comm/communicator.h).
   const Communicator::Rank0Phase rank0_phase(*comm_);
@@ -79,12 +80,13 @@ std::optional<ResumePoint> Trainer::read_newest_state() {
       if (std::filesystem::exists(last_path)) {
         held = read_file_bytes(last_path);
         held_path = last_path;
-        steps[static_cast<size_t>(world)] =
-            parse_checkpoint(*held, last_path).position.global_step + 1;
+        last_checkpoint = parse_checkpoint(*held, last_path);
+        steps[static_cast<size_t>(world)] = last_checkpoint->position.global_step + 1;
       }
     } catch (const std::exception& e) {
       last_error = e.what();
       held.reset();
+      last_checkpoint.reset();
       steps[static_cast<size_t>(world) + 1] = 1;
     }
   }
@@ -117,10 +119,11 @@ std::optional<ResumePoint> Trainer::read_newest_state() {
     return std::nullopt;
   }
   const int64_t step = best - 1;
+  const bool from_last = holder == 0 && steps[static_cast<size_t>(world)] == best;
   if (is_rank0()) {
     auto line = log::info();
     line << "--resume auto: the newest state is step " << step << ", ";
-    if (holder == 0 && steps[static_cast<size_t>(world)] == best)
+    if (from_last)
       line << last_path;
     else
       line << "the in-memory snapshot on " << data_->host_names()[static_cast<size_t>(holder)]
@@ -142,7 +145,10 @@ std::optional<ResumePoint> Trainer::read_newest_state() {
   const std::string path(path_bytes.begin(), path_bytes.end());
   const std::vector<char> bytes =
       broadcast_bytes(place_.rank == holder ? *held : std::vector<char>(), holder, *comm_, device_);
-  ResumePoint point{parse_checkpoint(bytes, path), path};
+  // Rank 0 parsed last.pt already (for its step): not a second time when it won.
+  ResumePoint point{
+      from_last && last_checkpoint ? std::move(*last_checkpoint) : parse_checkpoint(bytes, path),
+      path};
 
   // A start after a failure: the nodes' records of the step reached (the folder goes when a
   // run ends, so a record means the job step before this one did not end).
